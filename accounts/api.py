@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from django.http import HttpRequest
+from ninja import Router, Schema
+
+from accounts.services import access_token_issue
+from platform_site.errors import ValidationFailed
+
+router = Router(tags=["auth"])
+
+
+class RefreshIn(Schema):
+    refresh_token: str | None = None
+
+
+class RefreshOut(Schema):
+    access_token: str
+
+
+class UserOut(Schema):
+    id: str
+    name: str
+    email: str
+
+
+def user_out(user) -> dict:
+    return {"id": str(user.pk), "name": user.get_username(), "email": user.email or ""}
+
+
+@router.post("/auth/refresh", auth=None, response=RefreshOut)
+def refresh(request: HttpRequest, payload: RefreshIn):
+    if not payload.refresh_token:
+        raise ValidationFailed("refresh_token is required.")
+    return {"access_token": access_token_issue(refresh_token=payload.refresh_token)}
+
+
+@router.get("/users/me", response=UserOut)
+def users_me(request: HttpRequest):
+    return user_out(request.user)
+
+
+@router.get("/users/{user_id}", response=UserOut)
+def users_get(request: HttpRequest, user_id: str):
+    from django.contrib.auth import get_user_model
+
+    from platform_site.errors import NotFound
+
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id.isdigit() else None
+    if user is None:
+        raise NotFound(f"User {user_id} not found.")
+    return user_out(user)

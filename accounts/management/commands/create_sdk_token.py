@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.services import sdk_token_create
+
+
+class Command(BaseCommand):
+    help = "Create an SDK token for a user and print it as the last line."
+
+    def add_arguments(self, parser):
+        parser.add_argument("username")
+        parser.add_argument("--name", default="command line")
+
+    def handle(self, *args, username: str, name: str, **options):
+        user = get_user_model().objects.filter(username=username).first()
+        if user is None:
+            raise CommandError(f"No user named {username!r}.")
+        issued = sdk_token_create(user=user, name=name)
+        self.stdout.write(f"SDK token for {username} (shown once; store it as CRAFT_AI_SDK_TOKEN):")
+        self.stdout.write(issued.raw)

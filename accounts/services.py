@@ -1,0 +1,87 @@
+"""SDK tokens and the short-lived access tokens (JWT) exchanged for them."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+
+import jwt
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import SdkToken
+from platform_site.errors import NotAuthenticated
+
+TOKEN_PREFIX = "sdk_"
+JWT_ALGORITHM = "HS256"
+INVALID_REFRESH_TOKEN = "Invalid or revoked SDK token."
+INVALID_ACCESS_TOKEN = "Invalid or expired access token: exchange your SDK token again."
+
+
+def _digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: SdkToken
+    raw: str  # shown once, never stored
+
+
+def sdk_token_create(*, user: AbstractBaseUser, name: str) -> IssuedToken:
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = SdkToken.objects.create(user=user, name=name[:100] or "token", prefix=raw[:12], digest=_digest(raw))
+    return IssuedToken(token=token, raw=raw)
+
+
+def sdk_token_revoke(*, token: SdkToken) -> None:
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+
+
+def sdk_token_lookup(raw: str) -> SdkToken | None:
+    """The active token matching `raw`, or None.
+
+    Lookup is by SHA-256 digest through a unique index, so the comparison never
+    touches the secret byte by byte (no timing oracle).
+    """
+    if not isinstance(raw, str) or not raw:
+        return None
+    return SdkToken.objects.select_related("user").filter(digest=_digest(raw), revoked_at__isnull=True, user__is_active=True).first()
+
+
+def access_token_issue(*, refresh_token: str) -> str:
+    """Exchange an SDK token for a signed JWT; NotAuthenticated if the token is bad."""
+    token = sdk_token_lookup(refresh_token)
+    if token is None:
+        raise NotAuthenticated(INVALID_REFRESH_TOKEN)
+    with transaction.atomic():
+        SdkToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    now = int(time.time())
+    claims = {
+        "sub": str(token.user_id),
+        "tid": str(token.id),
+        "iat": now,
+        "exp": now + settings.ACCESS_TOKEN_LIFETIME_S,
+    }
+    return jwt.encode(claims, settings.SECRET_KEY, algorithm=JWT_ALGORITHM)
+
+
+def access_token_user(access_token: str) -> AbstractBaseUser | None:
+    """The user an access token stands for, or None if forged, expired or revoked.
+
+    Revocation is checked on every request so it takes effect at once.
+    """
+    try:
+        claims = jwt.decode(access_token, settings.SECRET_KEY, algorithms=[JWT_ALGORITHM], options={"require": ["exp", "iat", "sub", "tid"]})
+    except jwt.PyJWTError:
+        return None
+    token = SdkToken.objects.select_related("user").filter(pk=claims["tid"], revoked_at__isnull=True, user__is_active=True).first()
+    if token is None or str(token.user_id) != claims["sub"]:
+        return None
+    return token.user

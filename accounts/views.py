@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_POST
+
+from accounts.models import SdkToken
+from accounts.services import sdk_token_create, sdk_token_revoke
+from platform_site.http import HtmxHttpRequest
+
+
+def _tokens_context(request: HtmxHttpRequest, **extra) -> dict:
+    return {"tokens": SdkToken.objects.filter(user=request.user), **extra}
+
+
+@login_required
+def settings_page(request: HtmxHttpRequest) -> HttpResponse:
+    return render(request, "accounts/settings.html", _tokens_context(request))
+
+
+@login_required
+@require_POST
+def token_create(request: HtmxHttpRequest) -> HttpResponse:
+    name = request.POST.get("name", "").strip() or "SDK token"
+    issued = sdk_token_create(user=request.user, name=name)
+    template = "accounts/settings.html#tokens" if request.htmx else "accounts/settings.html"
+    return render(request, template, _tokens_context(request, new_token=issued.raw, new_token_name=issued.token.name))
+
+
+@login_required
+@require_POST
+def token_revoke(request: HtmxHttpRequest, token_id) -> HttpResponse:
+    token = get_object_or_404(SdkToken, pk=token_id, user=request.user)
+    sdk_token_revoke(token=token)
+    template = "accounts/settings.html#tokens" if request.htmx else "accounts/settings.html"
+    return render(request, template, _tokens_context(request))

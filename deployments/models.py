@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+
+NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
+NAME_RULE = "lowercase letters, digits and dashes, 1-63 characters, starting and ending with a letter or digit"
+name_validator = RegexValidator(NAME_PATTERN, f"Names use {NAME_RULE}.")
+
+DATA_TYPES = ("string", "number", "boolean", "json", "array", "file")
+
+
+class PipelineStatus(models.TextChoices):
+    CREATION_PENDING = "creation_pending"
+    READY = "ready"
+    CREATION_FAILED = "creation_failed"
+
+
+class Pipeline(models.Model):
+    """A registered Python function with typed inputs and outputs.
+
+    `inputs` is a list of {name, data_type, is_required, default_value, description};
+    `outputs` a list of {name, data_type, description}; order as declared.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=63, unique=True, validators=[name_validator])
+    function_path = models.CharField(max_length=500)
+    function_name = models.CharField(max_length=200)
+    description = models.TextField(null=True, blank=True)
+    inputs = models.JSONField(default=list)
+    outputs = models.JSONField(default=list)
+    container_config = models.JSONField(default=dict)
+    status = models.CharField(max_length=20, choices=PipelineStatus.choices, default=PipelineStatus.CREATION_PENDING)
+    origin = models.CharField(max_length=20, default="local")
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def folder(self):
+        """Where the extracted code, the original archive and the virtualenv live."""
+        return settings.PIPELINES_DIR / str(self.id)
+
+    @property
+    def code_dir(self):
+        return self.folder / "code"
+
+    @property
+    def archive_path(self):
+        return self.folder / "step_file.tar.gz"
+
+    @property
+    def venv_dir(self):
+        return self.folder / "venv"
+
+    @property
+    def requirements_path(self) -> str | None:
+        return (self.container_config or {}).get("requirements_path") or None
+
+    def input(self, name: str) -> dict | None:
+        return next((i for i in self.inputs if i["name"] == name), None)
+
+    def output(self, name: str) -> dict | None:
+        return next((o for o in self.outputs if o["name"] == name), None)
+
+
+class PipelineLog(models.Model):
+    """One line of a pipeline's creation log (archive checks, requirement installs)."""
+
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="logs")
+    timestamp = models.DateTimeField()
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["timestamp", "id"]
+        indexes = [models.Index(fields=["pipeline", "timestamp"])]
+
+
+class ExecutionRule(models.TextChoices):
+    ENDPOINT = "endpoint"
+    PERIODIC = "periodic"
+
+
+class DeploymentMode(models.TextChoices):
+    ELASTIC = "elastic"
+    LOW_LATENCY = "low_latency"
+
+
+class DeploymentStatus(models.TextChoices):
+    CREATION_PENDING = "creation_pending"
+    UP = "up"
+    CREATION_FAILED = "creation_failed"
+    DOWN_RETRYING = "down_retrying"
+    STANDBY = "standby"
+    DISABLED = "disabled"
+
+
+class Deployment(models.Model):
+    """A pipeline bound to an execution rule, a mode and input/output mappings.
+
+    `inputs_mapping` holds one dict per pipeline input, fully resolved at creation:
+    {pipeline_input_name, <exactly one source key>, [is_required, default_value]}
+    where the source key is endpoint_input_name, constant_value,
+    environment_variable_name, datastore_path or is_null. `outputs_mapping`
+    likewise with endpoint_output_name, datastore_path or is_null.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=63, unique=True, validators=[name_validator])
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="deployments")
+    execution_rule = models.CharField(max_length=20, choices=ExecutionRule.choices)
+    mode = models.CharField(max_length=20, choices=DeploymentMode.choices, default=DeploymentMode.ELASTIC)
+    description = models.TextField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=DeploymentStatus.choices, default=DeploymentStatus.UP)
+    is_enabled = models.BooleanField(default=True)
+
+    # Endpoint rule. The token is encrypted with a server key (Fernet): the
+    # official client reads it back from get_deployment, so a hash alone won't do.
+    endpoint_url_path = models.CharField(max_length=63, unique=True, null=True, blank=True)
+    endpoint_token_encrypted = models.TextField(null=True, blank=True)
+
+    # Periodic rule. next_run_at is indexed so the scheduler takes due rows cheaply.
+    schedule = models.CharField(max_length=200, null=True, blank=True)
+    next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    # Execution settings.
+    enable_parallel_executions = models.BooleanField(default=False)
+    max_parallel_executions_per_pod = models.PositiveIntegerField(default=6)
+    ram_request = models.CharField(max_length=20, null=True, blank=True)
+    gpu_request = models.PositiveIntegerField(null=True, blank=True)
+    execution_timeout_s = models.PositiveIntegerField(null=True, blank=True)
+
+    inputs_mapping = models.JSONField(default=list)
+    outputs_mapping = models.JSONField(default=list)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name

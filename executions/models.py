@@ -1,0 +1,165 @@
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+
+from deployments.models import Deployment, Pipeline
+
+
+class ExecutionStatus(models.TextChoices):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"  # the user code raised or returned something wrong
+    ERROR = "Error"  # the platform failed (worker lost, pipeline not runnable)
+    SKIPPED = "Skipped"
+
+
+FINAL_STATUSES = (ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED, ExecutionStatus.ERROR, ExecutionStatus.SKIPPED)
+
+
+class Trigger(models.TextChoices):
+    RUN = "run"
+    ENDPOINT = "endpoint"
+    PERIODIC = "periodic"
+
+
+class Execution(models.Model):
+    """One run of a pipeline. PostgreSQL is the ledger; Redis only carries wake-ups.
+
+    The row is written Pending in the request's transaction and enqueued on
+    commit; a worker claims it with a conditional UPDATE Pending -> Running.
+    Timing fields form the timeline shown on the execution page.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    execution_id = models.CharField(max_length=100, unique=True)  # public, URL-safe
+    pipeline = models.ForeignKey(Pipeline, null=True, on_delete=models.SET_NULL, related_name="executions")
+    pipeline_name = models.CharField(max_length=63)
+    deployment = models.ForeignKey(Deployment, null=True, blank=True, on_delete=models.CASCADE, related_name="executions")
+    deployment_name = models.CharField(max_length=63, null=True, blank=True)
+    trigger = models.CharField(max_length=20, choices=Trigger.choices, default=Trigger.RUN)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(max_length=20, choices=ExecutionStatus.choices, default=ExecutionStatus.PENDING)
+    status_reason = models.TextField(null=True, blank=True)  # why it Failed / Errored, one readable line
+
+    # Periodic ticks: (deployment, scheduled_for) is unique, so two schedulers
+    # can never start the same tick twice.
+    scheduled_for = models.DateTimeField(null=True, blank=True)
+
+    # Limits in force for this execution.
+    timeout_s = models.PositiveIntegerField()
+    memory_limit_mib = models.PositiveIntegerField()
+
+    # Timeline.
+    created_at = models.DateTimeField(auto_now_add=True)  # queued
+    enqueued_at = models.DateTimeField(null=True, blank=True)  # last message sent to the broker
+    started_at = models.DateTimeField(null=True, blank=True)  # claimed by a worker
+    process_started_at = models.DateTimeField(null=True, blank=True)
+    function_started_at = models.DateTimeField(null=True, blank=True)
+    function_ended_at = models.DateTimeField(null=True, blank=True)
+    end_date = models.DateTimeField(null=True, blank=True)  # outputs stored, final status set
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    # Resource usage of the child process.
+    peak_memory_kib = models.PositiveBigIntegerField(null=True, blank=True)
+    cpu_seconds = models.FloatField(null=True, blank=True)
+    log_line_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["deployment", "scheduled_for"], name="one_execution_per_tick"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "created_at"]),
+            models.Index(fields=["pipeline", "-created_at"]),
+            models.Index(fields=["deployment", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.execution_id
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.end_date is None:
+            return None
+        return self.end_date - self.created_at
+
+    @property
+    def work_dir(self):
+        return settings.EXECUTIONS_DIR / str(self.id)
+
+
+class IoDirection(models.TextChoices):
+    INPUT = "input"
+    OUTPUT = "output"
+
+
+class ExecutionIo(models.Model):
+    """An input or output of an execution with its source or destination.
+
+    mapping_type is run, endpoint, constant, environment_variable, datastore
+    or is_null; mapping_value the dict of protocol keys for that source. Files
+    live under the execution's folder in `file_path`; other values in `value`.
+    """
+
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="io")
+    direction = models.CharField(max_length=6, choices=IoDirection.choices)
+    position = models.PositiveIntegerField()
+    name = models.CharField(max_length=200)
+    data_type = models.CharField(max_length=10)
+    mapping_type = models.CharField(max_length=30)
+    mapping_value = models.JSONField(default=dict)
+    value = models.JSONField(null=True, blank=True)
+    file_path = models.CharField(max_length=500, null=True, blank=True)
+
+    class Meta:
+        ordering = ["direction", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["execution", "direction", "name"], name="one_io_per_name"),
+        ]
+
+
+class LogStream(models.TextChoices):
+    STDOUT = "stdout"
+    STDERR = "stderr"
+
+
+class LogLine(models.Model):
+    """One line written by an execution. `seq` is the cursor for paging and live tails."""
+
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="log_lines")
+    seq = models.PositiveIntegerField()
+    timestamp = models.DateTimeField()
+    stream = models.CharField(max_length=6, choices=LogStream.choices)
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["execution", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["execution", "seq"], name="one_log_line_per_seq"),
+        ]
+        indexes = [models.Index(fields=["execution", "timestamp"])]
+
+
+class EnvironmentVariable(models.Model):
+    """A platform environment variable, visible to executions and input mappings."""
+
+    name = models.CharField(max_length=200, unique=True)
+    value = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

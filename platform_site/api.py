@@ -1,0 +1,62 @@
+"""The REST API the official craft-ai-sdk drives (/api/v1), with its OpenAPI document."""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+
+from accounts.api import router as accounts_router
+from accounts.auth import AccessTokenAuth
+from accounts.services import INVALID_ACCESS_TOKEN
+from deployments.api import router as deployments_router
+from executions.api import router as executions_router
+from platform_site.errors import ApiError, api_error_response, error_response
+
+api = NinjaAPI(
+    title="Platform API",
+    version="1",
+    description="Pipelines, deployments and executions. Wire-compatible with craft-ai-sdk 0.74.",
+    auth=AccessTokenAuth(),
+    urls_namespace="api",
+    docs_url="/docs",
+)
+api.add_router("", accounts_router)
+api.add_router("", deployments_router)
+api.add_router("", executions_router)
+
+
+def first_error_message(exc: NinjaValidationError) -> str:
+    """Turn pydantic's first error into a sentence naming the field."""
+    if not exc.errors:
+        return "Invalid request."
+    err = exc.errors[0]
+    loc = [str(part) for part in err.get("loc", ()) if part not in ("body", "payload", "query", "path", "form")]
+    field = ".".join(loc) or "body"
+    return f"{field}: {err.get('msg', 'invalid value')}"
+
+
+@api.exception_handler(ApiError)
+def on_api_error(request: HttpRequest, exc: ApiError):
+    return api_error_response(exc)
+
+
+@api.exception_handler(NinjaValidationError)
+def on_validation_error(request: HttpRequest, exc: NinjaValidationError):
+    return error_response(first_error_message(exc), status=400, name="ValidationError", data={"errors": exc.errors[:5]})
+
+
+@api.exception_handler(AuthenticationError)
+def on_auth_error(request: HttpRequest, exc: AuthenticationError):
+    return error_response(INVALID_ACCESS_TOKEN, status=401, name="Unauthorized")
+
+
+@api.exception_handler(Http404)
+def on_not_found(request: HttpRequest, exc: Http404):
+    return error_response(str(exc) or "Not found.", status=404, name="NotFound")
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError):
+    return error_response(str(exc), status=exc.status_code, name="Error")

@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from django.urls import include, path
+
+from platform_site import views
+from platform_site.api import api
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("api/v1/", api.urls),
+    path("endpoints/", include("deployments.endpoint_urls")),
+    path("accounts/", include("accounts.urls")),
+    path("", include("deployments.urls")),
+    path("", include("executions.urls")),
+]

@@ -1,0 +1,38 @@
+// Small behaviours HTMX cannot do: local time on hover, copy buttons, reveal.
+(function () {
+  function localTimes(root) {
+    root.querySelectorAll("time.utc[datetime]").forEach(function (el) {
+      if (el.title) return;
+      var d = new Date(el.getAttribute("datetime"));
+      if (!isNaN(d)) el.title = d.toLocaleString() + " (your local time)";
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { localTimes(document); });
+  document.addEventListener("htmx:afterSwap", function (e) { localTimes(e.target); });
+
+  document.addEventListener("click", function (e) {
+    var copy = e.target.closest("[data-copy-target]");
+    if (copy) {
+      var src = document.getElementById(copy.getAttribute("data-copy-target"));
+      if (src) {
+        var text = src.getAttribute("data-secret") || src.value || src.textContent;
+        navigator.clipboard.writeText(text.trim()).then(function () {
+          var old = copy.textContent; copy.textContent = "Copied";
+          setTimeout(function () { copy.textContent = old; }, 1200);
+        });
+      }
+      e.preventDefault();
+    }
+    var reveal = e.target.closest("[data-reveal-target]");
+    if (reveal) {
+      var el = document.getElementById(reveal.getAttribute("data-reveal-target"));
+      if (el) {
+        var hidden = el.getAttribute("data-hidden") !== "false";
+        el.textContent = hidden ? el.getAttribute("data-secret") : "••••••••••••";
+        el.setAttribute("data-hidden", hidden ? "false" : "true");
+        reveal.textContent = hidden ? "Hide" : "Reveal";
+      }
+      e.preventDefault();
+    }
+  });
+})();
