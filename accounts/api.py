@@ -45,7 +45,11 @@ def users_get(request: HttpRequest, user_id: str):
 
     from platform_site.errors import NotFound
 
-    user = get_user_model().objects.filter(pk=user_id).first() if user_id.isdigit() else None
+    user = (
+        get_user_model().objects.filter(pk=user_id).first()
+        if user_id.isdigit()
+        else None
+    )
     if user is None:
         raise NotFound(f"User {user_id} not found.")
     return user_out(user)

@@ -10,7 +10,9 @@ class SdkToken(models.Model):
     """A long-lived SDK (refresh) token. Only its SHA-256 digest is stored."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sdk_tokens")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sdk_tokens"
+    )
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=12)  # first characters, shown in lists
     digest = models.CharField(max_length=64, unique=True)

@@ -34,7 +34,9 @@ class IssuedToken:
 
 def sdk_token_create(*, user: AbstractBaseUser, name: str) -> IssuedToken:
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = SdkToken.objects.create(user=user, name=name[:100] or "token", prefix=raw[:12], digest=_digest(raw))
+    token = SdkToken.objects.create(
+        user=user, name=name[:100] or "token", prefix=raw[:12], digest=_digest(raw)
+    )
     return IssuedToken(token=token, raw=raw)
 
 
@@ -52,7 +54,11 @@ def sdk_token_lookup(raw: str) -> SdkToken | None:
     """
     if not isinstance(raw, str) or not raw:
         return None
-    return SdkToken.objects.select_related("user").filter(digest=_digest(raw), revoked_at__isnull=True, user__is_active=True).first()
+    return (
+        SdkToken.objects.select_related("user")
+        .filter(digest=_digest(raw), revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
 
 
 def access_token_issue(*, refresh_token: str) -> str:
@@ -78,10 +84,19 @@ def access_token_user(access_token: str) -> AbstractBaseUser | None:
     Revocation is checked on every request so it takes effect at once.
     """
     try:
-        claims = jwt.decode(access_token, settings.SECRET_KEY, algorithms=[JWT_ALGORITHM], options={"require": ["exp", "iat", "sub", "tid"]})
+        claims = jwt.decode(
+            access_token,
+            settings.SECRET_KEY,
+            algorithms=[JWT_ALGORITHM],
+            options={"require": ["exp", "iat", "sub", "tid"]},
+        )
     except jwt.PyJWTError:
         return None
-    token = SdkToken.objects.select_related("user").filter(pk=claims["tid"], revoked_at__isnull=True, user__is_active=True).first()
+    token = (
+        SdkToken.objects.select_related("user")
+        .filter(pk=claims["tid"], revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
     if token is None or str(token.user_id) != claims["sub"]:
         return None
     return token.user

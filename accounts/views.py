@@ -24,8 +24,16 @@ def settings_page(request: HtmxHttpRequest) -> HttpResponse:
 def token_create(request: HtmxHttpRequest) -> HttpResponse:
     name = request.POST.get("name", "").strip() or "SDK token"
     issued = sdk_token_create(user=request.user, name=name)
-    template = "accounts/settings.html#tokens" if request.htmx else "accounts/settings.html"
-    return render(request, template, _tokens_context(request, new_token=issued.raw, new_token_name=issued.token.name))
+    template = (
+        "accounts/settings.html#tokens" if request.htmx else "accounts/settings.html"
+    )
+    return render(
+        request,
+        template,
+        _tokens_context(
+            request, new_token=issued.raw, new_token_name=issued.token.name
+        ),
+    )
 
 
 @login_required
@@ -33,5 +41,7 @@ def token_create(request: HtmxHttpRequest) -> HttpResponse:
 def token_revoke(request: HtmxHttpRequest, token_id) -> HttpResponse:
     token = get_object_or_404(SdkToken, pk=token_id, user=request.user)
     sdk_token_revoke(token=token)
-    template = "accounts/settings.html#tokens" if request.htmx else "accounts/settings.html"
+    template = (
+        "accounts/settings.html#tokens" if request.htmx else "accounts/settings.html"
+    )
     return render(request, template, _tokens_context(request))

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sys
 import uuid
 
 from django.conf import settings
@@ -34,10 +35,16 @@ class Pipeline(models.Model):
     inputs = models.JSONField(default=list)
     outputs = models.JSONField(default=list)
     container_config = models.JSONField(default=dict)
-    status = models.CharField(max_length=20, choices=PipelineStatus.choices, default=PipelineStatus.CREATION_PENDING)
+    status = models.CharField(
+        max_length=20,
+        choices=PipelineStatus.choices,
+        default=PipelineStatus.CREATION_PENDING,
+    )
     origin = models.CharField(max_length=20, default="local")
     created_at = models.DateTimeField(auto_now_add=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -63,6 +70,12 @@ class Pipeline(models.Model):
         return self.folder / "venv"
 
     @property
+    def python_executable(self) -> str:
+        """The pipeline's own virtualenv when it declared requirements, else ours."""
+        venv_python = self.venv_dir / "bin" / "python"
+        return str(venv_python) if venv_python.exists() else sys.executable
+
+    @property
     def requirements_path(self) -> str | None:
         return (self.container_config or {}).get("requirements_path") or None
 
@@ -76,7 +89,9 @@ class Pipeline(models.Model):
 class PipelineLog(models.Model):
     """One line of a pipeline's creation log (archive checks, requirement installs)."""
 
-    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="logs")
+    pipeline = models.ForeignKey(
+        Pipeline, on_delete=models.CASCADE, related_name="logs"
+    )
     timestamp = models.DateTimeField()
     message = models.TextField()
 
@@ -116,16 +131,24 @@ class Deployment(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=63, unique=True, validators=[name_validator])
-    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="deployments")
+    pipeline = models.ForeignKey(
+        Pipeline, on_delete=models.CASCADE, related_name="deployments"
+    )
     execution_rule = models.CharField(max_length=20, choices=ExecutionRule.choices)
-    mode = models.CharField(max_length=20, choices=DeploymentMode.choices, default=DeploymentMode.ELASTIC)
+    mode = models.CharField(
+        max_length=20, choices=DeploymentMode.choices, default=DeploymentMode.ELASTIC
+    )
     description = models.TextField(null=True, blank=True)
-    status = models.CharField(max_length=20, choices=DeploymentStatus.choices, default=DeploymentStatus.UP)
+    status = models.CharField(
+        max_length=20, choices=DeploymentStatus.choices, default=DeploymentStatus.UP
+    )
     is_enabled = models.BooleanField(default=True)
 
     # Endpoint rule. The token is encrypted with a server key (Fernet): the
     # official client reads it back from get_deployment, so a hash alone won't do.
-    endpoint_url_path = models.CharField(max_length=63, unique=True, null=True, blank=True)
+    endpoint_url_path = models.CharField(
+        max_length=63, unique=True, null=True, blank=True
+    )
     endpoint_token_encrypted = models.TextField(null=True, blank=True)
 
     # Periodic rule. next_run_at is indexed so the scheduler takes due rows cheaply.
@@ -143,9 +166,13 @@ class Deployment(models.Model):
     outputs_mapping = models.JSONField(default=list)
 
     created_at = models.DateTimeField(auto_now_add=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     updated_at = models.DateTimeField(auto_now=True)
-    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -1,10 +1,7 @@
 from __future__ import annotations
 
-from django.urls import path
-
-from deployments import views
+from deployments.deployment_urls import urlpatterns as deployment_patterns
+from deployments.pipeline_urls import urlpatterns as pipeline_patterns
 
 app_name = "deployments"
-urlpatterns = [
-    path("pipelines/", views.pipeline_list, name="pipeline_list"),
-]
+urlpatterns = [*pipeline_patterns, *deployment_patterns]

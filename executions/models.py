@@ -18,7 +18,12 @@ class ExecutionStatus(models.TextChoices):
     SKIPPED = "Skipped"
 
 
-FINAL_STATUSES = (ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED, ExecutionStatus.ERROR, ExecutionStatus.SKIPPED)
+FINAL_STATUSES = (
+    ExecutionStatus.SUCCEEDED,
+    ExecutionStatus.FAILED,
+    ExecutionStatus.ERROR,
+    ExecutionStatus.SKIPPED,
+)
 
 
 class Trigger(models.TextChoices):
@@ -37,14 +42,34 @@ class Execution(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     execution_id = models.CharField(max_length=100, unique=True)  # public, URL-safe
-    pipeline = models.ForeignKey(Pipeline, null=True, on_delete=models.SET_NULL, related_name="executions")
+    pipeline = models.ForeignKey(
+        Pipeline, null=True, on_delete=models.SET_NULL, related_name="executions"
+    )
     pipeline_name = models.CharField(max_length=63)
-    deployment = models.ForeignKey(Deployment, null=True, blank=True, on_delete=models.CASCADE, related_name="executions")
+    deployment = models.ForeignKey(
+        Deployment,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="executions",
+    )
     deployment_name = models.CharField(max_length=63, null=True, blank=True)
-    trigger = models.CharField(max_length=20, choices=Trigger.choices, default=Trigger.RUN)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    status = models.CharField(max_length=20, choices=ExecutionStatus.choices, default=ExecutionStatus.PENDING)
-    status_reason = models.TextField(null=True, blank=True)  # why it Failed / Errored, one readable line
+    trigger = models.CharField(
+        max_length=20, choices=Trigger.choices, default=Trigger.RUN
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    status = models.CharField(
+        max_length=20, choices=ExecutionStatus.choices, default=ExecutionStatus.PENDING
+    )
+    status_reason = models.TextField(
+        null=True, blank=True
+    )  # why it Failed / Errored, one readable line
 
     # Periodic ticks: (deployment, scheduled_for) is unique, so two schedulers
     # can never start the same tick twice.
@@ -56,12 +81,16 @@ class Execution(models.Model):
 
     # Timeline.
     created_at = models.DateTimeField(auto_now_add=True)  # queued
-    enqueued_at = models.DateTimeField(null=True, blank=True)  # last message sent to the broker
+    enqueued_at = models.DateTimeField(
+        null=True, blank=True
+    )  # last message sent to the broker
     started_at = models.DateTimeField(null=True, blank=True)  # claimed by a worker
     process_started_at = models.DateTimeField(null=True, blank=True)
     function_started_at = models.DateTimeField(null=True, blank=True)
     function_ended_at = models.DateTimeField(null=True, blank=True)
-    end_date = models.DateTimeField(null=True, blank=True)  # outputs stored, final status set
+    end_date = models.DateTimeField(
+        null=True, blank=True
+    )  # outputs stored, final status set
     heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     # Resource usage of the child process.
@@ -72,7 +101,9 @@ class Execution(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["deployment", "scheduled_for"], name="one_execution_per_tick"),
+            models.UniqueConstraint(
+                fields=["deployment", "scheduled_for"], name="one_execution_per_tick"
+            ),
         ]
         indexes = [
             models.Index(fields=["status", "created_at"]),
@@ -111,7 +142,9 @@ class ExecutionIo(models.Model):
     live under the execution's folder in `file_path`; other values in `value`.
     """
 
-    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="io")
+    execution = models.ForeignKey(
+        Execution, on_delete=models.CASCADE, related_name="io"
+    )
     direction = models.CharField(max_length=6, choices=IoDirection.choices)
     position = models.PositiveIntegerField()
     name = models.CharField(max_length=200)
@@ -124,7 +157,9 @@ class ExecutionIo(models.Model):
     class Meta:
         ordering = ["direction", "position"]
         constraints = [
-            models.UniqueConstraint(fields=["execution", "direction", "name"], name="one_io_per_name"),
+            models.UniqueConstraint(
+                fields=["execution", "direction", "name"], name="one_io_per_name"
+            ),
         ]
 
 
@@ -136,7 +171,9 @@ class LogStream(models.TextChoices):
 class LogLine(models.Model):
     """One line written by an execution. `seq` is the cursor for paging and live tails."""
 
-    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="log_lines")
+    execution = models.ForeignKey(
+        Execution, on_delete=models.CASCADE, related_name="log_lines"
+    )
     seq = models.PositiveIntegerField()
     timestamp = models.DateTimeField()
     stream = models.CharField(max_length=6, choices=LogStream.choices)
@@ -145,7 +182,9 @@ class LogLine(models.Model):
     class Meta:
         ordering = ["execution", "seq"]
         constraints = [
-            models.UniqueConstraint(fields=["execution", "seq"], name="one_log_line_per_seq"),
+            models.UniqueConstraint(
+                fields=["execution", "seq"], name="one_log_line_per_seq"
+            ),
         ]
         indexes = [models.Index(fields=["execution", "timestamp"])]
 

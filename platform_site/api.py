@@ -32,7 +32,11 @@ def first_error_message(exc: NinjaValidationError) -> str:
     if not exc.errors:
         return "Invalid request."
     err = exc.errors[0]
-    loc = [str(part) for part in err.get("loc", ()) if part not in ("body", "payload", "query", "path", "form")]
+    loc = [
+        str(part)
+        for part in err.get("loc", ())
+        if part not in ("body", "payload", "query", "path", "form")
+    ]
     field = ".".join(loc) or "body"
     return f"{field}: {err.get('msg', 'invalid value')}"
 
@@ -44,7 +48,12 @@ def on_api_error(request: HttpRequest, exc: ApiError):
 
 @api.exception_handler(NinjaValidationError)
 def on_validation_error(request: HttpRequest, exc: NinjaValidationError):
-    return error_response(first_error_message(exc), status=400, name="ValidationError", data={"errors": exc.errors[:5]})
+    return error_response(
+        first_error_message(exc),
+        status=400,
+        name="ValidationError",
+        data={"errors": exc.errors[:5]},
+    )
 
 
 @api.exception_handler(AuthenticationError)

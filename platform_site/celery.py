@@ -3,9 +3,29 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.signals import worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "platform_site.settings")
 
 app = Celery("platform_site")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_ready.connect
+def start_worker_heartbeat(**kwargs) -> None:
+    """/healthz reports the worker as up while this beats."""
+    import threading
+    import time
+
+    from platform_site import health
+
+    def loop() -> None:
+        while True:
+            try:
+                health.beat("worker")
+            except Exception:  # the broker may be briefly away; keep beating
+                pass
+            time.sleep(5)
+
+    threading.Thread(target=loop, name="worker-heartbeat", daemon=True).start()

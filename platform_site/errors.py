@@ -14,7 +14,14 @@ class ApiError(Exception):
     status = 400
     name = "BadRequest"
 
-    def __init__(self, message: str, *, status: int | None = None, name: str | None = None, data: Any = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        name: str | None = None,
+        data: Any = None,
+    ):
         super().__init__(message)
         self.message = message
         if status is not None:
@@ -54,8 +61,14 @@ class TooLarge(ApiError):
     name = "PayloadTooLarge"
 
 
-def error_response(message: str, *, status: int, name: str, data: Any = None) -> JsonResponse:
-    body: dict[str, Any] = {"message": message, "name": name, "request_id": str(uuid.uuid4())}
+def error_response(
+    message: str, *, status: int, name: str, data: Any = None
+) -> JsonResponse:
+    body: dict[str, Any] = {
+        "message": message,
+        "name": name,
+        "request_id": str(uuid.uuid4()),
+    }
     if data is not None:
         body["additional_data"] = data
     return JsonResponse(body, status=status)

@@ -13,12 +13,16 @@ HEARTBEAT_TTL_S = 15
 
 
 def redis_client() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
+    return redis.Redis.from_url(
+        settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5
+    )
 
 
 def beat(part: str, client: redis.Redis | None = None) -> None:
     """Called by long-running processes (worker, scheduler) every few seconds."""
-    (client or redis_client()).set(HEARTBEAT_KEY.format(part=part), str(time.time()), ex=HEARTBEAT_TTL_S)
+    (client or redis_client()).set(
+        HEARTBEAT_KEY.format(part=part), str(time.time()), ex=HEARTBEAT_TTL_S
+    )
 
 
 def _check_database() -> str | None:

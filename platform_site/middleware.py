@@ -56,15 +56,21 @@ class ApiJsonErrorsMiddleware:
             name=STATUS_NAMES.get(status, "Error"),
         )
 
-    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+    def process_exception(
+        self, request: HttpRequest, exception: Exception
+    ) -> HttpResponse | None:
         if not _is_api(request):
             return None
         if isinstance(exception, ApiError):
             return api_error_response(exception)
         if exception.__class__.__name__ == "RequestDataTooBig":
-            return error_response("Request body is too large.", status=413, name="PayloadTooLarge")
+            return error_response(
+                "Request body is too large.", status=413, name="PayloadTooLarge"
+            )
         logger.exception("Unhandled error on %s", request.path)
-        return error_response("Internal server error.", status=500, name="InternalServerError")
+        return error_response(
+            "Internal server error.", status=500, name="InternalServerError"
+        )
 
 
 class ContentSecurityPolicyMiddleware:
@@ -90,4 +96,3 @@ class ContentSecurityPolicyMiddleware:
         response = self.get_response(request)
         response.setdefault("Content-Security-Policy", self.POLICY)
         return response
-

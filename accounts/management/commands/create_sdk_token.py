@@ -18,5 +18,7 @@ class Command(BaseCommand):
         if user is None:
             raise CommandError(f"No user named {username!r}.")
         issued = sdk_token_create(user=user, name=name)
-        self.stdout.write(f"SDK token for {username} (shown once; store it as CRAFT_AI_SDK_TOKEN):")
+        self.stdout.write(
+            f"SDK token for {username} (shown once; store it as CRAFT_AI_SDK_TOKEN):"
+        )
         self.stdout.write(issued.raw)

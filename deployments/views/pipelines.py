@@ -10,4 +10,6 @@ from platform_site.http import HtmxHttpRequest
 
 @login_required
 def pipeline_list(request: HtmxHttpRequest) -> HttpResponse:
-    return render(request, "deployments/pipeline_list.html", {"pipelines": Pipeline.objects.all()})
+    return render(
+        request, "deployments/pipeline_list.html", {"pipelines": Pipeline.objects.all()}
+    )

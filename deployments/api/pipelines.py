@@ -2,4 +2,4 @@ from __future__ import annotations
 
 from ninja import Router
 
-router = Router()
+router = Router(tags=["pipelines"])

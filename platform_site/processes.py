@@ -1,0 +1,66 @@
+"""The processes that make up a running platform, shared by `runplatform` and the tests."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+WORKER_CONCURRENCY = int(os.environ.get("PLATFORM_WORKER_CONCURRENCY", "8"))
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    name: str
+    argv: list[str]
+
+
+def platform_processes(
+    *, port: int, host: str = "127.0.0.1", python: str = sys.executable
+) -> list[ProcessSpec]:
+    manage = str(BASE_DIR / "manage.py")
+    return [
+        ProcessSpec(
+            "web",
+            [
+                python,
+                "-m",
+                "uvicorn",
+                "platform_site.asgi:application",
+                "--host",
+                host,
+                "--port",
+                str(port),
+                "--no-access-log",
+                "--timeout-graceful-shutdown",
+                "5",
+                "--lifespan",
+                "off",
+            ],
+        ),
+        # Threads, not prefork: executions run in child processes forked from
+        # per-pipeline zygotes that the worker keeps in one process.
+        ProcessSpec(
+            "worker",
+            [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "platform_site",
+                "worker",
+                "--pool",
+                "threads",
+                "--concurrency",
+                str(WORKER_CONCURRENCY),
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+        ),
+        ProcessSpec("scheduler", [python, manage, "run_scheduler"]),
+        ProcessSpec("sweeper", [python, manage, "run_sweeper"]),
+    ]

@@ -1,0 +1,53 @@
+"""Personas and shared fixtures (alice owns things, bob is another user, charlie an outsider)."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from accounts.services import access_token_issue, sdk_token_create
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data_dir(settings, tmp_path):
+    """Pipeline code and execution files of unit tests go to a temporary folder."""
+    settings.PIPELINES_DIR = tmp_path / "pipelines"
+    settings.EXECUTIONS_DIR = tmp_path / "executions"
+
+
+@pytest.fixture
+def alice(db):
+    return get_user_model().objects.create_user(
+        "alice", "alice@example.org", "password-alice"
+    )
+
+
+@pytest.fixture
+def bob(db):
+    return get_user_model().objects.create_user(
+        "bob", "bob@example.org", "password-bob"
+    )
+
+
+@pytest.fixture
+def charlie(db):
+    return get_user_model().objects.create_user(
+        "charlie", "charlie@example.org", "password-charlie"
+    )
+
+
+@pytest.fixture
+def alice_client(alice) -> Client:
+    """A browser session logged in as alice."""
+    client = Client()
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def api_client(alice) -> Client:
+    """An API client carrying alice's Bearer access token, as the SDK sends it."""
+    issued = sdk_token_create(user=alice, name="tests")
+    access = access_token_issue(refresh_token=issued.raw)
+    return Client(headers={"Authorization": f"Bearer {access}"})
