@@ -15,6 +15,7 @@ app.autodiscover_tasks()
 @worker_ready.connect
 def start_worker_heartbeat(**kwargs) -> None:
     """/healthz reports the worker as up while this beats."""
+    import contextlib
     import threading
     import time
 
@@ -22,10 +23,9 @@ def start_worker_heartbeat(**kwargs) -> None:
 
     def loop() -> None:
         while True:
-            try:
+            # The broker may be briefly away; keep beating.
+            with contextlib.suppress(Exception):
                 health.beat("worker")
-            except Exception:  # the broker may be briefly away; keep beating
-                pass
             time.sleep(5)
 
     threading.Thread(target=loop, name="worker-heartbeat", daemon=True).start()

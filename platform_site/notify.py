@@ -7,6 +7,7 @@ costs latency, never correctness.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -57,7 +58,5 @@ def wait_until(
                 pubsub = None
     finally:
         if pubsub is not None:
-            try:
+            with contextlib.suppress(redis.RedisError):
                 pubsub.close()
-            except redis.RedisError:
-                pass
