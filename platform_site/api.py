@@ -9,6 +9,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 
 from accounts.api import router as accounts_router
 from accounts.auth import AccessTokenAuth
+from datastore.api import router as datastore_router
 from accounts.services import INVALID_ACCESS_TOKEN
 from deployments.api import router as deployments_router
 from executions.api import router as executions_router
@@ -25,6 +26,7 @@ api = NinjaAPI(
 api.add_router("", accounts_router)
 api.add_router("", deployments_router)
 api.add_router("", executions_router)
+api.add_router("", datastore_router)
 
 
 def first_error_message(exc: NinjaValidationError) -> str:

@@ -13,4 +13,5 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("", include("deployments.urls")),
     path("", include("executions.urls")),
+    path("", include("datastore.urls")),
 ]

@@ -14,6 +14,7 @@ def _isolated_data_dir(settings, tmp_path):
     """Pipeline code and execution files of unit tests go to a temporary folder."""
     settings.PIPELINES_DIR = tmp_path / "pipelines"
     settings.EXECUTIONS_DIR = tmp_path / "executions"
+    settings.DATASTORE_DIR = tmp_path / "datastore"
 
 
 @pytest.fixture
