@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import jwt
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
@@ -100,3 +101,21 @@ def access_token_user(access_token: str) -> AbstractBaseUser | None:
     if token is None or str(token.user_id) != claims["sub"]:
         return None
     return token.user
+
+
+ADMIN_USERNAME = "admin"
+
+
+def admin_user_ensure(*, password: str | None = None) -> str | None:
+    """Create the `admin` superuser on first start; return its password then, else None.
+
+    With no `password`, a random one is generated: the caller prints it once,
+    and only its hash is stored.
+    """
+    user_model = get_user_model()
+    with transaction.atomic():
+        if user_model.objects.filter(username=ADMIN_USERNAME).exists():
+            return None
+        password = password or secrets.token_urlsafe(12)
+        user_model.objects.create_superuser(ADMIN_USERNAME, "", password)
+    return password

@@ -2,4 +2,21 @@
 
 from __future__ import annotations
 
-urlpatterns: list = []
+from django.urls import path
+
+from deployments import endpoint_views
+
+app_name = "endpoints"
+urlpatterns = [
+    path(
+        "v1/<str:path>/executions/<str:execution_id>",
+        endpoint_views.endpoint_result,
+        name="result",
+    ),
+    path(
+        "v1/<str:path>/executions/<str:execution_id>/outputs/<str:output_name>",
+        endpoint_views.endpoint_output_file_view,
+        name="output_file",
+    ),
+    path("<str:path>", endpoint_views.endpoint_trigger, name="trigger"),
+]

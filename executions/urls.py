@@ -1,4 +1,37 @@
 from __future__ import annotations
 
+from django.urls import path
+
+from executions.views import executions, runs, variables
+
 app_name = "executions"
-urlpatterns: list = []
+urlpatterns = [
+    path("executions/", executions.execution_list, name="execution_list"),
+    path(
+        "executions/<str:execution_id>/",
+        executions.execution_detail,
+        name="execution_detail",
+    ),
+    path(
+        "executions/<str:execution_id>/logs/",
+        executions.execution_logs,
+        name="execution_logs",
+    ),
+    path(
+        "executions/<str:execution_id>/delete/",
+        executions.execution_delete,
+        name="execution_delete",
+    ),
+    path(
+        "executions/<str:execution_id>/<str:direction>/<str:name>/file/",
+        executions.execution_file,
+        name="execution_file",
+    ),
+    path("pipelines/<str:name>/run/", runs.pipeline_run, name="pipeline_run"),
+    path("environment-variables/", variables.variable_list, name="variable_list"),
+    path(
+        "environment-variables/<str:name>/delete/",
+        variables.variable_delete,
+        name="variable_delete",
+    ),
+]

@@ -1,7 +1,14 @@
-"""Liveness of the parts `make run` starts: database, broker, worker, scheduler."""
+"""Liveness of the parts `make run` starts: database, broker, worker, scheduler, sweeper.
+
+Long-running processes call `beat(part)` every few seconds; a heartbeat key
+expires after HEARTBEAT_TTL_S, so a dead or frozen process shows up as down
+without anyone having to notice its death.
+"""
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 
 import redis
@@ -10,16 +17,34 @@ from django.db import connection
 
 HEARTBEAT_KEY = "platform:heartbeat:{part}"
 HEARTBEAT_TTL_S = 15
+# The processes that must have beaten within HEARTBEAT_TTL_S for /healthz to be 200.
+BEATING_PARTS = ("worker", "scheduler", "sweeper")
+
+
+_clients: dict[tuple[int, str], redis.Redis] = {}
+_clients_lock = threading.Lock()
 
 
 def redis_client() -> redis.Redis:
-    return redis.Redis.from_url(
-        settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5
-    )
+    """One pooled client per process and URL (a new pool per call costs a connect each time).
+
+    Keyed by pid so a forked child never shares its parent's sockets.
+    """
+    key = (os.getpid(), settings.REDIS_URL)
+    client = _clients.get(key)
+    if client is None:
+        with _clients_lock:
+            client = _clients.get(key)
+            if client is None:
+                client = redis.Redis.from_url(
+                    settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5
+                )
+                _clients[key] = client
+    return client
 
 
 def beat(part: str, client: redis.Redis | None = None) -> None:
-    """Called by long-running processes (worker, scheduler) every few seconds."""
+    """Called by long-running processes (worker, scheduler, sweeper) every few seconds."""
     (client or redis_client()).set(
         HEARTBEAT_KEY.format(part=part), str(time.time()), ex=HEARTBEAT_TTL_S
     )
@@ -41,20 +66,21 @@ def _check_part(client: redis.Redis, part: str) -> str | None:
 
 
 def check_all() -> dict:
+    """{"status": "ok"|"down", "parts": {part: "ok"|problem}, "message", "name"}."""
     parts: dict[str, str] = {}
-    problems: list[str] = []
     db_problem = _check_database()
     parts["database"] = db_problem or "ok"
     try:
         client = redis_client()
         client.ping()
         parts["broker"] = "ok"
-        for part in ("worker", "scheduler"):
+        for part in BEATING_PARTS:
             problem = _check_part(client, part)
             parts[part] = problem or "ok"
     except redis.RedisError as exc:
         parts["broker"] = f"broker unreachable: {exc.__class__.__name__}"
-        parts["worker"] = parts["scheduler"] = "unknown: broker is down"
+        for part in BEATING_PARTS:
+            parts[part] = "unknown: broker is down"
     problems = [f"{name}: {state}" for name, state in parts.items() if state != "ok"]
     return {
         "status": "ok" if not problems else "down",

@@ -1,5 +1,208 @@
+"""Deployment routes of /api/v1 (sdk-protocol §4 and §5.2, §5.5). Thin: services do the work.
+
+Bodies are read by hand (json_body) rather than by a schema so that every
+error names its field in `message`, which is what the SDK shows its user.
+"""
+
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Router
 
+from deployments.endpoint_views import trigger_body
+from deployments.models import Deployment, ExecutionRule, Pipeline
+from deployments.services.deployment_triggers import (
+    deployment_executions,
+    deployment_latest_execution_id,
+    deployment_logs,
+    deployment_trigger,
+)
+from deployments.services.deployments import (
+    deployment_create,
+    deployment_delete,
+    deployment_get_or_404,
+    deployment_list_item,
+    deployment_to_api,
+    deployment_token_rotate,
+    deployment_update,
+    deployment_wait_ready,
+)
+from platform_site.errors import NotFound, ValidationFailed
+from platform_site.http import json_body
+
 router = Router(tags=["deployments"])
+
+CREATE_KEYS = (
+    "description",
+    "mode",
+    "enable_parallel_executions",
+    "max_parallel_executions_per_pod",
+    "ram_request",
+    "gpu_request",
+    "execution_timeout_s",
+    "inputs_mapping",
+    "outputs_mapping",
+)
+
+
+def _object_body(request: HttpRequest) -> dict[str, Any]:
+    body = json_body(request)
+    if not isinstance(body, dict):
+        raise ValidationFailed("The request body must be a JSON object.")
+    return body
+
+
+def _required_str(body: dict, key: str) -> str:
+    value = body.get(key)
+    if not isinstance(value, str) or not value:
+        raise ValidationFailed(f"{key} is required (a string).")
+    return value
+
+
+def _pipeline(name: str) -> Pipeline:
+    pipeline = Pipeline.objects.filter(name=name).first()
+    if pipeline is None:
+        raise NotFound(f"pipeline_name: pipeline '{name}' not found.")
+    return pipeline
+
+
+def _create(request: HttpRequest, execution_rule: str) -> JsonResponse:
+    body = _object_body(request)
+    pipeline = _pipeline(_required_str(body, "pipeline_name"))
+    options = {key: body[key] for key in CREATE_KEYS if body.get(key) is not None}
+    options.setdefault("mode", "elastic")
+    if execution_rule == ExecutionRule.PERIODIC:
+        if body.get("schedule") is None:
+            raise ValidationFailed(
+                "schedule is required for periodic deployments (5-field CRON, UTC)."
+            )
+        options["schedule"] = body["schedule"]
+        for key in ("endpoint_url_path", "endpoint_token"):
+            if body.get(key) is not None:
+                raise ValidationFailed(f"{key} is only for endpoint deployments.")
+    else:
+        if body.get("schedule") is not None:
+            raise ValidationFailed("schedule is only for periodic deployments.")
+        for key in ("endpoint_url_path", "endpoint_token"):
+            if body.get(key) is not None:
+                options[key] = body[key]
+    deployment = deployment_create(
+        pipeline=pipeline,
+        name=_required_str(body, "name"),
+        execution_rule=execution_rule,
+        created_by=request.user,
+        **options,
+    )
+    return JsonResponse(deployment_to_api(deployment), status=201)
+
+
+@router.post("/endpoints")
+def create_endpoint_deployment(request: HttpRequest):
+    return _create(request, ExecutionRule.ENDPOINT)
+
+
+@router.post("/periodic-deployment")
+def create_periodic_deployment(request: HttpRequest):
+    return _create(request, ExecutionRule.PERIODIC)
+
+
+@router.post("/endpoints/{name}/generate-new-token")
+def generate_new_token(request: HttpRequest, name: str):
+    deployment = deployment_get_or_404(name)
+    chosen = request.POST.get("endpoint_token") if request.POST else None
+    if chosen is None and request.content_type == "application/json":
+        chosen = _object_body(request).get("endpoint_token")
+    token = deployment_token_rotate(deployment=deployment, token=chosen or None)
+    return {"endpoint_token": token}
+
+
+@router.get("/deployments")
+def list_deployments(request: HttpRequest):
+    rows = Deployment.objects.select_related("pipeline").order_by("-created_at")
+    return JsonResponse([deployment_list_item(d) for d in rows], safe=False)
+
+
+@router.get("/deployments/{name}")
+def get_deployment(request: HttpRequest, name: str):
+    deployment = deployment_get_or_404(name)
+    if request.GET.get("wait_for_completion", "").lower() in ("true", "1"):
+        deployment = deployment_wait_ready(
+            deployment=deployment, timeout_s=settings.LONG_POLL_HOLD_S
+        )
+    return deployment_to_api(deployment)
+
+
+@router.patch("/deployments/{name}")
+def update_deployment(request: HttpRequest, name: str):
+    deployment = deployment_get_or_404(name)
+    body = _object_body(request)
+    known = ("is_enabled", "schedule", "inputs_mapping", "outputs_mapping")
+    unknown = sorted(set(body) - set(known))
+    if unknown:
+        raise ValidationFailed(
+            f"Cannot update {', '.join(unknown)}: only {', '.join(known)} can change."
+        )
+    deployment = deployment_update(
+        deployment=deployment,
+        updated_by=request.user,
+        **{key: body[key] for key in known if body.get(key) is not None},
+    )
+    return deployment_to_api(deployment)
+
+
+@router.delete("/deployments/{name}")
+def delete_deployment(request: HttpRequest, name: str):
+    return deployment_delete(deployment=deployment_get_or_404(name))
+
+
+def _optional_int(body: dict, key: str) -> int | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationFailed(f"{key} must be a number.")
+    return int(value)
+
+
+@router.post("/deployments/{name}/logs")
+def get_deployment_logs(request: HttpRequest, name: str):
+    deployment = deployment_get_or_404(name)
+    body = _object_body(request)
+    limit = _optional_int(body, "limit")
+    if limit is not None and limit < 0:
+        raise ValidationFailed("limit must be >= 0.")
+    lines = deployment_logs(
+        deployment=deployment,
+        from_ms=_optional_int(body, "from"),
+        to_ms=_optional_int(body, "to"),
+        limit=limit,
+    )
+    return JsonResponse(lines, safe=False)
+
+
+@router.get("/deployments/{name}/executions/latest")
+def latest_execution(request: HttpRequest, name: str):
+    execution_id = deployment_latest_execution_id(deployment_get_or_404(name))
+    if execution_id is None:
+        return HttpResponse(status=204)
+    return {"execution_id": execution_id}
+
+
+@router.get("/deployments/{name}/executions")
+def list_executions(request: HttpRequest, name: str):
+    rows = deployment_executions(deployment_get_or_404(name))
+    return JsonResponse(rows, safe=False)
+
+
+@router.post("/deployments/{name}/executions")
+def trigger_execution(request: HttpRequest, name: str):
+    """§5.2: trigger with the SDK token; the client then waits on /executions/{id}/outputs."""
+    deployment = deployment_get_or_404(name)
+    values, files = trigger_body(request)
+    execution = deployment_trigger(
+        deployment=deployment, values=values, files=files, created_by=request.user
+    )
+    return {"execution_id": execution.execution_id}

@@ -1,15 +1,266 @@
+"""Pipeline pages: list, detail (live creation log), create form, delete, code download."""
+
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
-from django.shortcuts import render
+from xml.sax.saxutils import escape
 
-from deployments.models import Pipeline
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseStopPolling
+
+from deployments.models import DATA_TYPES, Deployment, Pipeline, PipelineStatus
+from deployments.services.pipeline_files import (
+    pipeline_download_check,
+    pipeline_download_path,
+)
+from deployments.services.pipelines import (
+    pipeline_create,
+    pipeline_delete,
+    pipeline_logs_after,
+)
+from deployments.views.pipeline_forms import (
+    KINDS,
+    PipelineForm,
+    Row,
+    apply_row_buttons,
+    code_archive,
+    declared_inputs,
+    declared_outputs,
+    form_from_post,
+    is_single_file,
+    new_row_id,
+)
+from platform_site.errors import ApiError
 from platform_site.http import HtmxHttpRequest
+
+DETAIL = "deployments/pipeline_detail.html"
+CREATE = "deployments/pipeline_create.html"
+# Service error fields -> the form field the message is shown next to.
+FIELD_FOR = {
+    "pipeline_name": "pipeline_name",
+    "function_path": "function_path",
+    "function_name": "function_name",
+    "description": "description",
+    "container_config": "requirements_path",
+    "step_file": "code",
+    "inputs": "inputs",
+    "outputs": "outputs",
+}
+
+
+def _get_pipeline(name: str) -> Pipeline:
+    """Pipelines are shared by every user of the platform; unknown names 404."""
+    pipeline = Pipeline.objects.filter(name=name).first()
+    if pipeline is None:
+        raise Http404(f"Pipeline '{name}' not found.")
+    return pipeline
 
 
 @login_required
+@require_GET
 def pipeline_list(request: HtmxHttpRequest) -> HttpResponse:
-    return render(
-        request, "deployments/pipeline_list.html", {"pipelines": Pipeline.objects.all()}
+    pipelines = Pipeline.objects.annotate(deployment_count=Count("deployments"))
+    return render(request, "deployments/pipeline_list.html", {"pipelines": pipelines})
+
+
+def _detail_context(pipeline: Pipeline, **extra) -> dict:
+    lines = list(pipeline.logs.order_by("id"))
+    return {
+        "pipeline": pipeline,
+        "lines": lines,
+        "cursor": lines[-1].id if lines else 0,
+        "pending": pipeline.status == PipelineStatus.CREATION_PENDING,
+        "deployments": list(
+            Deployment.objects.filter(pipeline=pipeline).order_by("name")
+        ),
+        **extra,
+    }
+
+
+@login_required
+@require_GET
+def pipeline_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    pipeline = _get_pipeline(name)
+    return render(request, DETAIL, _detail_context(pipeline))
+
+
+@login_required
+@require_GET
+def pipeline_logs(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    """New creation-log lines after the `after` cursor; stops polling once final."""
+    pipeline = _get_pipeline(name)
+    if not request.htmx:
+        return redirect("deployments:pipeline_detail", name=pipeline.name)
+    if pipeline.status != PipelineStatus.CREATION_PENDING:
+        # Final: reload once so the status, the full log and the Run form show.
+        response = HttpResponseStopPolling()
+        response["HX-Refresh"] = "true"
+        return response
+    try:
+        after = max(int(request.GET.get("after", "0")), 0)
+    except ValueError:
+        after = 0
+    lines = list(pipeline_logs_after(pipeline=pipeline, after_id=after))
+    context = {
+        "pipeline": pipeline,
+        "lines": lines,
+        "cursor": lines[-1].id if lines else after,
+        "pending": True,
+    }
+    return render(request, f"{DETAIL}#log-update", context)
+
+
+@login_required
+@require_POST
+def pipeline_delete_view(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    pipeline = _get_pipeline(name)
+    force = request.POST.get("force") in ("on", "true", "True", "1")
+    try:
+        result = pipeline_delete(pipeline=pipeline, force=force)
+    except ApiError as exc:
+        context = _detail_context(
+            pipeline, delete_error=exc.message, offer_force=exc.status == 409
+        )
+        return render(request, DETAIL, context, status=exc.status)
+    deleted = [d["name"] for d in result["deployments"]]
+    suffix = f" with its deployments {', '.join(deleted)}" if deleted else ""
+    messages.success(request, f"Pipeline {pipeline.name} deleted{suffix}.")
+    return redirect("deployments:pipeline_list")
+
+
+@login_required
+@require_GET
+def pipeline_code(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    """The browser's download link: a fresh signed URL of the uploaded archive."""
+    pipeline = _get_pipeline(name)
+    return redirect(pipeline_download_path(pipeline=pipeline))
+
+
+def _xml_error(code: str, message: str, status: int) -> HttpResponse:
+    # The official client reads signed-URL errors as XML (sdk-protocol.md §7.6).
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f"<Error><Code>{escape(code)}</Code><Message>{escape(message)}</Message></Error>"
     )
+    return HttpResponse(body, status=status, content_type="application/xml")
+
+
+@require_GET
+def pipeline_download(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    """The signed archive URL: no login, the signature is the authorisation."""
+    pipeline = Pipeline.objects.filter(name=name).first()
+    if pipeline is None:
+        return _xml_error("NoSuchKey", f"Pipeline '{name}' not found", 404)
+    problem = pipeline_download_check(
+        pipeline=pipeline,
+        expires=request.GET.get("expires", ""),
+        signature=request.GET.get("signature", ""),
+    )
+    if problem is not None:
+        return _xml_error("AccessDenied", problem, 403)
+    if not pipeline.archive_path.is_file():
+        return _xml_error("NoSuchKey", f"Pipeline '{name}' has no uploaded code", 404)
+    return FileResponse(
+        open(pipeline.archive_path, "rb"),  # noqa: SIM115 - FileResponse closes it
+        content_type="application/octet-stream",
+        as_attachment=True,
+        filename=f"{pipeline.name}.tgz",
+    )
+
+
+# -- create --------------------------------------------------------------
+
+
+def _create_context(form: PipelineForm) -> dict:
+    return {
+        "form": form,
+        "data_types": DATA_TYPES,
+        "max_upload": settings.MAX_UPLOAD_BYTES,
+    }
+
+
+def _form_errors(form: PipelineForm, upload) -> bool:
+    """Checks the service cannot make (the upload itself); True when some were found."""
+    if upload is None:
+        form.errors["code"] = "Choose a .py file or an archive of your code."
+    elif upload.size > settings.MAX_UPLOAD_BYTES:
+        form.errors["code"] = (
+            f"The file is larger than {settings.MAX_UPLOAD_BYTES} bytes."
+        )
+    elif not is_single_file(upload) and not form.values["function_path"]:
+        form.errors["function_path"] = (
+            "Give the path of the function's file inside the archive."
+        )
+    if not form.values["pipeline_name"]:
+        form.errors["pipeline_name"] = "This field is required."
+    if not form.values["function_name"]:
+        form.errors["function_name"] = "This field is required."
+    return bool(form.errors)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def pipeline_create_view(request: HtmxHttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        form = PipelineForm(values={"pipeline_name": "", "function_name": ""})
+        return render(request, CREATE, _create_context(form))
+    form = form_from_post(request.POST)
+    if apply_row_buttons(form, request.POST):
+        return render(request, CREATE, _create_context(form))
+    upload = request.FILES.get("code")
+    if _form_errors(form, upload):
+        return render(request, CREATE, _create_context(form), status=400)
+    try:
+        inputs = declared_inputs(form)
+        archive, function_path = code_archive(upload, form.values["function_path"])
+    except ValueError as exc:
+        form.errors["code" if "Upload" in str(exc) else "inputs"] = str(exc)
+        return render(request, CREATE, _create_context(form), status=400)
+    requirements = form.values["requirements_path"] or None
+    try:
+        pipeline = pipeline_create(
+            name=form.values["pipeline_name"],
+            function_path=function_path,
+            function_name=form.values["function_name"],
+            description=form.values["description"] or None,
+            inputs=inputs,
+            outputs=declared_outputs(form),
+            container_config={"requirements_path": requirements}
+            if requirements
+            else {},
+            archive=archive,
+            created_by=request.user,
+        )
+    except ApiError as exc:
+        field = (
+            str((exc.data or {}).get("field", "")) if isinstance(exc.data, dict) else ""
+        )
+        key = FIELD_FOR.get(field.split(".")[0].split("[")[0], "general")
+        message = exc.message
+        simple = key not in ("general", "inputs", "outputs")
+        if simple and message.split(": ")[0] == field:
+            message = message.split(": ", 1)[1]
+        form.errors[key] = message
+        return render(request, CREATE, _create_context(form), status=exc.status)
+    messages.success(request, f"Pipeline {pipeline.name} created; it is being built.")
+    return redirect("deployments:pipeline_detail", name=pipeline.name)
+
+
+@login_required
+@require_GET
+def pipeline_io_row(request: HtmxHttpRequest) -> HttpResponse:
+    """One empty input or output row for the create form (the "Add" buttons)."""
+    if request.GET.get("remove"):
+        return HttpResponse("")  # the "Remove" button: htmx deletes the row itself
+    kind = request.GET.get("kind") or request.GET.get("add")
+    if kind not in KINDS:
+        raise Http404("Unknown row kind.")
+    if not request.htmx:
+        return redirect("deployments:pipeline_create")
+    context = {"kind": kind, "row": Row(row_id=new_row_id()), "data_types": DATA_TYPES}
+    return render(request, f"{CREATE}#io-row", context)

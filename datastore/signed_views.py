@@ -1,0 +1,125 @@
+"""The signed URLs' own views: no Bearer, no session, no CSRF; errors as S3-style XML (§7.6).
+
+The client parses non-2xx bodies of these URLs as `<Error><Code/><Message/>...`;
+JSON or HTML would lose the message.
+"""
+
+from __future__ import annotations
+
+from xml.etree import ElementTree as ET
+
+from django.conf import settings
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from datastore import multipart, services
+from datastore.signing import SignatureRefused, verify_token
+from platform_site.errors import ApiError, Conflict, NotFound, TooLarge
+
+XML_CODES: dict[type[ApiError], str] = {
+    NotFound: "NoSuchKey",
+    TooLarge: "EntityTooLarge",
+    Conflict: "Conflict",
+}
+
+
+def xml_error(code: str, message: str, *, status: int, **extra: str) -> HttpResponse:
+    root = ET.Element("Error")
+    for tag, text in (("Code", code), ("Message", message), *extra.items()):
+        ET.SubElement(root, tag).text = text
+    body = ET.tostring(root, encoding="unicode", xml_declaration=False)
+    return HttpResponse(
+        f'<?xml version="1.0" encoding="UTF-8"?>\n{body}',
+        status=status,
+        content_type="application/xml",
+    )
+
+
+def _from_api_error(exc: ApiError, *, key: str) -> HttpResponse:
+    code = next(
+        (c for cls, c in XML_CODES.items() if isinstance(exc, cls)), "InvalidArgument"
+    )
+    return xml_error(code, exc.message, status=exc.status, Key=key)
+
+
+def _signed(method: str, action: str):
+    """Check the method and signature, hand the claims to the view, map errors to XML."""
+
+    def decorate(view):
+        @csrf_exempt
+        def wrapper(request: HttpRequest) -> HttpResponse:
+            if request.method != method:
+                return xml_error(
+                    "MethodNotAllowed",
+                    f"This URL only accepts {method}.",
+                    status=405,
+                )
+            try:
+                claims = verify_token(request.GET.get("token"), action=action)
+            except SignatureRefused as exc:
+                return xml_error("AccessDenied", exc.message, status=403)
+            try:
+                return view(request, claims)
+            except ApiError as exc:
+                return _from_api_error(exc, key=str(claims.get("p", "")))
+
+        wrapper.__name__ = view.__name__
+        wrapper.__doc__ = view.__doc__
+        return wrapper
+
+    return decorate
+
+
+def _too_long(request: HttpRequest, limit: int) -> bool:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0) > limit
+    except ValueError:
+        return False
+
+
+@_signed("POST", "upload")
+def upload(request: HttpRequest, claims: dict) -> HttpResponse:
+    """S3 POST-policy style: form fields, then a `file` part."""
+    limit = settings.MAX_UPLOAD_BYTES
+    # Refuse an oversized body before Django spools it to disk (multipart
+    # overhead is small; the exact check on the file follows).
+    if _too_long(request, limit + 64 * 1024):
+        raise TooLarge(f"Single uploads are limited to {limit} bytes.")
+    upload = request.FILES.get("file")
+    if upload is None:
+        return xml_error(
+            "InvalidArgument",
+            "The form has no `file` part.",
+            status=400,
+            Key=claims["p"],
+        )
+    services.datastore_save(path=claims["p"], fileobj=upload, max_bytes=limit)
+    return HttpResponse(status=204)
+
+
+@_signed("PUT", "part")
+def part(request: HttpRequest, claims: dict) -> HttpResponse:
+    """One part of a multipart upload: the raw body, streamed to the staging folder."""
+    limit = settings.MAX_UPLOAD_BYTES
+    if _too_long(request, limit):
+        raise TooLarge(f"Parts are limited to {limit} bytes.")
+    stored = multipart.datastore_multipart_put(
+        upload_id=claims["u"],
+        part_number=claims["n"],
+        stream=request,  # type: ignore[arg-type]  # read() streams, .body would buffer
+        max_bytes=limit,
+    )
+    response = HttpResponse(status=200)
+    response["ETag"] = stored.etag
+    return response
+
+
+@_signed("GET", "download")
+def download(request: HttpRequest, claims: dict) -> HttpResponse:
+    fileobj = services.datastore_open(claims["p"])
+    return FileResponse(
+        fileobj,
+        content_type="application/octet-stream",
+        as_attachment=True,
+        filename=claims["p"].rsplit("/", 1)[-1],
+    )

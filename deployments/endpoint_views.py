@@ -1,0 +1,239 @@
+"""Public endpoints (/endpoints/...): any HTTP client with `Authorization: EndpointToken <t>`.
+
+Plain function views, csrf_exempt, no session: a cookie never opens an endpoint.
+The trigger path is hot: one query finds the deployment and its pipeline, the
+token is checked in constant time, then the execution is written and held on.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+from django.conf import settings
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from deployments.models import Deployment
+from deployments.services.deployment_triggers import (
+    MAX_FILES_PER_CALL,
+    deployment_trigger,
+    endpoint_output_file,
+    endpoint_outputs,
+    execution_failure,
+)
+from deployments.services.deployments import deployment_for_endpoint_path
+from deployments.tokens import token_decrypt, token_matches
+from executions.models import Execution, ExecutionStatus
+from executions.services.lifecycle import execution_wait
+from platform_site.errors import (
+    ApiError,
+    Forbidden,
+    NotAuthenticated,
+    NotFound,
+    TooLarge,
+    ValidationFailed,
+    api_error_response,
+)
+
+# The SDK follows at most 30 redirects of the results route: hold longer there.
+RESULTS_HOLD_S = 30
+TOKEN_SCHEME = "endpointtoken"
+
+
+def _header_token(request: HttpRequest) -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != TOKEN_SCHEME or not token.strip():
+        return None
+    return token.strip()
+
+
+def _authorize(request: HttpRequest, path: str, token: str | None) -> Deployment:
+    """401 without a token, 404 for an unknown path, 401 for a wrong token."""
+    if token is None:
+        raise NotAuthenticated(
+            "Missing endpoint token: send 'Authorization: EndpointToken <token>'."
+        )
+    deployment = deployment_for_endpoint_path(path)
+    if deployment is None:
+        raise NotFound(f"No endpoint at /endpoints/{path}.")
+    if not token_matches(token, token_decrypt(deployment.endpoint_token_encrypted)):
+        raise NotAuthenticated("Invalid endpoint token for this endpoint.")
+    return deployment
+
+
+def _decode_field(raw: str) -> Any:
+    """SDK multipart fields hold json.dumps(value); curl -F a=x sends plain text."""
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def trigger_body(request: HttpRequest) -> tuple[dict, dict]:
+    """(values, files) keyed by endpoint input names, from JSON, multipart or an empty body."""
+    content_type = request.content_type or ""
+    if content_type == "multipart/form-data":
+        values = {key: _decode_field(request.POST[key]) for key in request.POST}
+        files = {key: request.FILES[key] for key in request.FILES}
+        if len(files) > MAX_FILES_PER_CALL:
+            raise ValidationFailed(
+                f"At most {MAX_FILES_PER_CALL} file per call; got {len(files)}: "
+                + ", ".join(files)
+                + "."
+            )
+        return values, files
+    body = request.body
+    if not body.strip():
+        return {}, {}
+    try:
+        values = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        if content_type == "application/x-www-form-urlencoded":
+            # curl -d a=1 without a JSON content type: form fields, decoded like multipart.
+            return {k: _decode_field(v) for k, v in request.POST.items()}, {}
+        raise ValidationFailed(f"Malformed JSON body: {exc}.") from None
+    if not isinstance(values, dict):
+        raise ValidationFailed(
+            "The JSON body must be an object keyed by endpoint input names."
+        )
+    return values, {}
+
+
+def _check_size(request: HttpRequest) -> None:
+    try:
+        length = int(request.headers.get("Content-Length") or 0)
+    except ValueError:
+        length = 0
+    if length > settings.MAX_UPLOAD_BYTES:
+        raise TooLarge(
+            f"Request body is too large: {length} bytes, the limit is "
+            f"{settings.MAX_UPLOAD_BYTES} bytes."
+        )
+
+
+def _results_path(path: str, execution: Execution) -> str:
+    return reverse(
+        "endpoints:result",
+        kwargs={"path": path, "execution_id": execution.execution_id},
+    )
+
+
+def _file_url(request: HttpRequest, path: str, execution: Execution):
+    def build(output_name: str) -> str:
+        # No query string: the SDK appends `?token=` to this URL as it is.
+        return request.build_absolute_uri(
+            reverse(
+                "endpoints:output_file",
+                kwargs={
+                    "path": path,
+                    "execution_id": execution.execution_id,
+                    "output_name": quote(output_name, safe=""),
+                },
+            )
+        )
+
+    return build
+
+
+def _errors_as_json(view):
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except ApiError as exc:
+            return api_error_response(exc)
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return wrapped
+
+
+@csrf_exempt
+@require_POST
+@_errors_as_json
+def endpoint_trigger(request: HttpRequest, path: str) -> HttpResponse:
+    """Start an execution; 200 with its outputs if it ends within the hold, else 303."""
+    deployment = _authorize(request, path, _header_token(request))
+    if not deployment.is_enabled:
+        raise Forbidden(
+            f"Deployment '{deployment.name}' is disabled: it accepts no executions "
+            "until it is enabled again.",
+            name="DeploymentDisabled",
+        )
+    _check_size(request)
+    values, files = trigger_body(request)
+    execution = deployment_trigger(
+        deployment=deployment,
+        values=values,
+        files=files,
+        created_by=deployment.created_by,
+    )
+    execution = execution_wait(execution=execution, timeout_s=settings.ENDPOINT_HOLD_S)
+    if not execution.is_final:
+        response = JsonResponse({"execution_id": execution.execution_id}, status=303)
+        response["Location"] = _results_path(path, execution)
+        return response
+    if execution.status != ExecutionStatus.SUCCEEDED:
+        raise execution_failure(execution)
+    outputs = endpoint_outputs(
+        execution, wrap=False, file_url=_file_url(request, path, execution)
+    )
+    return JsonResponse({"execution_id": execution.execution_id, "outputs": outputs})
+
+
+def _execution_of(deployment: Deployment, execution_id: str) -> Execution:
+    execution = Execution.objects.filter(
+        deployment=deployment, execution_id=execution_id
+    ).first()
+    if execution is None:
+        raise NotFound(f"Execution '{execution_id}' not found for this endpoint.")
+    return execution
+
+
+def _request_token(request: HttpRequest) -> str | None:
+    return request.GET.get("token") or _header_token(request)
+
+
+@csrf_exempt
+@require_GET
+@_errors_as_json
+def endpoint_result(request: HttpRequest, path: str, execution_id: str) -> HttpResponse:
+    """§5.4: hold, then 307 to the same URL (query kept) while running; outputs when done."""
+    deployment = _authorize(request, path, _request_token(request))
+    execution = _execution_of(deployment, execution_id)
+    execution = execution_wait(execution=execution, timeout_s=RESULTS_HOLD_S)
+    if not execution.is_final:
+        response = JsonResponse({"execution_id": execution.execution_id}, status=307)
+        response["Location"] = request.get_full_path()
+        return response
+    if execution.status != ExecutionStatus.SUCCEEDED:
+        raise execution_failure(execution)
+    outputs = endpoint_outputs(
+        execution, wrap=True, file_url=_file_url(request, path, execution)
+    )
+    return JsonResponse({"execution_id": execution.execution_id, "outputs": outputs})
+
+
+@csrf_exempt
+@require_GET
+@_errors_as_json
+def endpoint_output_file_view(
+    request: HttpRequest, path: str, execution_id: str, output_name: str
+) -> HttpResponse:
+    """A file output's bytes, as application/octet-stream (token in the query)."""
+    deployment = _authorize(request, path, _request_token(request))
+    execution = _execution_of(deployment, execution_id)
+    file_path = endpoint_output_file(execution, output_name)
+    if file_path is None:
+        raise NotFound(
+            f"Execution '{execution_id}' has no file output '{output_name}'."
+        )
+    return FileResponse(
+        open(file_path, "rb"),  # noqa: SIM115 - FileResponse closes it
+        content_type="application/octet-stream",
+        as_attachment=True,
+        filename=file_path.name,
+    )

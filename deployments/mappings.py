@@ -1,0 +1,460 @@
+"""Input/output mappings of deployments: validation and resolution (pure functions).
+
+The rule book is the compatibility table of the product docs ("Run and serve your
+pipelines"):
+
+| source / destination | run | endpoint | periodic |
+|---|---|---|---|
+| constant (inputs, not file)          | yes | yes | yes |
+| endpoint value or file               | -   | yes | -   |
+| environment variable (inputs only)   | yes | yes | yes |
+| data store file                      | yes | yes | yes |
+| None / void (`is_null`)              | yes | yes | yes |
+
+Endpoint rules auto-map every input/output left unmapped to an endpoint value of
+the same name; periodic rules need every input and output mapped explicitly.
+A resolved mapping holds one dict per pipeline input (pipeline order) with its
+`pipeline_input_name` and exactly one source key (plus `is_required` /
+`default_value` for endpoint inputs); outputs likewise.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from platform_site.errors import ValidationFailed
+
+INPUT_SOURCES = {
+    "endpoint_input_name": "endpoint",
+    "constant_value": "constant",
+    "environment_variable_name": "environment_variable",
+    "datastore_path": "datastore",
+    "is_null": "is_null",
+}
+OUTPUT_DESTINATIONS = {
+    "endpoint_output_name": "endpoint",
+    "datastore_path": "datastore",
+    "is_null": "is_null",
+}
+ENDPOINT_ONLY_KEYS = ("is_required", "default_value")
+# Keys a client may echo back from a GET (deployment object); they carry no meaning.
+ECHOED_KEYS = ("data_type", "description")
+
+ENV_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,199}$")
+# RELIABILITY X2: data store keys are allow-listed, never sanitised.
+DATASTORE_PATH_PATTERN = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
+OUTPUT_PATH_PLACEHOLDERS = ("{execution_id}", "{date_time}", "{date}")
+ENDPOINT_NAME_MAX = 200
+
+
+def sources_for(execution_rule: str, data_type: str, direction: str) -> list[str]:
+    """The mapping types (as shown in executions: `endpoint`, `constant`, …) allowed here."""
+    if direction == "output":
+        kinds = ["endpoint"] if execution_rule == "endpoint" else []
+        if execution_rule == "run":
+            kinds = ["run"]
+        return [*kinds, "datastore", "is_null"]
+    kinds = []
+    if execution_rule == "endpoint":
+        kinds.append("endpoint")
+    elif execution_rule == "run":
+        kinds.append("run")
+    if data_type != "file":
+        kinds += ["constant", "environment_variable"]
+    return [*kinds, "datastore", "is_null"]
+
+
+def value_type_error(value: Any, data_type: str) -> str | None:
+    """None when `value` (decoded JSON) fits `data_type`, else what it should be."""
+    ok = {
+        "string": isinstance(value, str),
+        "number": isinstance(value, int | float) and not isinstance(value, bool),
+        "boolean": isinstance(value, bool),
+        "array": isinstance(value, list),
+        "json": True,
+        "file": False,
+    }.get(data_type, False)
+    if ok:
+        return None
+    expected = {
+        "string": "a string",
+        "number": "a number",
+        "boolean": "true or false",
+        "array": "a JSON array",
+        "file": "a file",
+    }.get(data_type, data_type)
+    return f"expected {expected}, got {type(value).__name__}"
+
+
+def datastore_path_error(path: Any, *, output: bool = False) -> str | None:
+    if not isinstance(path, str) or not path:
+        return "datastore_path must be a non-empty string"
+    checked = path
+    if output:
+        for placeholder in OUTPUT_PATH_PLACEHOLDERS:
+            checked = checked.replace(placeholder, "x")
+    if not DATASTORE_PATH_PATTERN.match(checked) or any(
+        part in (".", "..") for part in checked.split("/")
+    ):
+        return (
+            f"datastore_path '{path}' is not allowed: use relative paths of letters, "
+            "digits, '.', '_', '-' separated by '/', without '.' or '..' segments"
+        )
+    return None
+
+
+def _source_keys(entry: dict, allowed: dict[str, str]) -> list[str]:
+    return [key for key in allowed if key in entry]
+
+
+def _check_input_entry(
+    entry: dict, spec: dict, execution_rule: str, where: str
+) -> dict:
+    name = spec["name"]
+    data_type = spec.get("data_type")
+    unknown = sorted(
+        set(entry)
+        - set(INPUT_SOURCES)
+        - set(ENDPOINT_ONLY_KEYS)
+        - set(ECHOED_KEYS)
+        - {"pipeline_input_name"}
+    )
+    if unknown:
+        if "endpoint_output_name" in unknown:
+            raise ValidationFailed(
+                f"{where}: input '{name}' cannot use endpoint_output_name."
+            )
+        raise ValidationFailed(
+            f"{where}: input '{name}' has unknown key(s) {', '.join(unknown)}."
+        )
+    keys = _source_keys(entry, INPUT_SOURCES)
+    if len(keys) != 1:
+        if not keys:
+            raise ValidationFailed(
+                f"{where}: input '{name}' needs one source: "
+                + ", ".join(INPUT_SOURCES)
+                + "."
+            )
+        raise ValidationFailed(
+            f"{where}: input '{name}' has more than one source ({', '.join(keys)}); give exactly one."
+        )
+    key = keys[0]
+    value = entry[key]
+    resolved: dict[str, Any] = {"pipeline_input_name": name}
+    if key != "endpoint_input_name" and any(k in entry for k in ENDPOINT_ONLY_KEYS):
+        raise ValidationFailed(
+            f"{where}: input '{name}': is_required and default_value are only allowed "
+            "with endpoint_input_name."
+        )
+    if key == "endpoint_input_name":
+        if execution_rule != "endpoint":
+            raise ValidationFailed(
+                f"{where}: input '{name}' is mapped to an endpoint input, which only "
+                f"endpoint deployments have (this one is {execution_rule})."
+            )
+        if not isinstance(value, str) or not value or len(value) > ENDPOINT_NAME_MAX:
+            raise ValidationFailed(
+                f"{where}: input '{name}': endpoint_input_name must be a non-empty string."
+            )
+        resolved["endpoint_input_name"] = value
+        if "is_required" in entry:
+            if not isinstance(entry["is_required"], bool):
+                raise ValidationFailed(
+                    f"{where}: input '{name}': is_required must be true or false."
+                )
+            resolved["is_required"] = entry["is_required"]
+        if "default_value" in entry and entry["default_value"] is not None:
+            problem = value_type_error(entry["default_value"], data_type)
+            if problem:
+                raise ValidationFailed(
+                    f"{where}: input '{name}': default_value does not match its data type {data_type}: {problem}."
+                )
+            resolved["default_value"] = entry["default_value"]
+    elif key == "constant_value":
+        if data_type == "file":
+            raise ValidationFailed(
+                f"{where}: input '{name}' is a file: constant values are not allowed for file inputs."
+            )
+        problem = value_type_error(value, data_type)
+        if problem:
+            raise ValidationFailed(
+                f"{where}: input '{name}': constant_value does not match its data type {data_type}: {problem}."
+            )
+        resolved["constant_value"] = value
+    elif key == "environment_variable_name":
+        if data_type == "file":
+            raise ValidationFailed(
+                f"{where}: input '{name}' is a file: environment variables cannot feed file inputs."
+            )
+        if not isinstance(value, str) or not ENV_NAME_PATTERN.match(value):
+            raise ValidationFailed(
+                f"{where}: input '{name}': environment_variable_name must be a variable name "
+                "(letters, digits, '_', not starting with a digit)."
+            )
+        resolved["environment_variable_name"] = value
+    elif key == "datastore_path":
+        problem = datastore_path_error(value)
+        if problem:
+            raise ValidationFailed(f"{where}: input '{name}': {problem}.")
+        resolved["datastore_path"] = value
+    else:  # is_null
+        if value is not True:
+            raise ValidationFailed(f"{where}: input '{name}': is_null must be true.")
+        resolved["is_null"] = True
+    return resolved
+
+
+def _check_output_entry(
+    entry: dict, spec: dict, execution_rule: str, where: str
+) -> dict:
+    name = spec["name"]
+    if "environment_variable_name" in entry:
+        raise ValidationFailed(
+            f"{where}: output '{name}': environment variables are for inputs only."
+        )
+    if "constant_value" in entry:
+        raise ValidationFailed(
+            f"{where}: output '{name}': constant values are for inputs only."
+        )
+    if "endpoint_input_name" in entry:
+        raise ValidationFailed(
+            f"{where}: output '{name}' cannot use endpoint_input_name; use endpoint_output_name."
+        )
+    unknown = sorted(
+        set(entry)
+        - set(OUTPUT_DESTINATIONS)
+        - set(ECHOED_KEYS)
+        - {"pipeline_output_name"}
+    )
+    if unknown:
+        raise ValidationFailed(
+            f"{where}: output '{name}' has unknown key(s) {', '.join(unknown)}."
+        )
+    keys = _source_keys(entry, OUTPUT_DESTINATIONS)
+    if len(keys) != 1:
+        if not keys:
+            raise ValidationFailed(
+                f"{where}: output '{name}' needs one destination: "
+                + ", ".join(OUTPUT_DESTINATIONS)
+                + "."
+            )
+        raise ValidationFailed(
+            f"{where}: output '{name}' has more than one destination ({', '.join(keys)}); give exactly one."
+        )
+    key = keys[0]
+    value = entry[key]
+    resolved: dict[str, Any] = {"pipeline_output_name": name}
+    if key == "endpoint_output_name":
+        if execution_rule != "endpoint":
+            raise ValidationFailed(
+                f"{where}: output '{name}' is mapped to an endpoint output, which only "
+                f"endpoint deployments have (this one is {execution_rule})."
+            )
+        if not isinstance(value, str) or not value or len(value) > ENDPOINT_NAME_MAX:
+            raise ValidationFailed(
+                f"{where}: output '{name}': endpoint_output_name must be a non-empty string."
+            )
+        resolved["endpoint_output_name"] = value
+    elif key == "datastore_path":
+        problem = datastore_path_error(value, output=True)
+        if problem:
+            raise ValidationFailed(f"{where}: output '{name}': {problem}.")
+        resolved["datastore_path"] = value
+    else:
+        if value is not True:
+            raise ValidationFailed(f"{where}: output '{name}': is_null must be true.")
+        resolved["is_null"] = True
+    return resolved
+
+
+def _index_entries(
+    entries: Any, *, key: str, specs: list[dict], pipeline_name: str, where: str
+) -> dict[str, dict]:
+    if entries is None:
+        return {}
+    if not isinstance(entries, list):
+        raise ValidationFailed(f"{where} must be a list of mappings.")
+    known = {spec["name"] for spec in specs}
+    kind = "input" if key == "pipeline_input_name" else "output"
+    by_name: dict[str, dict] = {}
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise ValidationFailed(f"{where}: each mapping must be an object.")
+        name = entry.get(key)
+        if not isinstance(name, str) or not name:
+            raise ValidationFailed(f"{where}: a mapping is missing {key}.")
+        if name not in known:
+            raise ValidationFailed(
+                f"{where}: pipeline '{pipeline_name}' has no {kind} named '{name}'."
+            )
+        if name in by_name:
+            raise ValidationFailed(
+                f"{where}: {kind} '{name}' is mapped more than once."
+            )
+        by_name[name] = entry
+    return by_name
+
+
+def _check_unique_endpoint_names(resolved: list[dict], key: str, where: str) -> None:
+    seen: dict[str, str] = {}
+    owner_key = (
+        "pipeline_input_name"
+        if key == "endpoint_input_name"
+        else "pipeline_output_name"
+    )
+    for mapping in resolved:
+        endpoint_name = mapping.get(key)
+        if endpoint_name is None:
+            continue
+        if endpoint_name in seen:
+            raise ValidationFailed(
+                f"{where}: {key} '{endpoint_name}' is used by both "
+                f"'{seen[endpoint_name]}' and '{mapping[owner_key]}'."
+            )
+        seen[endpoint_name] = mapping[owner_key]
+
+
+def mappings_resolve(
+    *,
+    pipeline: Any,
+    execution_rule: str,
+    inputs_mapping: list[dict] | None,
+    outputs_mapping: list[dict] | None,
+) -> tuple[list[dict], list[dict]]:
+    """Validate the caller's mappings against the pipeline and fill in the rule's defaults.
+
+    Raises ValidationFailed naming the offending input or output.
+    """
+    inputs: list[dict] = list(pipeline.inputs or [])
+    outputs: list[dict] = list(pipeline.outputs or [])
+    given_inputs = _index_entries(
+        inputs_mapping,
+        key="pipeline_input_name",
+        specs=inputs,
+        pipeline_name=pipeline.name,
+        where="inputs_mapping",
+    )
+    given_outputs = _index_entries(
+        outputs_mapping,
+        key="pipeline_output_name",
+        specs=outputs,
+        pipeline_name=pipeline.name,
+        where="outputs_mapping",
+    )
+
+    if execution_rule == "periodic":
+        unmapped = [
+            f"input '{spec['name']}'"
+            for spec in inputs
+            if spec["name"] not in given_inputs
+        ] + [
+            f"output '{spec['name']}'"
+            for spec in outputs
+            if spec["name"] not in given_outputs
+        ]
+        if unmapped:
+            raise ValidationFailed(
+                "Periodic deployments need every input and output mapped explicitly "
+                "(constant, environment variable, data store or is_null); unmapped: "
+                + ", ".join(unmapped)
+                + "."
+            )
+
+    resolved_inputs = []
+    for spec in inputs:
+        entry = given_inputs.get(spec["name"])
+        if (
+            entry is None
+        ):  # endpoint rule: auto-map to an endpoint input of the same name
+            resolved_inputs.append(
+                {
+                    "pipeline_input_name": spec["name"],
+                    "endpoint_input_name": spec["name"],
+                }
+            )
+        else:
+            resolved_inputs.append(
+                _check_input_entry(entry, spec, execution_rule, "inputs_mapping")
+            )
+    resolved_outputs = []
+    for spec in outputs:
+        entry = given_outputs.get(spec["name"])
+        if entry is None:
+            resolved_outputs.append(
+                {
+                    "pipeline_output_name": spec["name"],
+                    "endpoint_output_name": spec["name"],
+                }
+            )
+        else:
+            resolved_outputs.append(
+                _check_output_entry(entry, spec, execution_rule, "outputs_mapping")
+            )
+    _check_unique_endpoint_names(
+        resolved_inputs, "endpoint_input_name", "inputs_mapping"
+    )
+    _check_unique_endpoint_names(
+        resolved_outputs, "endpoint_output_name", "outputs_mapping"
+    )
+    return resolved_inputs, resolved_outputs
+
+
+def mapping_type(mapping: dict, *, direction: str = "input") -> str:
+    """`endpoint`, `constant`, … for one resolved mapping dict."""
+    table = INPUT_SOURCES if direction == "input" else OUTPUT_DESTINATIONS
+    for key, kind in table.items():
+        if key in mapping:
+            return kind
+    return "is_null"
+
+
+def mappings_update(
+    *,
+    current: list[dict],
+    changes: Any,
+    direction: str,
+    specs: list[dict],
+    where: str,
+) -> list[dict]:
+    """Apply a PATCH: only constant_value / datastore_path values change, never the type."""
+    key = "pipeline_input_name" if direction == "input" else "pipeline_output_name"
+    if not isinstance(changes, list):
+        raise ValidationFailed(f"{where} must be a list of mappings.")
+    updated = [dict(m) for m in current]
+    by_name = {m[key]: m for m in updated}
+    data_types = {spec["name"]: spec.get("data_type") for spec in specs}
+    editable = ("constant_value", "datastore_path")
+    for change in changes:
+        if not isinstance(change, dict) or not isinstance(change.get(key), str):
+            raise ValidationFailed(f"{where}: each mapping needs {key}.")
+        name = change[key]
+        mapping = by_name.get(name)
+        if mapping is None:
+            raise ValidationFailed(
+                f"{where}: this deployment has no {direction} '{name}'."
+            )
+        given = [k for k in change if k not in (key, *ECHOED_KEYS)]
+        if not given:
+            continue
+        current_kind = mapping_type(mapping, direction=direction)
+        for k in given:
+            if k not in editable or k not in mapping:
+                raise ValidationFailed(
+                    f"{where}: {direction} '{name}' is mapped to {current_kind}; only the "
+                    "value of a constant_value or datastore_path mapping can change, "
+                    "never the mapping type."
+                )
+            if k == "constant_value":
+                problem = value_type_error(change[k], data_types.get(name))
+                if problem:
+                    raise ValidationFailed(
+                        f"{where}: {direction} '{name}': constant_value does not match its "
+                        f"data type {data_types.get(name)}: {problem}."
+                    )
+            else:
+                problem = datastore_path_error(change[k], output=direction == "output")
+                if problem:
+                    raise ValidationFailed(f"{where}: {direction} '{name}': {problem}.")
+            mapping[k] = change[k]
+    return updated

@@ -1,0 +1,101 @@
+"""One step of the scheduler: fire the oldest due tick of one periodic deployment.
+
+Shaped like healthchecks' sendalerts: the management command loops over
+`scheduler_step()` while it finds work, and sleeps until the next due time
+(capped) when it does not. Claiming is by row lock (`SELECT … FOR UPDATE SKIP
+LOCKED`), and the unique constraint (deployment, scheduled_for) on executions
+makes a double fire impossible even with two schedulers.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from deployments.models import Deployment, DeploymentStatus, ExecutionRule
+from deployments.schedules import schedule_next_run
+from deployments.services.deployment_triggers import deployment_fire_tick
+from platform_site.errors import ApiError
+
+logger = logging.getLogger(__name__)
+
+MAX_SLEEP_S = 1.0
+
+
+def _due(now: datetime):
+    return Deployment.objects.filter(
+        execution_rule=ExecutionRule.PERIODIC,
+        is_enabled=True,
+        next_run_at__lte=now,
+    ).exclude(status=DeploymentStatus.DISABLED)
+
+
+def scheduler_step(*, now: datetime | None = None) -> bool:
+    """Fire the oldest due tick; return True when there was one ("found work?").
+
+    Catch-up policy: the next fire time is computed from *now*, not from the
+    tick just fired. After a scheduler outage each deployment therefore fires
+    exactly ONE catch-up execution (for its oldest missed tick, recorded with
+    that `scheduled_for`), then resumes its normal cadence; it never replays a
+    storm of missed ticks, and never gets stuck however long the outage was.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        deployment = (
+            _due(now)
+            .select_for_update(skip_locked=True, of=("self",))
+            .select_related("pipeline", "created_by")
+            .order_by("next_run_at")
+            .first()
+        )
+        if deployment is None:
+            return False
+        tick = deployment.next_run_at
+        try:
+            with (
+                transaction.atomic()
+            ):  # a savepoint: a lost race must not poison the claim
+                execution = deployment_fire_tick(
+                    deployment=deployment, scheduled_for=tick
+                )
+            logger.info(
+                "Fired %s for tick %s: %s",
+                deployment.name,
+                tick,
+                execution.execution_id,
+            )
+        except IntegrityError:
+            logger.info("Tick %s of %s was already fired", tick, deployment.name)
+        except ApiError as exc:
+            # The tick cannot run (e.g. a mapped environment variable is gone):
+            # say so and move on to the next tick rather than retrying forever.
+            logger.warning(
+                "Tick %s of %s not started: %s", tick, deployment.name, exc.message
+            )
+        Deployment.objects.filter(pk=deployment.pk).update(
+            next_run_at=schedule_next_run(deployment.schedule, after=now)
+        )
+    return True
+
+
+def seconds_until_next_tick(
+    *, now: datetime | None = None, cap: float = MAX_SLEEP_S
+) -> float:
+    """How long the loop may sleep: until the earliest next_run_at, at most `cap`."""
+    now = now or timezone.now()
+    earliest = (
+        Deployment.objects.filter(
+            execution_rule=ExecutionRule.PERIODIC,
+            is_enabled=True,
+            next_run_at__isnull=False,
+        )
+        .order_by("next_run_at")
+        .values_list("next_run_at", flat=True)
+        .first()
+    )
+    if earliest is None:
+        return cap
+    return max(0.0, min(cap, (earliest - now).total_seconds()))

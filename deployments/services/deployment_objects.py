@@ -1,0 +1,151 @@
+"""Read-only views of deployments: the API object (§4.4), list rows, RAM totals.
+
+Split from deployments.py to keep modules small; that module re-exports these
+names, so callers import them from `deployments.services.deployments`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db.models import Q
+
+from deployments.mappings import mapping_type
+from deployments.models import Deployment, ExecutionRule
+from deployments.schedules import schedule_describe
+from deployments.tokens import token_decrypt
+
+RAM_REQUEST_PATTERN = re.compile(r"^(\d+)(KiB|MiB|GiB)$")
+RAM_FACTORS_MIB = {"KiB": 1 / 1024, "MiB": 1, "GiB": 1024}
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO 8601 UTC with milliseconds, as the hosted product writes dates."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def ram_request_mib(ram_request: str | None) -> int | None:
+    match = RAM_REQUEST_PATTERN.match(ram_request or "")
+    if not match:
+        return None
+    return max(1, int(int(match.group(1)) * RAM_FACTORS_MIB[match.group(2)]))
+
+
+def deployment_token(deployment: Deployment) -> str | None:
+    """The endpoint token in clear (None for periodic deployments)."""
+    return token_decrypt(deployment.endpoint_token_encrypted)
+
+
+def _input_entry(mapping: dict, spec: dict) -> dict:
+    entry = {
+        "pipeline_input_name": mapping["pipeline_input_name"],
+        "data_type": spec.get("data_type"),
+        "description": spec.get("description"),
+    }
+    entry.update({k: v for k, v in mapping.items() if k != "pipeline_input_name"})
+    if "endpoint_input_name" in mapping:
+        # Show the pipeline's own rule when the mapping does not override it.
+        if "is_required" not in mapping and spec.get("is_required"):
+            entry["is_required"] = True
+        if "default_value" not in mapping and spec.get("default_value") is not None:
+            entry["default_value"] = spec["default_value"]
+    return entry
+
+
+def _output_entry(mapping: dict, spec: dict) -> dict:
+    return {
+        "pipeline_output_name": mapping["pipeline_output_name"],
+        "data_type": spec.get("data_type"),
+        "description": spec.get("description"),
+        **{k: v for k, v in mapping.items() if k != "pipeline_output_name"},
+    }
+
+
+def _user_id(user_id: Any) -> str | None:
+    return None if user_id is None else str(user_id)
+
+
+def deployment_to_api(deployment: Deployment) -> dict:
+    """The §4.4 object; the endpoint token is returned in clear (gotcha 12)."""
+    pipeline = deployment.pipeline
+    inputs = {spec["name"]: spec for spec in pipeline.inputs or []}
+    outputs = {spec["name"]: spec for spec in pipeline.outputs or []}
+    data: dict[str, Any] = {
+        "name": deployment.name,
+        "mode": deployment.mode,
+        "execution_rule": deployment.execution_rule,
+        "pipeline": {"name": pipeline.name},
+        "inputs_mapping": [
+            _input_entry(m, inputs.get(m["pipeline_input_name"], {}))
+            for m in deployment.inputs_mapping
+        ],
+        "outputs_mapping": [
+            _output_entry(m, outputs.get(m["pipeline_output_name"], {}))
+            for m in deployment.outputs_mapping
+        ],
+        "created_at": iso(deployment.created_at),
+        "created_by": _user_id(deployment.created_by_id),
+        "updated_at": iso(deployment.updated_at),
+        "updated_by": _user_id(deployment.updated_by_id),
+        "is_enabled": deployment.is_enabled,
+        "description": deployment.description,
+        "status": deployment.status,
+        "enable_parallel_executions": deployment.enable_parallel_executions,
+        "max_parallel_executions_per_pod": deployment.max_parallel_executions_per_pod,
+        "ram_request": deployment.ram_request,
+        "gpu_request": deployment.gpu_request,
+        "execution_timeout_s": deployment.execution_timeout_s,
+    }
+    if deployment.execution_rule == ExecutionRule.ENDPOINT:
+        data["endpoint_token"] = deployment_token(deployment)
+        data["endpoint_url_path"] = deployment.endpoint_url_path
+    else:
+        data["schedule"] = deployment.schedule
+        data["human_readable_schedule"] = schedule_describe(deployment.schedule or "")
+        data["next_run_at"] = iso(deployment.next_run_at)
+    return data
+
+
+def deployment_list_item(deployment: Deployment) -> dict:
+    return {
+        "name": deployment.name,
+        "pipeline_name": deployment.pipeline.name,
+        "execution_rule": deployment.execution_rule,
+        "mode": deployment.mode,
+        "is_enabled": deployment.is_enabled,
+        "status": deployment.status,
+        "created_at": iso(deployment.created_at),
+    }
+
+
+def deployment_mapping_type(mapping: dict, *, direction: str = "input") -> str:
+    return mapping_type(mapping, direction=direction)
+
+
+# -- resources (the wizard's RAM step) ------------------------------------------------
+
+
+def ram_requested_total_mib(exclude: Deployment | str | None = None) -> int:
+    """RAM requested by enabled deployments (optionally leaving one out), in MiB."""
+    rows = Deployment.objects.filter(is_enabled=True).exclude(
+        Q(ram_request__isnull=True) | Q(ram_request="")
+    )
+    if isinstance(exclude, Deployment):
+        rows = rows.exclude(pk=exclude.pk)
+    elif isinstance(exclude, str):
+        rows = rows.exclude(name=exclude)
+    return sum(
+        ram_request_mib(r) or 0 for r in rows.values_list("ram_request", flat=True)
+    )
+
+
+def machine_total_ram_mib() -> int:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20)
+    except (ValueError, OSError, AttributeError):
+        return 0

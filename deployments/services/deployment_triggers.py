@@ -1,0 +1,267 @@
+"""Starting executions of deployments (endpoint calls, scheduler ticks) and reading them back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+
+from deployments.models import Deployment, ExecutionRule
+from deployments.services.deployments import iso
+from executions.models import Execution, ExecutionIo, IoDirection, LogLine, Trigger
+from executions.services.inputs import input_values_resolve
+from executions.services.lifecycle import execution_create
+from platform_site.errors import ApiError, Forbidden, ValidationFailed
+
+MAX_FILES_PER_CALL = 1
+
+
+def _disabled(deployment: Deployment) -> Forbidden:
+    return Forbidden(
+        f"Deployment '{deployment.name}' is disabled: enable it "
+        "(update_deployment(..., is_enabled=True)) to trigger executions.",
+        name="DeploymentDisabled",
+    )
+
+
+def _endpoint_inputs(deployment: Deployment) -> dict[str, str]:
+    """endpoint input name -> pipeline input name."""
+    return {
+        m["endpoint_input_name"]: m["pipeline_input_name"]
+        for m in deployment.inputs_mapping
+        if "endpoint_input_name" in m
+    }
+
+
+def _to_pipeline_names(
+    deployment: Deployment, values: dict, files: dict
+) -> tuple[dict, dict, dict[str, str]]:
+    """Re-key what the caller sent (endpoint input names) by pipeline input name."""
+    accepted = _endpoint_inputs(deployment)
+    given: dict[str, Any] = {}
+    given_files: dict[str, Any] = {}
+    for source, target in ((values, given), (files, given_files)):
+        for key, value in source.items():
+            if key not in accepted:
+                names = ", ".join(accepted) or "no inputs"
+                raise ValidationFailed(
+                    f"Unknown input '{key}': deployment '{deployment.name}' accepts {names}.",
+                    data={"input": key},
+                )
+            target[accepted[key]] = value
+    return given, given_files, {p: e for e, p in accepted.items()}
+
+
+def _renamed(exc: ValidationFailed, endpoint_names: dict[str, str]) -> ValidationFailed:
+    """Errors name pipeline inputs; a caller of a renamed endpoint input knows the other name."""
+    pipeline_name = (
+        (exc.data or {}).get("input") if isinstance(exc.data, dict) else None
+    )
+    endpoint_name = endpoint_names.get(pipeline_name) if pipeline_name else None
+    if not endpoint_name or endpoint_name == pipeline_name:
+        return exc
+    message = exc.message.replace(f"'{pipeline_name}'", f"'{endpoint_name}'", 1)
+    return ValidationFailed(message, data={"input": endpoint_name})
+
+
+def deployment_trigger(
+    *, deployment: Deployment, values: dict, files: dict, created_by
+) -> Execution:
+    """Start an execution from values keyed by endpoint input names (§5.1, §5.2)."""
+    if not deployment.is_enabled:
+        raise _disabled(deployment)
+    if not isinstance(values, dict):
+        raise ValidationFailed(
+            "The body must be a JSON object keyed by endpoint input names."
+        )
+    if deployment.execution_rule == ExecutionRule.ENDPOINT:
+        trigger = Trigger.ENDPOINT
+        given, given_files, endpoint_names = _to_pipeline_names(
+            deployment, values, files
+        )
+    else:
+        if values or files:
+            raise ValidationFailed(
+                f"Deployment '{deployment.name}' is periodic: its inputs come from its "
+                "mapping, do not send values."
+            )
+        trigger, given, given_files, endpoint_names = Trigger.PERIODIC, {}, {}, {}
+    try:
+        inputs = input_values_resolve(
+            pipeline=deployment.pipeline,
+            given=given,
+            files=given_files,
+            inputs_mapping=deployment.inputs_mapping,
+            source="endpoint",
+        )
+    except ValidationFailed as exc:
+        raise _renamed(exc, endpoint_names) from None
+    with transaction.atomic():
+        return execution_create(
+            pipeline=deployment.pipeline,
+            trigger=trigger,
+            created_by=created_by,
+            inputs=inputs,
+            outputs_mapping=deployment.outputs_mapping,
+            deployment=deployment,
+        )
+
+
+def deployment_fire_tick(
+    *, deployment: Deployment, scheduled_for: datetime
+) -> Execution:
+    """The execution of one CRON tick; inputs recorded with their sources (constant, …).
+
+    The unique constraint (deployment, scheduled_for) raises IntegrityError when
+    another scheduler already fired this tick; the caller handles it.
+    """
+    inputs = input_values_resolve(
+        pipeline=deployment.pipeline,
+        given={},
+        files={},
+        inputs_mapping=deployment.inputs_mapping,
+        source="periodic",
+    )
+    with transaction.atomic():
+        return execution_create(
+            pipeline=deployment.pipeline,
+            trigger=Trigger.PERIODIC,
+            created_by=deployment.created_by,
+            inputs=inputs,
+            outputs_mapping=deployment.outputs_mapping,
+            deployment=deployment,
+            scheduled_for=scheduled_for,
+        )
+
+
+# -- reading results back ----------------------------------------------------------
+
+
+def execution_failure(execution: Execution) -> ApiError:
+    """The §5.4 error body of a pipeline that did not succeed (hosted product: 500)."""
+    reason = execution.status_reason or execution.status
+    return ApiError(
+        f"Execution {execution.execution_id} failed: {reason}",
+        status=500,
+        name="ExecutionFailed",
+        data={"execution_id": execution.execution_id, "status": execution.status},
+    )
+
+
+def endpoint_outputs(execution: Execution, *, wrap: bool, file_url) -> dict[str, Any]:
+    """Outputs keyed by endpoint output name; outputs mapped elsewhere are absent.
+
+    `wrap` gives the §5.4 shape ({"value": v}); file outputs are always
+    {"url": file_url(endpoint_output_name)} (or {"url": None} when absent).
+    """
+    outputs: dict[str, Any] = {}
+    rows = ExecutionIo.objects.filter(
+        execution=execution, direction=IoDirection.OUTPUT, mapping_type="endpoint"
+    ).only("name", "data_type", "mapping_value", "value", "file_path")
+    for row in rows:
+        name = (row.mapping_value or {}).get("endpoint_output_name") or row.name
+        if row.data_type == "file":
+            outputs[name] = {"url": file_url(name) if row.file_path else None}
+        else:
+            outputs[name] = {"value": row.value} if wrap else row.value
+    return outputs
+
+
+def endpoint_output_file(
+    execution: Execution, endpoint_output_name: str
+) -> Path | None:
+    """The stored file of an endpoint-mapped file output, kept inside the execution folder."""
+    for row in ExecutionIo.objects.filter(
+        execution=execution, direction=IoDirection.OUTPUT, mapping_type="endpoint"
+    ):
+        name = (row.mapping_value or {}).get("endpoint_output_name") or row.name
+        if name != endpoint_output_name or not row.file_path:
+            continue
+        path = Path(row.file_path)
+        if not path.is_absolute():
+            path = execution.work_dir / path
+        resolved = path.resolve()
+        root = Path(execution.work_dir).resolve()
+        if root not in resolved.parents or not resolved.is_file():
+            return None
+        return resolved
+    return None
+
+
+def deployment_logs(
+    *,
+    deployment: Deployment,
+    from_ms: int | None = None,
+    to_ms: int | None = None,
+    limit: int | None = None,
+) -> list[dict]:
+    """Elastic deployments have no pod of their own: their log is the lines of their executions.
+
+    Each line says which execution wrote it in `pod_id` (one fresh process per
+    execution); `from` is inclusive, `to` exclusive, oldest first, at most `limit`.
+    """
+    lines = LogLine.objects.filter(execution__deployment=deployment)
+    if from_ms is not None:
+        lines = lines.filter(timestamp__gte=datetime.fromtimestamp(from_ms / 1000, UTC))
+    if to_ms is not None:
+        lines = lines.filter(timestamp__lt=datetime.fromtimestamp(to_ms / 1000, UTC))
+    lines = lines.order_by("timestamp", "execution_id", "seq").values(
+        "timestamp", "message", "stream", "execution__execution_id"
+    )
+    if limit is not None:
+        lines = lines[:limit]
+    return [
+        {
+            "timestamp": iso(line["timestamp"]),
+            "message": line["message"],
+            "stream": line["stream"],
+            "pod_id": line["execution__execution_id"],
+            "type": "deployment",
+        }
+        for line in lines
+    ]
+
+
+def deployment_executions(deployment: Deployment, *, limit: int = 100) -> list[dict]:
+    rows = (
+        Execution.objects.filter(deployment=deployment)
+        .order_by("-created_at")
+        .values(
+            "execution_id",
+            "status",
+            "created_at",
+            "created_by_id",
+            "end_date",
+            "pipeline_name",
+            "deployment_name",
+            "trigger",
+            "scheduled_for",
+        )[:limit]
+    )
+    return [
+        {
+            "execution_id": r["execution_id"],
+            "status": r["status"],
+            "created_at": iso(r["created_at"]),
+            "created_by": None
+            if r["created_by_id"] is None
+            else str(r["created_by_id"]),
+            "end_date": iso(r["end_date"]),
+            "pipeline_name": r["pipeline_name"],
+            "deployment_name": r["deployment_name"],
+            "trigger": r["trigger"],
+            "scheduled_for": iso(r["scheduled_for"]),
+        }
+        for r in rows
+    ]
+
+
+def deployment_latest_execution_id(deployment: Deployment) -> str | None:
+    return (
+        Execution.objects.filter(deployment=deployment)
+        .order_by("-created_at")
+        .values_list("execution_id", flat=True)
+        .first()
+    )

@@ -1,0 +1,379 @@
+"""Deployments: create, update, delete, tokens, and the API object (§4.4).
+
+UI views, the REST API, the public endpoints and the scheduler all call these
+functions, so the three faces can never disagree. Triggers live in
+`deployment_triggers.py`.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from deployments.mappings import mappings_resolve, mappings_update
+from deployments.models import (
+    NAME_PATTERN,
+    NAME_RULE,
+    Deployment,
+    DeploymentMode,
+    DeploymentStatus,
+    ExecutionRule,
+    Pipeline,
+    PipelineStatus,
+)
+from deployments.schedules import schedule_error, schedule_next_run
+from deployments.services.deployment_objects import (  # noqa: F401 - re-exported
+    RAM_REQUEST_PATTERN,
+    deployment_list_item,
+    deployment_mapping_type,
+    deployment_to_api,
+    deployment_token,
+    iso,
+    machine_total_ram_mib,
+    ram_request_mib,
+    ram_requested_total_mib,
+)
+from deployments.tokens import (
+    token_encrypt,
+    token_format_error,
+    token_generate,
+)
+from platform_site import notify
+from platform_site.errors import Conflict, NotFound, ValidationFailed
+
+LOW_LATENCY_UNAVAILABLE = (
+    "Low-latency mode is not available yet on this platform; use mode='elastic'."
+)
+RESERVED_URL_PATHS = ("v1",)
+# Statuses during which get_deployment(wait_for_completion=True) is held.
+TRANSITIONAL_STATUSES = (
+    DeploymentStatus.CREATION_PENDING,
+    DeploymentStatus.DOWN_RETRYING,
+)
+
+
+def deployment_channel(deployment: Deployment) -> str:
+    return notify.channel_for("deployment", deployment.pk)
+
+
+# -- lookups -----------------------------------------------------------------
+
+
+def deployment_get_or_404(name: str) -> Deployment:
+    deployment = (
+        Deployment.objects.select_related("pipeline", "created_by", "updated_by")
+        .filter(name=name)
+        .first()
+    )
+    if deployment is None:
+        raise NotFound(f"Deployment '{name}' not found.")
+    return deployment
+
+
+def deployment_for_endpoint_path(path: str) -> Deployment | None:
+    """The endpoint deployment served at /endpoints/<path> (one query, pipeline joined)."""
+    return (
+        Deployment.objects.select_related("pipeline", "created_by")
+        .filter(endpoint_url_path=path, execution_rule=ExecutionRule.ENDPOINT)
+        .first()
+    )
+
+
+# -- validation helpers --------------------------------------------------------
+
+
+def _check_name(value: Any, field: str) -> str:
+    if not isinstance(value, str) or not re.match(NAME_PATTERN, value):
+        raise ValidationFailed(f"{field} {value!r} is invalid: use {NAME_RULE}.")
+    return value
+
+
+def _positive_int(value: Any, field: str, *, minimum: int = 1) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValidationFailed(f"{field} must be an integer >= {minimum}.")
+    return value
+
+
+def _check_settings(
+    *,
+    mode: Any,
+    enable_parallel_executions: Any,
+    max_parallel_executions_per_pod: Any,
+    ram_request: Any,
+    gpu_request: Any,
+    execution_timeout_s: Any,
+) -> None:
+    if mode == DeploymentMode.LOW_LATENCY:
+        raise ValidationFailed(LOW_LATENCY_UNAVAILABLE)
+    if mode != DeploymentMode.ELASTIC:
+        raise ValidationFailed(
+            f"mode must be 'elastic' or 'low_latency', got {mode!r}."
+        )
+    if enable_parallel_executions is not None and not isinstance(
+        enable_parallel_executions, bool
+    ):
+        raise ValidationFailed("enable_parallel_executions must be true or false.")
+    _positive_int(max_parallel_executions_per_pod, "max_parallel_executions_per_pod")
+    _positive_int(gpu_request, "gpu_request", minimum=0)
+    _positive_int(execution_timeout_s, "execution_timeout_s")
+    if ram_request is not None and (
+        not isinstance(ram_request, str)
+        or not RAM_REQUEST_PATTERN.match(ram_request)
+        or ram_request_mib(ram_request) is None
+        or int(RAM_REQUEST_PATTERN.match(ram_request).group(1)) < 1
+    ):
+        raise ValidationFailed(
+            f"ram_request {ram_request!r} is invalid: use a whole number followed by "
+            "KiB, MiB or GiB, for example '512MiB' or '1GiB'."
+        )
+
+
+def _check_pipeline(pipeline: Pipeline) -> None:
+    if pipeline.status != PipelineStatus.READY:
+        raise ValidationFailed(
+            f"pipeline_name: pipeline '{pipeline.name}' is not ready "
+            f"(status {pipeline.status}); deploy it once it is ready."
+        )
+
+
+# -- create / update / delete ------------------------------------------------------
+
+
+def deployment_create(
+    *,
+    pipeline: Pipeline,
+    name: str,
+    execution_rule: str,
+    mode: str = "elastic",
+    description: str | None = None,
+    inputs_mapping: list[dict] | None = None,
+    outputs_mapping: list[dict] | None = None,
+    schedule: str | None = None,
+    endpoint_url_path: str | None = None,
+    endpoint_token: str | None = None,
+    enable_parallel_executions: bool | None = None,
+    max_parallel_executions_per_pod: int | None = None,
+    ram_request: str | None = None,
+    gpu_request: int | None = None,
+    execution_timeout_s: int | None = None,
+    created_by,
+) -> Deployment:
+    """Validate everything, then write the deployment (elastic ones are `up` at once)."""
+    _check_name(name, "name")
+    if execution_rule not in ExecutionRule.values:
+        raise ValidationFailed(
+            f"execution_rule must be 'endpoint' or 'periodic', got {execution_rule!r}."
+        )
+    if description is not None and not isinstance(description, str):
+        raise ValidationFailed("description must be a string.")
+    _check_settings(
+        mode=mode,
+        enable_parallel_executions=enable_parallel_executions,
+        max_parallel_executions_per_pod=max_parallel_executions_per_pod,
+        ram_request=ram_request,
+        gpu_request=gpu_request,
+        execution_timeout_s=execution_timeout_s,
+    )
+    _check_pipeline(pipeline)
+
+    next_run_at = None
+    if execution_rule == ExecutionRule.PERIODIC:
+        if endpoint_url_path is not None or endpoint_token is not None:
+            raise ValidationFailed(
+                "endpoint_url_path and endpoint_token are only for endpoint deployments."
+            )
+        problem = schedule_error(schedule)
+        if problem:
+            raise ValidationFailed(problem)
+        schedule = " ".join(schedule.split())
+        next_run_at = schedule_next_run(schedule, after=timezone.now())
+    else:
+        if schedule is not None:
+            raise ValidationFailed("schedule is only for periodic deployments.")
+        endpoint_url_path = _check_name(
+            name if endpoint_url_path is None else endpoint_url_path,
+            "endpoint_url_path",
+        )
+        if endpoint_url_path in RESERVED_URL_PATHS:
+            raise ValidationFailed(
+                f"endpoint_url_path '{endpoint_url_path}' is reserved; choose another."
+            )
+        if endpoint_token is not None:
+            problem = token_format_error(endpoint_token)
+            if problem:
+                raise ValidationFailed(problem)
+        else:
+            endpoint_token = token_generate()
+
+    resolved_inputs, resolved_outputs = mappings_resolve(
+        pipeline=pipeline,
+        execution_rule=execution_rule,
+        inputs_mapping=inputs_mapping,
+        outputs_mapping=outputs_mapping,
+    )
+
+    if Deployment.objects.filter(name=name).exists():
+        raise Conflict(f"A deployment named '{name}' already exists.")
+    if endpoint_url_path is not None:
+        taken = Deployment.objects.filter(endpoint_url_path=endpoint_url_path).first()
+        if taken is not None:
+            raise Conflict(
+                f"endpoint_url_path '{endpoint_url_path}' is already used by deployment '{taken.name}'."
+            )
+    try:
+        with transaction.atomic():
+            deployment = Deployment.objects.create(
+                name=name,
+                pipeline=pipeline,
+                execution_rule=execution_rule,
+                mode=mode,
+                description=description,
+                status=DeploymentStatus.UP,
+                is_enabled=True,
+                endpoint_url_path=endpoint_url_path,
+                endpoint_token_encrypted=(
+                    token_encrypt(endpoint_token) if endpoint_token else None
+                ),
+                schedule=schedule,
+                next_run_at=next_run_at,
+                enable_parallel_executions=bool(enable_parallel_executions),
+                max_parallel_executions_per_pod=max_parallel_executions_per_pod or 6,
+                ram_request=ram_request,
+                gpu_request=gpu_request,
+                execution_timeout_s=execution_timeout_s,
+                inputs_mapping=resolved_inputs,
+                outputs_mapping=resolved_outputs,
+                created_by=created_by,
+                updated_by=created_by,
+            )
+    except IntegrityError:
+        # Two requests raced past the checks above: the unique indexes decide.
+        raise Conflict(
+            f"A deployment named '{name}' (or with this endpoint_url_path) already exists."
+        ) from None
+    return deployment
+
+
+def deployment_update(
+    *,
+    deployment: Deployment,
+    updated_by,
+    is_enabled: bool | None = None,
+    schedule: str | None = None,
+    inputs_mapping: list[dict] | None = None,
+    outputs_mapping: list[dict] | None = None,
+) -> Deployment:
+    """§4.5: enable/disable, reschedule, or change constant/data store values."""
+    fields = ["updated_at", "updated_by"]
+    pipeline = deployment.pipeline
+    now = timezone.now()
+    if is_enabled is not None:
+        if not isinstance(is_enabled, bool):
+            raise ValidationFailed("is_enabled must be true or false.")
+        deployment.is_enabled = is_enabled
+        deployment.status = (
+            DeploymentStatus.UP if is_enabled else DeploymentStatus.DISABLED
+        )
+        fields += ["is_enabled", "status"]
+        if is_enabled and deployment.schedule:
+            # Re-enabling never replays the ticks missed while disabled.
+            deployment.next_run_at = schedule_next_run(deployment.schedule, after=now)
+            fields.append("next_run_at")
+    if schedule is not None:
+        if deployment.execution_rule != ExecutionRule.PERIODIC:
+            raise ValidationFailed("schedule is only for periodic deployments.")
+        problem = schedule_error(schedule)
+        if problem:
+            raise ValidationFailed(problem)
+        deployment.schedule = " ".join(schedule.split())
+        deployment.next_run_at = schedule_next_run(deployment.schedule, after=now)
+        fields += ["schedule", "next_run_at"]
+    if inputs_mapping is not None:
+        deployment.inputs_mapping = mappings_update(
+            current=deployment.inputs_mapping,
+            changes=inputs_mapping,
+            direction="input",
+            specs=pipeline.inputs,
+            where="inputs_mapping",
+        )
+        fields.append("inputs_mapping")
+    if outputs_mapping is not None:
+        deployment.outputs_mapping = mappings_update(
+            current=deployment.outputs_mapping,
+            changes=outputs_mapping,
+            direction="output",
+            specs=pipeline.outputs,
+            where="outputs_mapping",
+        )
+        fields.append("outputs_mapping")
+    deployment.updated_by = updated_by
+    with transaction.atomic():
+        deployment.save(update_fields=list(dict.fromkeys(fields)))
+        channel = deployment_channel(deployment)
+        transaction.on_commit(lambda: notify.publish(channel))
+    return deployment
+
+
+def deployment_delete(*, deployment: Deployment) -> dict:
+    """Delete the deployment and (cascade) its executions, then their files."""
+    result = {"name": deployment.name, "execution_rule": deployment.execution_rule}
+    folders = [
+        settings.EXECUTIONS_DIR / str(pk)
+        for pk in deployment.executions.values_list("pk", flat=True)
+    ]
+    with transaction.atomic():
+        Deployment.objects.filter(pk=deployment.pk).delete()
+
+        def remove_files() -> None:
+            for folder in folders:
+                shutil.rmtree(folder, ignore_errors=True)
+
+        transaction.on_commit(remove_files)
+    return result
+
+
+# -- tokens ---------------------------------------------------------------------
+
+
+def deployment_token_rotate(*, deployment: Deployment, token: str | None = None) -> str:
+    """Replace the endpoint token; the old one stops working with this commit."""
+    if deployment.execution_rule != ExecutionRule.ENDPOINT:
+        raise ValidationFailed(
+            f"Deployment '{deployment.name}' is not an endpoint deployment: it has no token."
+        )
+    if token is None or token == "":
+        token = token_generate()
+    problem = token_format_error(token)
+    if problem:
+        raise ValidationFailed(problem)
+    with transaction.atomic():
+        deployment.endpoint_token_encrypted = token_encrypt(token)
+        deployment.save(update_fields=["endpoint_token_encrypted", "updated_at"])
+    return token
+
+
+# -- readiness and API objects ----------------------------------------------------
+
+
+def deployment_wait_ready(*, deployment: Deployment, timeout_s: float) -> Deployment:
+    """Hold while the deployment is transitional (low-latency pods starting)."""
+    if deployment.status not in TRANSITIONAL_STATUSES:
+        return deployment
+    pk = deployment.pk
+    notify.wait_until(
+        deployment_channel(deployment),
+        lambda: (
+            not Deployment.objects.filter(
+                pk=pk, status__in=TRANSITIONAL_STATUSES
+            ).exists()
+        ),
+        timeout_s=timeout_s,
+    )
+    return deployment_get_or_404(deployment.name)

@@ -1,0 +1,155 @@
+"""Deployment pages: the list, one deployment (URL, token, snippets, schedule), actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from deployments.forms import TriggerForm
+from deployments.models import Deployment, ExecutionRule
+from deployments.schedules import schedule_describe, schedule_next_runs
+from deployments.services.deployments import (
+    deployment_delete as deployment_delete_service,
+)
+from deployments.services.deployments import (
+    deployment_token,
+    deployment_token_rotate,
+    deployment_update,
+)
+from deployments.views.deployment_display import endpoint_examples, mapping_rows
+from executions.models import Execution
+from platform_site.http import HtmxHttpRequest
+
+RECENT_EXECUTIONS = 10
+
+
+def _get_deployment_for_user(request: HtmxHttpRequest, name: str) -> Deployment:
+    """Deployments belong to the environment: every signed-in user may see them; 404 otherwise."""
+    return get_object_or_404(Deployment.objects.select_related("pipeline"), name=name)
+
+
+def _with_last_execution(deployments: QuerySet[Deployment]) -> QuerySet[Deployment]:
+    latest = Execution.objects.filter(deployment=OuterRef("pk")).order_by("-created_at")
+    return deployments.annotate(
+        last_execution_id=Subquery(latest.values("execution_id")[:1]),
+        last_execution_status=Subquery(latest.values("status")[:1]),
+        last_execution_at=Subquery(latest.values("created_at")[:1]),
+    )
+
+
+def _after_action(request: HtmxHttpRequest, url: str) -> HttpResponse:
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+@login_required
+@require_GET
+def deployment_list(request: HtmxHttpRequest) -> HttpResponse:
+    deployments = _with_last_execution(Deployment.objects.select_related("pipeline"))
+    return render(
+        request, "deployments/deployment_list.html", {"deployments": deployments}
+    )
+
+
+def _endpoint_context(request: HtmxHttpRequest, deployment: Deployment) -> dict:
+    """The absolute URL, the token and ready-to-paste snippets of an endpoint."""
+    return {
+        "endpoint_url": request.build_absolute_uri(
+            f"/endpoints/{deployment.endpoint_url_path}"
+        ),
+        "base_url": request.build_absolute_uri("/").rstrip("/"),
+        "token": deployment_token(deployment),
+        **endpoint_examples(deployment.inputs_mapping, deployment.pipeline.inputs),
+    }
+
+
+@login_required
+@require_GET
+def deployment_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    deployment = _get_deployment_for_user(request, name)
+    context: dict[str, Any] = {
+        "deployment": deployment,
+        "executions": deployment.executions.all()[:RECENT_EXECUTIONS],
+        "execution_count": deployment.executions.count(),
+        "mappings": mapping_rows(deployment.inputs_mapping, deployment.outputs_mapping),
+    }
+    if deployment.execution_rule == ExecutionRule.ENDPOINT:
+        context.update(_endpoint_context(request, deployment))
+    elif deployment.schedule:
+        context.update(
+            cron=deployment.schedule,
+            description=schedule_describe(deployment.schedule),
+            runs=schedule_next_runs(deployment.schedule, start=timezone.now()),
+        )
+    return render(request, "deployments/deployment_detail.html", context)
+
+
+@login_required
+@require_POST
+def deployment_toggle(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    deployment = _get_deployment_for_user(request, name)
+    enable = not deployment.is_enabled
+    deployment_update(deployment=deployment, updated_by=request.user, is_enabled=enable)
+    state = "enabled" if enable else "disabled"
+    messages.success(request, f"Deployment “{deployment.name}” {state}.")
+    return _after_action(
+        request, reverse("deployments:deployment_detail", args=[deployment.name])
+    )
+
+
+@login_required
+@require_POST
+def deployment_rotate_token(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    deployment = _get_deployment_for_user(request, name)
+    deployment_token_rotate(deployment=deployment)
+    messages.success(
+        request, "New endpoint token generated: the previous one no longer works."
+    )
+    return _after_action(
+        request, reverse("deployments:deployment_detail", args=[deployment.name])
+    )
+
+
+@login_required
+@require_POST
+def deployment_delete(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    deployment = _get_deployment_for_user(request, name)
+    deployment_delete_service(deployment=deployment)
+    messages.success(request, f"Deployment “{name}” and its executions were deleted.")
+    return _after_action(request, reverse("deployments:deployment_list"))
+
+
+@login_required
+@require_POST
+def cron_preview(request: HtmxHttpRequest) -> HttpResponse:
+    """Description and next five runs of the schedule being typed, or an inline error.
+
+    Accepts the wizard's trigger fields (basic or advanced mode) or a bare
+    `schedule`, which is read as a CRON expression.
+    """
+    state = request.POST.dict()
+    state["execution_rule"] = ExecutionRule.PERIODIC
+    state.setdefault("schedule_mode", "advanced")
+    form = TriggerForm(data=state)
+    context: dict[str, Any] = {}
+    if form.is_valid():
+        cron = form.cleaned_data["cron"]
+        context = {
+            "cron": cron,
+            "description": schedule_describe(cron),
+            "runs": schedule_next_runs(cron, start=timezone.now()),
+        }
+    else:
+        context["error"] = next(
+            (str(e) for errors in form.errors.values() for e in errors),
+            "Invalid schedule.",
+        )
+    return render(request, "deployments/cron_preview.html", context)

@@ -1,0 +1,462 @@
+"""Worker-side API of the elastic runtime: `ZygotePool.run(RunSpec, on_log) -> RunResult`.
+
+One zygote process per `zygote_key` imports the pipeline's module once; each
+run() forks a fresh child from it (see zygote.py). Standard library only: this
+module never imports Django, and neither do the processes it starts.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import select
+import threading
+import time
+import weakref
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from . import protocol
+from .handle import (
+    STOP_TIMEOUT_S,
+    ZYGOTE_GONE_REASON,
+    PendingRun,
+    ZygoteGone,
+    ZygoteHandle,
+    signal_name,
+)
+from .lines import LineSplitter, LogCallback
+
+# A zygote still importing after this long is replaced (a module stuck at import).
+ZYGOTE_START_TIMEOUT_S = 300.0
+# After SIGKILL, how long we wait for the zygote to report the exit.
+KILL_GRACE_S = 10.0
+MAX_POLL_S = 60.0
+READ_CHUNK_BYTES = 64 * 1024
+# After the process exited, what an escaped grandchild still writes is not
+# waited for: at most this many reads per pipe.
+MAX_DRAIN_READS = 1024
+# A child killed by a signal whose peak RSS grew by this share of its memory
+# limit is reported as over its memory limit.
+MEMORY_KILL_FRACTION = 0.9
+
+NO_EXIT_REASON = "The execution process did not exit after being killed"
+NO_RESULT_REASON = "Execution process exited with code {code} before returning a result"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    zygote_key: str  # e.g. f"{pipeline_id}:{python_executable}"; one zygote per key
+    python_executable: str  # sys.executable or a pipeline venv's bin/python
+    code_dir: str  # extracted pipeline code (absolute); sys.path[0] in the zygote
+    function_path: str  # relative to code_dir, e.g. "src/main.py"
+    function_name: str
+    inputs: dict  # JSON-able kwargs for the function
+    # [{"name": ..., "data_type": "string|number|boolean|json|array|file"}]
+    outputs: list[dict]
+    env: dict[str, str]  # the complete environment of the child
+    work_dir: str  # created by the caller; the child chdirs here
+    timeout_s: float  # <= 0: no limit
+    memory_limit_mib: int  # <= 0: no limit
+    # Added to the zygote's environment while it imports the module (module-level
+    # os.environ reads: the platform's environment variables, never per-execution
+    # values); a change starts a new zygote.
+    import_env: dict[str, str] | None = None
+
+
+@dataclass
+class RunResult:
+    status: str  # "succeeded" | "failed" | "error"
+    reason: str | None = None  # one readable line when not succeeded
+    outputs: dict = field(default_factory=dict)  # only when succeeded
+    process_started_at: float | None = None
+    function_started_at: float | None = None
+    function_ended_at: float | None = None
+    peak_memory_kib: int | None = None
+    cpu_seconds: float | None = None
+    exit_code: int | None = None
+    signal: int | None = None
+
+
+def _read(fd: int) -> bytes | None:
+    """Non-blocking read: None when nothing is there yet, b"" at end of stream."""
+    try:
+        return os.read(fd, READ_CHUNK_BYTES)
+    except BlockingIOError:
+        return None
+
+
+def _file_stamp(spec) -> tuple | None:
+    try:
+        st = os.stat(os.path.join(spec.code_dir, spec.function_path))
+    except OSError:
+        return None  # the zygote reports the missing file as the import error
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+_POOLS: weakref.WeakSet[ZygotePool] = weakref.WeakSet()
+
+
+def _forget_zygotes_after_fork() -> None:
+    for pool in list(_POOLS):
+        pool._forget_after_fork()
+
+
+# A forked copy of the worker (Celery prefork) must not hold the zygotes'
+# sockets: the zygotes would not see EOF when the real owner dies.
+os.register_at_fork(after_in_child=_forget_zygotes_after_fork)
+
+
+class ZygotePool:
+    """Zygotes by key, with LRU eviction and idle expiry; run() is thread-safe."""
+
+    def __init__(
+        self,
+        runtime_env: dict[str, str] | None = None,
+        max_zygotes: int = 16,
+        idle_timeout_s: float = 600,
+    ) -> None:
+        """runtime_env is added to the zygotes' minimal environment (PATH, LANG, LC_ALL, HOME)."""
+        self.runtime_env = dict(runtime_env or {})
+        self.max_zygotes = max_zygotes
+        self.idle_timeout_s = idle_timeout_s
+        self._lock = threading.Lock()
+        self._zygotes: OrderedDict[str, ZygoteHandle] = OrderedDict()
+        self._closed = False
+        _POOLS.add(self)
+
+    def __enter__(self) -> ZygotePool:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def run(self, spec: RunSpec, on_log: LogCallback) -> RunResult:
+        """Run spec's function once in a fresh child; on_log(stream, epoch_ts, line) gets every output line."""
+        started = time.monotonic()
+        deadline = (
+            started + spec.timeout_s if spec.timeout_s and spec.timeout_s > 0 else None
+        )
+        zygote = self._checkout(spec)
+        try:
+            wait = ZYGOTE_START_TIMEOUT_S
+            if deadline is not None:
+                wait = max(0.0, min(wait, deadline - started))
+            if not zygote.ready.wait(wait):
+                if deadline is not None and time.monotonic() >= deadline:
+                    return self._timed_out(spec, on_log, RunResult("failed"))
+                return RunResult(
+                    "error",
+                    f"The pipeline's runtime did not start within {ZYGOTE_START_TIMEOUT_S:g} s",
+                )
+            if zygote.start_error is not None:
+                return RunResult("error", zygote.start_error)
+            if zygote.failure is not None:
+                now = time.time()
+                for stream in ("stdout", "stderr"):
+                    for line in zygote.failure.get(stream, []):
+                        on_log(stream, now, line)
+                return RunResult("failed", zygote.failure["reason"])
+            return self._execute(zygote, spec, on_log, deadline)
+        finally:
+            self._release(zygote)
+
+    def warm(self, spec_like) -> None:
+        """Start the zygote for spec_like (anything with RunSpec's first five fields, import_env optional) and wait until it is ready."""
+        zygote = self._checkout(spec_like)
+        try:
+            zygote.ready.wait(ZYGOTE_START_TIMEOUT_S)
+        finally:
+            self._release(zygote)
+
+    def zygote_pids(self) -> dict[str, int]:
+        """Pids of the live zygotes by key (for tests and diagnostics)."""
+        with self._lock:
+            return {
+                key: z.pid
+                for key, z in self._zygotes.items()
+                if z.pid is not None and not z.dead
+            }
+
+    def close(self) -> None:
+        """Stop every zygote; their running executions are killed."""
+        with self._lock:
+            self._closed = True
+            zygotes = list(self._zygotes.values())
+            self._zygotes.clear()
+        for zygote in zygotes:
+            zygote.retired = True
+            zygote.stop()
+        for zygote in zygotes:
+            zygote.join(STOP_TIMEOUT_S + 1)
+
+    # -- zygote bookkeeping --------------------------------------------------
+
+    def _checkout(self, spec) -> ZygoteHandle:
+        identity = (
+            spec.python_executable,
+            spec.code_dir,
+            spec.function_path,
+            spec.function_name,
+            _file_stamp(spec),
+            tuple(sorted((getattr(spec, "import_env", None) or {}).items())),
+        )
+        to_stop: list[ZygoteHandle] = []
+        new = None
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("ZygotePool is closed")
+            now = time.monotonic()
+            for key, other in list(self._zygotes.items()):
+                idle = (
+                    other.inflight == 0 and now - other.last_used > self.idle_timeout_s
+                )
+                stuck = (
+                    not other.ready.is_set()
+                    and now - other.created > ZYGOTE_START_TIMEOUT_S
+                )
+                if idle or stuck or other.dead:
+                    self._retire(key, to_stop)
+            zygote = self._zygotes.get(spec.zygote_key)
+            if zygote is not None and (zygote.identity != identity or zygote.dead):
+                # New code (or a failed import, whose zygote exits): start afresh.
+                self._retire(spec.zygote_key, to_stop)
+                zygote = None
+            if zygote is None:
+                zygote = new = ZygoteHandle(spec, identity, self.runtime_env)
+                self._zygotes[spec.zygote_key] = zygote
+            self._zygotes.move_to_end(spec.zygote_key)
+            zygote.inflight += 1
+            zygote.last_used = now
+            if len(self._zygotes) > self.max_zygotes:
+                # Least recently used first; busy ones are stopped when their runs end.
+                surplus = len(self._zygotes) - self.max_zygotes
+                for key in [k for k in self._zygotes if k != spec.zygote_key][:surplus]:
+                    self._retire(key, to_stop)
+        for other in to_stop:
+            other.stop()
+        if new is not None:
+            new.start()
+        return zygote
+
+    def _retire(self, key: str, to_stop: list[ZygoteHandle]) -> None:
+        zygote = self._zygotes.pop(key)
+        zygote.retired = True
+        if zygote.inflight == 0:
+            to_stop.append(zygote)
+
+    def _release(self, zygote: ZygoteHandle) -> None:
+        with self._lock:
+            zygote.inflight -= 1
+            zygote.last_used = time.monotonic()
+            stop = zygote.retired and zygote.inflight == 0
+        if stop:
+            zygote.stop()
+
+    def _forget_after_fork(self) -> None:
+        # Runs in the child of a fork of this process, where only the forking
+        # thread survives: a lock held by another thread would stay held.
+        self._lock = threading.Lock()
+        for zygote in self._zygotes.values():
+            zygote.abandon_after_fork()
+        self._zygotes.clear()
+
+    # -- one run -------------------------------------------------------------
+
+    def _execute(
+        self,
+        zygote: ZygoteHandle,
+        spec: RunSpec,
+        on_log: LogCallback,
+        deadline: float | None,
+    ) -> RunResult:
+        try:
+            request = json.dumps(
+                {
+                    "inputs": spec.inputs,
+                    "outputs": spec.outputs,
+                    "env": spec.env,
+                    "work_dir": spec.work_dir,
+                    "memory_limit_mib": spec.memory_limit_mib,
+                }
+            ).encode()
+        except (TypeError, ValueError) as exc:
+            return RunResult("error", f"Inputs are not JSON-serialisable: {exc}")
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        res_r, res_w = os.pipe()
+        try:
+            run_id, pending = zygote.submit(request, [out_w, err_w, res_w])
+        except ZygoteGone:
+            for fd in (out_r, err_r, res_r):
+                os.close(fd)
+            return RunResult("error", ZYGOTE_GONE_REASON)
+        finally:
+            # Only the child may hold the write ends, or we never see EOF.
+            for fd in (out_w, err_w, res_w):
+                os.close(fd)
+        try:
+            return self._collect(
+                zygote, spec, on_log, deadline, run_id, pending, out_r, err_r, res_r
+            )
+        finally:
+            if pending.exit is None and not pending.gone:
+                # on_log raised, or the zygote never reported: do not leave the child running.
+                zygote.kill(run_id)
+                zygote.forget(run_id)
+            for fd in (out_r, err_r, res_r):
+                os.close(fd)
+            pending.close()
+
+    def _collect(
+        self,
+        zygote: ZygoteHandle,
+        spec: RunSpec,
+        on_log: LogCallback,
+        deadline: float | None,
+        run_id: int,
+        pending: PendingRun,
+        out_r: int,
+        err_r: int,
+        res_r: int,
+    ) -> RunResult:
+        lines = {
+            out_r: LineSplitter("stdout", on_log),
+            err_r: LineSplitter("stderr", on_log),
+        }
+        poller = select.poll()
+        for fd in (out_r, err_r, res_r):
+            os.set_blocking(fd, False)
+            poller.register(fd, select.POLLIN)
+        poller.register(pending.wake_r, select.POLLIN)
+        open_fds = {out_r, err_r, res_r}
+        result = bytearray()
+        timed_out = too_large = False
+        kill_deadline = None
+
+        def take(fd: int, chunk: bytes) -> None:
+            nonlocal too_large, kill_deadline
+            if fd != res_r:
+                lines[fd].feed(chunk)
+                return
+            result.extend(chunk)
+            if len(result) > protocol.MAX_RESULT_BYTES and not too_large:
+                too_large = True
+                zygote.kill(run_id)
+                kill_deadline = time.monotonic() + KILL_GRACE_S
+                poller.unregister(fd)
+                open_fds.discard(fd)
+
+        while not pending.exit and not pending.gone:
+            now = time.monotonic()
+            if kill_deadline is not None:
+                if now >= kill_deadline:
+                    break
+                wait = kill_deadline - now
+            elif deadline is not None:
+                if now >= deadline:
+                    timed_out = True
+                    zygote.kill(run_id)
+                    kill_deadline = now + KILL_GRACE_S
+                    continue
+                wait = deadline - now
+            else:
+                wait = MAX_POLL_S
+            # Bounded, so that a huge timeout_s never overflows poll().
+            for fd, _ in poller.poll(math.ceil(min(wait, MAX_POLL_S) * 1000)):
+                if fd not in open_fds:
+                    continue  # the wake pipe: the loop condition sees the exit
+                chunk = _read(fd)
+                if chunk is None:
+                    continue
+                if not chunk:
+                    poller.unregister(fd)
+                    open_fds.discard(fd)
+                    continue
+                take(fd, chunk)
+        # What the process wrote before it exited is in the pipes already.
+        for fd in list(open_fds):
+            for _ in range(MAX_DRAIN_READS):
+                chunk = _read(fd)
+                if not chunk:
+                    break
+                take(fd, chunk)
+        for splitter in lines.values():
+            splitter.close()
+        return self._result(zygote, spec, on_log, pending, result, timed_out, too_large)
+
+    def _result(
+        self,
+        zygote: ZygoteHandle,
+        spec: RunSpec,
+        on_log: LogCallback,
+        pending: PendingRun,
+        result: bytearray,
+        timed_out: bool,
+        too_large: bool,
+    ) -> RunResult:
+        exited = pending.exit or {}
+        report = None
+        if result and not too_large:
+            try:
+                report = json.loads(result)
+            except ValueError:
+                report = None  # cut short by a kill
+        run = RunResult(
+            "failed",
+            process_started_at=exited.get("started_at"),
+            peak_memory_kib=exited.get("maxrss_kib"),
+            cpu_seconds=exited.get("cpu_s"),
+            exit_code=exited.get("exit_code"),
+            signal=exited.get("signal"),
+        )
+        if isinstance(report, dict):
+            run.function_started_at = report.get("function_started_at")
+            run.function_ended_at = report.get("function_ended_at")
+        if exited.get("error"):
+            run.status, run.reason = "error", exited["error"]
+        elif too_large:
+            mib = protocol.MAX_RESULT_BYTES // (1024 * 1024)
+            run.reason = protocol.RESULT_TOO_LARGE_REASON.format(mib=mib)
+        elif isinstance(report, dict) and report.get("ok"):
+            run.status, run.outputs = "succeeded", report.get("outputs") or {}
+        elif isinstance(report, dict):
+            run.reason = report.get("reason") or "The execution failed"
+            if report.get("platform_error"):
+                run.status = "error"
+        elif timed_out:
+            return self._timed_out(spec, on_log, run)
+        elif pending.gone:
+            run.status, run.reason = "error", ZYGOTE_GONE_REASON
+        elif not exited:
+            run.status, run.reason = "error", NO_EXIT_REASON
+        elif run.signal:
+            run.reason = protocol.SIGNAL_REASON.format(
+                number=run.signal, name=signal_name(run.signal)
+            )
+            if _near_memory_limit(zygote, spec, run.peak_memory_kib):
+                run.reason = protocol.memory_limit_reason(spec.memory_limit_mib)
+        else:
+            run.reason = NO_RESULT_REASON.format(code=run.exit_code)
+            if _near_memory_limit(zygote, spec, run.peak_memory_kib):
+                run.reason = protocol.memory_limit_reason(spec.memory_limit_mib)
+        return run
+
+    def _timed_out(
+        self, spec: RunSpec, on_log: LogCallback, run: RunResult
+    ) -> RunResult:
+        run.status = "failed"
+        run.reason = protocol.timeout_reason(spec.timeout_s)
+        on_log("stderr", time.time(), run.reason)
+        return run
+
+
+def _near_memory_limit(
+    zygote: ZygoteHandle, spec: RunSpec, peak_kib: int | None
+) -> bool:
+    """Whether a child that died without a result had grown close to its memory limit."""
+    if spec.memory_limit_mib <= 0 or not peak_kib:
+        return False
+    baseline = zygote.rss_kib or 0
+    return peak_kib >= baseline + MEMORY_KILL_FRACTION * spec.memory_limit_mib * 1024

@@ -1,0 +1,363 @@
+"""The zygote: imports one pipeline's module once, then forks a fresh child per execution.
+
+Started by pool.py as `<python> zygote.py --serve SOCK_FD POOL_PID CODE_DIR FUNCTION_PATH FUNCTION_NAME`
+with any Python >= 3.8 (a pipeline's own virtualenv), a minimal environment and
+stdin on /dev/null. Standard library only; never imports Django.
+
+Single-threaded by construction (R12): one poll() loop over the pool's socket
+and a signal wakeup pipe; SIGCHLD wakes it and children are reaped with wait4,
+no polling sleeps. If the user's module started Python threads at import,
+forking would copy locks held by those threads, so runs are then spawned
+(posix_spawn, a fresh interpreter that imports the module itself) instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import importlib.util
+import os
+import select
+import signal
+import socket
+import sys
+import tempfile
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+# Python puts the script's folder first on sys.path: drop it, so the user's
+# modules never see ours and ours never shadow theirs.
+if sys.path and sys.path[0] in ("", HERE):
+    del sys.path[0]
+
+MAX_IMPORT_LOG_BYTES = 256 * 1024
+
+
+def _load_sibling(name: str):
+    """Load a module of this folder under a private name (child.py finds its siblings there)."""
+    module_name = f"_craft_runtime_{name}"
+    module = sys.modules.get(module_name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(
+            module_name, os.path.join(HERE, f"{name}.py")
+        )
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+    return module
+
+
+protocol = _load_sibling("protocol")
+_load_sibling("outputs")
+child = _load_sibling("child")
+
+
+class Zygote:
+    def __init__(self, sock: socket.socket, diag_fd: int) -> None:
+        self.sock = sock
+        self.diag_fd = diag_fd
+        self.function = None
+        self.module_args: list[str] = []
+        self.env = dict(os.environ)  # saved before user code can change it
+        self.children: dict[int, tuple[int, float]] = {}  # pid -> (run id, started_at)
+        self.pids: dict[int, int] = {}  # run id -> pid
+        self.sockets: list[int] = []  # opened by the module at import
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_w, False)
+        os.set_blocking(self.wake_r, False)
+
+    # -- start ---------------------------------------------------------------
+
+    def load(self, code_dir: str, function_path: str, function_name: str) -> None:
+        """Import the user's module with fds 1/2 captured; report ready or failed to the pool."""
+        self.module_args = [code_dir, function_path, function_name]
+        child.line_buffered_stdio()
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            os.dup2(out.fileno(), 1)
+            os.dup2(err.fileno(), 2)
+            started = time.monotonic()
+            failure = None
+            try:
+                self.function = child.load_function(
+                    code_dir, function_path, function_name
+                )
+                if _is_coroutine_function(self.function):
+                    import asyncio  # noqa: F401 - paid once here, not in every execution
+            except BaseException as exc:
+                # The user's import error is reported, not fatal to us.
+                failure = exc
+            import_s = time.monotonic() - started
+            _flush_std()
+            if failure is not None:
+                child.print_traceback(failure)
+                _flush_std()
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            os.dup2(devnull, 2)
+            os.close(devnull)
+            logs = {"stdout": _read_lines(out), "stderr": _read_lines(err)}
+        if failure is not None:
+            protocol.send_frame(
+                self.sock, {"op": "failed", "reason": child.describe(failure), **logs}
+            )
+            return
+        own = {self.sock.fileno(), self.wake_r, self.wake_w, self.diag_fd}
+        self.sockets = child.inherited_sockets(exclude=own)
+        # Objects that exist now are left alone by the collector in the
+        # children: a collection writes to each object's header, and every
+        # page it writes to is copied (copy-on-write) in that child.
+        gc.freeze()
+        protocol.send_frame(
+            self.sock,
+            {
+                "op": "ready",
+                "pid": os.getpid(),
+                "import_s": import_s,
+                "rss_kib": _status_kib(b"VmRSS:"),
+                **logs,
+            },
+        )
+
+    # -- loop ----------------------------------------------------------------
+
+    def serve(self) -> None:
+        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, _noop)
+        # The C-level handler writes the signal number here, waking poll().
+        signal.set_wakeup_fd(self.wake_w, warn_on_full_buffer=False)
+        poller = select.poll()
+        poller.register(self.sock.fileno(), select.POLLIN)
+        poller.register(self.wake_r, select.POLLIN)
+        while True:
+            for fd, _ in poller.poll():
+                if fd == self.wake_r:
+                    signals = _drain(self.wake_r)
+                    self.reap()
+                    if {signal.SIGTERM, signal.SIGINT, signal.SIGHUP} & set(signals):
+                        return
+                    continue
+                frame = protocol.recv_frame(self.sock)
+                if frame is None:
+                    return  # the pool closed its end or died
+                header, payload, fds = frame
+                if header["op"] == "run":
+                    self.start_run(header["id"], payload, fds)
+                elif header["op"] == "kill":
+                    self.kill(header["id"])
+                else:
+                    protocol.close_fds(fds)
+
+    def start_run(self, run_id: int, payload: bytes, fds: list[int]) -> None:
+        try:
+            if len(fds) != 3:
+                raise ValueError(f"run needs 3 descriptors, got {len(fds)}")
+            started_at = time.time()
+            pid = (
+                self.fork(payload, fds)
+                if self.fork_safe()
+                else self.spawn(payload, fds)
+            )
+        except (OSError, ValueError) as exc:
+            # Fork/spawn refused (EAGAIN, ENOMEM): this run only.
+            self.send(
+                {
+                    "op": "exited",
+                    "id": run_id,
+                    "error": f"Could not start the execution process: {exc}",
+                }
+            )
+            return
+        finally:
+            protocol.close_fds(fds)
+        self.children[pid] = (run_id, started_at)
+        self.pids[run_id] = pid
+
+    def fork_safe(self) -> bool:
+        threading = sys.modules.get("threading")
+        return threading is None or threading.active_count() <= 1
+
+    def fork(self, payload: bytes, fds: list[int]) -> int:
+        _flush_std()
+        zygote_pid = os.getpid()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                zygote_fds = [
+                    self.sock.fileno(),
+                    self.wake_r,
+                    self.wake_w,
+                    self.diag_fd,
+                ]
+                child.run_forked(
+                    self.function, payload, fds, zygote_fds, zygote_pid, self.sockets
+                )
+            finally:
+                os._exit(70)  # run_forked never returns; this guards against surprises
+        return pid
+
+    def spawn(self, payload: bytes, fds: list[int]) -> int:
+        stdout_fd, stderr_fd, result_fd = fds
+        request_fd = os.memfd_create("craft-run-request", os.MFD_CLOEXEC)
+        try:
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(request_fd, view) :]
+            for fd in (result_fd, request_fd):
+                os.set_inheritable(fd, True)
+            argv = [
+                sys.executable,
+                os.path.join(HERE, "zygote.py"),
+                "--exec",
+                *self.module_args,
+                str(result_fd),
+                str(request_fd),
+                str(os.getpid()),
+            ]
+            actions = [
+                (os.POSIX_SPAWN_DUP2, stdout_fd, 1),
+                (os.POSIX_SPAWN_DUP2, stderr_fd, 2),
+            ]
+            return os.posix_spawn(
+                sys.executable, argv, self.env, file_actions=actions, setsid=True
+            )
+        finally:
+            os.close(request_fd)
+
+    def kill(self, run_id: int) -> None:
+        pid = self.pids.get(run_id)
+        if pid is not None:
+            _kill_group(pid)
+
+    def reap(self) -> None:
+        while True:
+            try:
+                # WNOWAIT leaves the child a zombie, so its pid (= its process
+                # group id) cannot be reused while we kill what it left behind.
+                info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:
+                return
+            if info is None or info.si_pid == 0:
+                return
+            pid = info.si_pid
+            _kill_group(pid)
+            _, status, usage = os.wait4(pid, 0)
+            run = self.children.pop(pid, None)
+            if run is None:
+                continue
+            run_id, started_at = run
+            self.pids.pop(run_id, None)
+            self.send(
+                {
+                    "op": "exited",
+                    "id": run_id,
+                    "started_at": started_at,
+                    "exit_code": os.WEXITSTATUS(status)
+                    if os.WIFEXITED(status)
+                    else None,
+                    "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+                    "maxrss_kib": usage.ru_maxrss,
+                    "cpu_s": usage.ru_utime + usage.ru_stime,
+                }
+            )
+
+    def send(self, header: dict) -> None:
+        protocol.send_frame(self.sock, header)
+
+    def shutdown(self) -> None:
+        """Kill every execution still running (the pool is gone or asked us to stop)."""
+        for pid in list(self.children):
+            _kill_group(pid)
+
+
+def _kill_group(pid: int) -> None:
+    # The pid too: a child killed before its setsid() has no group yet.
+    for kill in (os.kill, os.killpg):
+        with contextlib.suppress(ProcessLookupError, PermissionError):  # already gone
+            kill(pid, signal.SIGKILL)
+
+
+def _noop(signum, frame) -> None:
+    """Signals only wake the loop through the wakeup fd."""
+
+
+def _drain(fd: int) -> bytes:
+    data = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except BlockingIOError:
+            return data
+        if not chunk:
+            return data
+        data += chunk
+
+
+def _flush_std() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        # Replaced or closed by user code: nothing of ours is buffered there.
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            stream.flush()
+
+
+def _read_lines(f) -> list[str]:
+    f.seek(0)
+    data = f.read(MAX_IMPORT_LOG_BYTES)
+    return data.decode("utf-8", "replace").splitlines()
+
+
+def _status_kib(field: bytes) -> int | None:
+    try:
+        with open("/proc/self/status", "rb") as status:
+            for line in status:
+                if line.startswith(field):
+                    return int(line.split()[1])
+    except OSError:
+        pass  # no procfs
+    return None
+
+
+def _is_coroutine_function(function) -> bool:
+    import inspect
+
+    return inspect.iscoroutinefunction(function)
+
+
+def _serve_main(argv: list[str]) -> int:
+    sock_fd, pool_pid = int(argv[0]), int(argv[1])
+    # If the pool dies, we die: EOF on the socket is the main signal, this
+    # covers a zygote stuck in user import code. Best effort, Linux only.
+    child.set_parent_death_signal()
+    if os.getppid() != pool_pid:
+        return 0
+    # Orphans left by an execution (its grandchildren) become ours, and the
+    # reap loop collects them: without this they are zombies forever where
+    # pid 1 does not reap, as in a container whose pid 1 is the worker.
+    child.set_child_subreaper()
+    sock = socket.socket(fileno=sock_fd)
+    sock.set_inheritable(False)
+    diag_fd = os.dup(2)  # the worker's stderr, for our own crash reports
+    zygote = Zygote(sock, diag_fd)
+    try:
+        zygote.load(*argv[2:5])
+        if zygote.function is not None:
+            zygote.serve()
+        return 0
+    except (ConnectionError, BrokenPipeError):
+        return 0  # the pool went away while we talked to it
+    except Exception:  # our own bug: say so on the worker's stderr, then stop
+        os.write(diag_fd, traceback.format_exc().encode("utf-8", "replace"))
+        return 70
+    finally:
+        zygote.shutdown()
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--exec"]:
+        child.run_spawned(sys.argv[2:])
+    elif sys.argv[1:2] == ["--serve"]:
+        os._exit(_serve_main(sys.argv[2:]))
+    else:
+        sys.exit(
+            "usage: zygote.py --serve SOCK_FD POOL_PID CODE_DIR FUNCTION_PATH FUNCTION_NAME"
+        )

@@ -1,0 +1,75 @@
+"""Read-side queries: execution lookups and filtered lists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+
+from django.db.models import QuerySet
+
+from executions.models import EnvironmentVariable, Execution, ExecutionIo, IoDirection
+from platform_site.errors import NotFound
+
+
+def execution_get(execution_id: str) -> Execution:
+    """The execution with this public id; NotFound (404) when there is none."""
+    execution = (
+        Execution.objects.select_related("pipeline", "created_by")
+        .filter(execution_id=execution_id)
+        .first()
+    )
+    if execution is None:
+        raise NotFound(f"Execution '{execution_id}' does not exist.")
+    return execution
+
+
+def execution_io_get(execution: Execution, *, direction: str, name: str) -> ExecutionIo:
+    row = ExecutionIo.objects.filter(
+        execution=execution, direction=direction, name=name
+    ).first()
+    if row is None:
+        kind = "input" if direction == IoDirection.INPUT else "output"
+        raise NotFound(f"Execution '{execution.execution_id}' has no {kind} '{name}'.")
+    return row
+
+
+def executions_for_pipeline(
+    pipeline, *, limit: int | None = None
+) -> QuerySet[Execution]:
+    executions = Execution.objects.filter(pipeline=pipeline).order_by("-created_at")
+    return executions[:limit] if limit else executions
+
+
+def execution_latest_for_pipeline(pipeline) -> Execution | None:
+    return Execution.objects.filter(pipeline=pipeline).order_by("-created_at").first()
+
+
+@dataclass
+class ExecutionFilters:
+    pipeline: str = ""
+    deployment: str = ""
+    status: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+def execution_list(filters: ExecutionFilters) -> QuerySet[Execution]:
+    """Newest first, narrowed by the page's filters (dates are whole UTC days, inclusive)."""
+    executions = Execution.objects.order_by("-created_at")
+    if filters.pipeline:
+        executions = executions.filter(pipeline_name=filters.pipeline)
+    if filters.deployment:
+        executions = executions.filter(deployment_name=filters.deployment)
+    if filters.status:
+        executions = executions.filter(status=filters.status)
+    if filters.date_from:
+        start = datetime.combine(filters.date_from, time.min, tzinfo=UTC)
+        executions = executions.filter(created_at__gte=start)
+    if filters.date_to:
+        end = datetime.combine(filters.date_to, time.max, tzinfo=UTC)
+        executions = executions.filter(created_at__lte=end)
+    return executions
+
+
+def environment_variable_list() -> QuerySet[EnvironmentVariable]:
+    return EnvironmentVariable.objects.order_by("name")

@@ -1,0 +1,76 @@
+"""The execution engine's domain operations, called by the API, the UI, tasks and other apps."""
+
+from __future__ import annotations
+
+from executions.services.inputs import (
+    DATASTORE_UNAVAILABLE,
+    ResolvedInput,
+    coerce_text,
+    input_values_resolve,
+    outputs_mapping_resolve,
+    value_type_error,
+)
+from executions.services.lifecycle import (
+    execution_channel,
+    execution_claim,
+    execution_create,
+    execution_delete,
+    execution_error,
+    execution_finish,
+    execution_heartbeat,
+    execution_wait,
+    executions_reap_lost,
+    executions_requeue_pending,
+    ram_request_mib,
+)
+from executions.services.logs import LogSink, log_lines_after, log_lines_window
+from executions.services.running import execution_run, memory_limit_reason
+from executions.services.serialize import (
+    execution_output_values,
+    execution_outputs_for_api,
+    execution_summary_to_api,
+    execution_to_api,
+    io_to_api,
+    iso,
+    log_line_to_api,
+)
+from executions.services.variables import (
+    environment_variable_delete,
+    environment_variables_set,
+    variable_name_error,
+)
+
+__all__ = [
+    "DATASTORE_UNAVAILABLE",
+    "LogSink",
+    "ResolvedInput",
+    "coerce_text",
+    "environment_variable_delete",
+    "environment_variables_set",
+    "execution_channel",
+    "execution_claim",
+    "execution_create",
+    "execution_delete",
+    "execution_error",
+    "execution_finish",
+    "execution_heartbeat",
+    "execution_output_values",
+    "execution_outputs_for_api",
+    "execution_run",
+    "execution_summary_to_api",
+    "execution_to_api",
+    "execution_wait",
+    "executions_reap_lost",
+    "executions_requeue_pending",
+    "input_values_resolve",
+    "io_to_api",
+    "iso",
+    "log_line_to_api",
+    "log_lines_after",
+    "log_lines_window",
+    "memory_limit_reason",
+    "outputs_mapping_resolve",
+    "ram_request_mib",
+    "value_type_error",
+    "variable_name_error",
+]

@@ -1,0 +1,402 @@
+"""Check and coerce execution inputs against a pipeline's declared inputs, before anything runs.
+
+Every problem is a ValidationFailed (400) whose message names the input and
+says what was expected, and whose `data` carries {"input": name} so forms can
+show it next to the right field.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.files.uploadedfile import UploadedFile
+
+from executions.models import EnvironmentVariable
+from platform_site.errors import ValidationFailed
+
+DATASTORE_UNAVAILABLE = "Data store mappings are not available yet"
+INPUT_SOURCE_KEYS = (
+    "endpoint_input_name",
+    "constant_value",
+    "environment_variable_name",
+    "is_null",
+    "datastore_path",
+)
+OUTPUT_DESTINATION_KEYS = ("endpoint_output_name", "datastore_path", "is_null")
+SOURCE_MAPPING_TYPES = {
+    "endpoint_input_name": "endpoint",
+    "constant_value": "constant",
+    "environment_variable_name": "environment_variable",
+    "is_null": "is_null",
+    "datastore_path": "datastore",
+}
+DESTINATION_MAPPING_TYPES = {
+    "endpoint_output_name": "endpoint",
+    "datastore_path": "datastore",
+    "is_null": "is_null",
+}
+EXPECTED = {
+    "number": "a number",
+    "boolean": "a boolean (true or false)",
+    "string": "a string",
+    "array": "an array",
+    "json": "any JSON value",
+    "file": "a file",
+}
+
+
+@dataclass
+class ResolvedInput:
+    """One pipeline input with its checked value and where it came from."""
+
+    name: str
+    data_type: str
+    mapping_type: str
+    mapping_value: dict = field(default_factory=dict)
+    value: Any = None
+    file: UploadedFile | bytes | None = None
+
+
+def _invalid(name: str, message: str, *, kind: str = "Input") -> ValidationFailed:
+    return ValidationFailed(message, data={kind.lower(): name})
+
+
+def _describe(value: Any) -> str:
+    kind = {
+        bool: "boolean",
+        int: "number",
+        float: "number",
+        str: "string",
+        list: "array",
+        dict: "object",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)
+    if isinstance(value, str):
+        return f"string '{value[:40]}'" + ("..." if len(value) > 40 else "")
+    shown = json.dumps(value, default=str)
+    if len(shown) > 40:
+        shown = shown[:37] + "..."
+    return f"{kind} {shown}"
+
+
+def value_type_error(
+    *, name: str, data_type: str, value: Any, kind: str = "Input"
+) -> str | None:
+    """None when `value` (decoded JSON) fits `data_type`, else the sentence to show."""
+    ok = {
+        "number": isinstance(value, int | float) and not isinstance(value, bool),
+        "boolean": isinstance(value, bool),
+        "string": isinstance(value, str),
+        "array": isinstance(value, list),
+        "json": True,
+        "file": False,
+    }.get(data_type, False)
+    if ok:
+        return None
+    expected = EXPECTED.get(data_type, f"of type {data_type}")
+    return f"{kind} '{name}' must be {expected}, got {_describe(value)}."
+
+
+def coerce_text(*, name: str, data_type: str, raw: str) -> Any:
+    """Turn text (a form field, an environment variable) into a value of `data_type`."""
+    text = raw.strip()
+    if data_type == "string":
+        return raw
+    if data_type == "number":
+        try:
+            number = float(text)
+        except ValueError:
+            raise _invalid(
+                name, f"Input '{name}' must be a number, got string '{raw[:40]}'."
+            ) from None
+        return (
+            int(number)
+            if number.is_integer() and "." not in text and "e" not in text.lower()
+            else number
+        )
+    if data_type == "boolean":
+        lowered = text.lower()
+        if lowered in ("true", "1", "yes", "on"):
+            return True
+        if lowered in ("false", "0", "no", "off", ""):
+            return False
+        raise _invalid(
+            name,
+            f"Input '{name}' must be a boolean (true or false), got string '{raw[:40]}'.",
+        )
+    try:
+        value = json.loads(text)
+    except ValueError:
+        if data_type == "json":
+            return raw  # a bare word is a perfectly good JSON string for a human
+        raise _invalid(
+            name, f"Input '{name}' must be a JSON array, got text that is not JSON."
+        ) from None
+    error = value_type_error(name=name, data_type=data_type, value=value)
+    if error:
+        raise _invalid(name, error)
+    return value
+
+
+def _check(name: str, data_type: str, value: Any) -> Any:
+    error = value_type_error(name=name, data_type=data_type, value=value)
+    if error:
+        raise _invalid(name, error)
+    return value
+
+
+def _datastore_path_error(path: Any) -> str | None:
+    try:
+        from datastore.services import datastore_path_error
+    except ImportError:
+        return DATASTORE_UNAVAILABLE
+    if not isinstance(path, str):
+        return "datastore_path must be a string."
+    return datastore_path_error(path)
+
+
+def _source_key(entry: dict, *, name: str) -> str:
+    keys = [k for k in INPUT_SOURCE_KEYS if k in entry]
+    if len(keys) != 1:
+        raise _invalid(
+            name,
+            f"Input mapping for '{name}' must have exactly one source among {', '.join(INPUT_SOURCE_KEYS)}.",
+        )
+    return keys[0]
+
+
+def _mapping_by_name(pipeline, inputs_mapping: list[dict] | None) -> dict[str, dict]:
+    mapping: dict[str, dict] = {}
+    for entry in inputs_mapping or []:
+        if not isinstance(entry, dict) or not isinstance(
+            entry.get("pipeline_input_name"), str
+        ):
+            raise ValidationFailed(
+                "inputs_mapping: every entry needs a pipeline_input_name."
+            )
+        name = entry["pipeline_input_name"]
+        if pipeline.input(name) is None:
+            raise _invalid(
+                name,
+                f"inputs_mapping: pipeline '{pipeline.name}' has no input '{name}'.",
+            )
+        if name in mapping:
+            raise _invalid(name, f"inputs_mapping: input '{name}' is mapped twice.")
+        mapping[name] = entry
+    return mapping
+
+
+def _from_given(
+    *,
+    declared: dict,
+    given: dict,
+    files: dict,
+    mapping_type: str,
+    mapping_value: dict,
+    is_required: bool,
+    default: Any,
+) -> ResolvedInput | None:
+    name, data_type = declared["name"], declared["data_type"]
+    resolved = ResolvedInput(name, data_type, mapping_type, mapping_value)
+    if data_type == "file":
+        upload = files.get(name)
+        if upload is None and given.get(name) is not None:
+            raise _invalid(
+                name, f"Input '{name}' must be a file, got {_describe(given[name])}."
+            )
+        if upload is None:
+            if is_required:
+                raise _invalid(name, f"Input '{name}' is required: upload a file.")
+            return resolved
+        resolved.file = upload
+        resolved.value = {"filename": getattr(upload, "name", None) or name}
+        return resolved
+    if name in files:
+        raise _invalid(
+            name,
+            f"Input '{name}' is of type {data_type}: send it as a value, not a file.",
+        )
+    value = given.get(name)
+    if value is None:
+        if default is not None:
+            resolved.value = _check(name, data_type, default)
+            return resolved
+        if is_required:
+            raise _invalid(
+                name,
+                f"Input '{name}' is required: expected {EXPECTED.get(data_type, data_type)}.",
+            )
+        return resolved
+    resolved.value = _check(name, data_type, value)
+    return resolved
+
+
+def _from_mapping(
+    *, declared: dict, entry: dict, key: str, given: dict, files: dict
+) -> ResolvedInput:
+    name, data_type = declared["name"], declared["data_type"]
+    mapping_type = SOURCE_MAPPING_TYPES[key]
+    if key == "endpoint_input_name":
+        value_keys = {
+            k: entry[k]
+            for k in ("endpoint_input_name", "is_required", "default_value")
+            if k in entry
+        }
+        is_required = entry.get("is_required")
+        return _from_given(
+            declared=declared,
+            given=given,
+            files=files,
+            mapping_type=mapping_type,
+            mapping_value=value_keys,
+            is_required=bool(
+                declared.get("is_required") if is_required is None else is_required
+            ),
+            default=entry.get("default_value", declared.get("default_value")),
+        )
+    resolved = ResolvedInput(name, data_type, mapping_type, {key: entry[key]})
+    if key == "is_null":
+        resolved.mapping_value = {"is_null": True}
+        return resolved
+    if key == "constant_value":
+        if data_type == "file":
+            raise _invalid(
+                name, f"Input '{name}' is a file: it cannot be mapped to a constant."
+            )
+        resolved.value = _check(name, data_type, entry[key])
+        return resolved
+    if key == "environment_variable_name":
+        var_name = entry[key]
+        if data_type == "file":
+            raise _invalid(
+                name,
+                f"Input '{name}' is a file: it cannot come from an environment variable.",
+            )
+        variable = (
+            EnvironmentVariable.objects.filter(name=var_name).first()
+            if isinstance(var_name, str)
+            else None
+        )
+        if variable is None:
+            raise _invalid(
+                name,
+                f"Input '{name}' is mapped to environment variable '{var_name}', which does not exist.",
+            )
+        resolved.value = coerce_text(name=name, data_type=data_type, raw=variable.value)
+        return resolved
+    error = _datastore_path_error(entry[key])
+    if error:
+        raise _invalid(name, f"Input '{name}': {error}")
+    resolved.value = {"path": entry[key]}
+    return resolved
+
+
+def input_values_resolve(
+    *,
+    pipeline,
+    given: dict,
+    files: dict,
+    inputs_mapping: list[dict] | None,
+    source: str,
+) -> list[ResolvedInput]:
+    """Check `given` values and `files` against the pipeline's inputs, applying mappings.
+
+    `source` is the mapping type of unmapped inputs ("run" or "endpoint").
+    Inputs that are absent, optional and without default resolve to value None.
+    """
+    if not isinstance(given, dict):
+        raise ValidationFailed("json_inputs must be a JSON object keyed by input name.")
+    declared_names = [i["name"] for i in pipeline.inputs]
+    for name in [*given, *files]:
+        if name not in declared_names:
+            known = ", ".join(declared_names) or "no inputs"
+            raise _invalid(
+                name,
+                f"Unknown input '{name}': pipeline '{pipeline.name}' declares {known}.",
+            )
+    mapping = _mapping_by_name(pipeline, inputs_mapping)
+    resolved: list[ResolvedInput] = []
+    for declared in pipeline.inputs:
+        name = declared["name"]
+        entry = mapping.get(name)
+        if entry is not None:
+            key = _source_key(entry, name=name)
+            if key != "endpoint_input_name" and (name in given or name in files):
+                raise _invalid(
+                    name,
+                    f"Input '{name}' is mapped to a {SOURCE_MAPPING_TYPES[key]}: do not also send a value.",
+                )
+            resolved.append(
+                _from_mapping(
+                    declared=declared, entry=entry, key=key, given=given, files=files
+                )
+            )
+            continue
+        mapping_value = {"endpoint_input_name": name} if source == "endpoint" else {}
+        resolved.append(
+            _from_given(
+                declared=declared,
+                given=given,
+                files=files,
+                mapping_type=source,
+                mapping_value=mapping_value,
+                is_required=bool(declared.get("is_required")),
+                default=declared.get("default_value"),
+            )
+        )
+    return resolved
+
+
+def outputs_mapping_resolve(
+    *, pipeline, outputs_mapping: list[dict] | None, source: str
+) -> list[dict]:
+    """One {name, data_type, mapping_type, mapping_value} per declared output, in order."""
+    by_name: dict[str, dict] = {}
+    for entry in outputs_mapping or []:
+        if not isinstance(entry, dict) or not isinstance(
+            entry.get("pipeline_output_name"), str
+        ):
+            raise ValidationFailed(
+                "outputs_mapping: every entry needs a pipeline_output_name."
+            )
+        name = entry["pipeline_output_name"]
+        if pipeline.output(name) is None:
+            raise _invalid(
+                name,
+                f"outputs_mapping: pipeline '{pipeline.name}' has no output '{name}'.",
+                kind="Output",
+            )
+        keys = [k for k in OUTPUT_DESTINATION_KEYS if k in entry]
+        if len(keys) != 1:
+            raise _invalid(
+                name,
+                f"Output mapping for '{name}' must have exactly one destination among {', '.join(OUTPUT_DESTINATION_KEYS)}.",
+                kind="Output",
+            )
+        if keys[0] == "datastore_path":
+            error = _datastore_path_error(entry["datastore_path"])
+            if error:
+                raise _invalid(name, f"Output '{name}': {error}", kind="Output")
+        by_name[name] = {keys[0]: True if keys[0] == "is_null" else entry[keys[0]]}
+    result = []
+    for declared in pipeline.outputs:
+        name = declared["name"]
+        if name in by_name:
+            key = next(iter(by_name[name]))
+            mapping_type, mapping_value = DESTINATION_MAPPING_TYPES[key], by_name[name]
+        else:
+            mapping_type = source
+            mapping_value = (
+                {"endpoint_output_name": name} if source == "endpoint" else {}
+            )
+        result.append(
+            {
+                "name": name,
+                "data_type": declared["data_type"],
+                "mapping_type": mapping_type,
+                "mapping_value": mapping_value,
+            }
+        )
+    return result

@@ -1,0 +1,297 @@
+"""An execution's life: created Pending, claimed Running, finished once, deleted.
+
+PostgreSQL is the ledger. Every state change is a conditional UPDATE on the
+current status, so a duplicate broker message, a late worker or the sweeper
+can never move an execution out of a final state or run it twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import shutil
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from executions.models import (
+    FINAL_STATUSES,
+    Execution,
+    ExecutionIo,
+    ExecutionStatus,
+    IoDirection,
+    Trigger,
+)
+from executions.services.inputs import ResolvedInput, outputs_mapping_resolve
+from platform_site import notify
+from platform_site.errors import NotFound
+
+logger = logging.getLogger(__name__)
+
+RAM_PATTERN = re.compile(r"^\s*(\d+)\s*(KiB|MiB|GiB)\s*$")
+RAM_FACTORS_MIB = {"KiB": 1 / 1024, "MiB": 1, "GiB": 1024}
+SAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+PENDING_GRACE_S = 15
+REQUEUE_AFTER_S = 30
+
+
+def execution_channel(execution: Execution) -> str:
+    return notify.channel_for("execution", execution.pk)
+
+
+def ram_request_mib(ram_request: str | None) -> int | None:
+    """'512MiB' -> 512, '1GiB' -> 1024; None when absent or unreadable."""
+    match = RAM_PATTERN.match(ram_request or "")
+    if not match:
+        return None
+    return max(1, int(int(match.group(1)) * RAM_FACTORS_MIB[match.group(2)]))
+
+
+def safe_filename(name: str | None, fallback: str) -> str:
+    base = Path(str(name or "")).name
+    cleaned = SAFE_FILENAME.sub("_", base).strip("._")
+    return cleaned[:120] or fallback
+
+
+def _store_input_file(execution: Execution, item: ResolvedInput) -> str:
+    filename = safe_filename(getattr(item.file, "name", None), item.name)
+    target = (
+        execution.work_dir / "inputs" / safe_filename(item.name, "input") / filename
+    )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target, "wb") as out:
+        if isinstance(item.file, bytes | bytearray):
+            out.write(item.file)
+        else:
+            for chunk in item.file.chunks():
+                out.write(chunk)
+    return str(target)
+
+
+def _enqueue(execution_pk: str) -> None:
+    """Best effort: if the broker is away, the sweeper re-enqueues the Pending row."""
+    from executions.tasks import execution_run
+
+    try:
+        execution_run.delay(execution_pk)
+    except Exception:  # any broker error: the row is durable, the sweeper retries
+        logger.warning("Could not enqueue execution %s; the sweeper will", execution_pk)
+
+
+def execution_create(
+    *,
+    pipeline,
+    trigger: str,
+    created_by,
+    inputs: list[ResolvedInput],
+    outputs_mapping: list[dict] | None,
+    deployment=None,
+    scheduled_for: datetime | None = None,
+    timeout_s: int | None = None,
+    memory_limit_mib: int | None = None,
+) -> Execution:
+    """Write the Pending execution and its inputs/outputs; enqueue it once committed."""
+    source = "endpoint" if trigger == Trigger.ENDPOINT else "run"
+    outputs = outputs_mapping_resolve(
+        pipeline=pipeline, outputs_mapping=outputs_mapping, source=source
+    )
+    if timeout_s is None and deployment is not None:
+        timeout_s = deployment.execution_timeout_s
+    if memory_limit_mib is None and deployment is not None:
+        memory_limit_mib = ram_request_mib(deployment.ram_request)
+    now = timezone.now()
+    with transaction.atomic():
+        execution = Execution.objects.create(
+            execution_id=f"{pipeline.name}-{secrets.token_hex(5)}",
+            pipeline=pipeline,
+            pipeline_name=pipeline.name,
+            deployment=deployment,
+            deployment_name=deployment.name if deployment is not None else None,
+            trigger=trigger,
+            created_by=created_by,
+            scheduled_for=scheduled_for,
+            timeout_s=timeout_s or settings.EXECUTION_TIMEOUT_S,
+            memory_limit_mib=memory_limit_mib or settings.EXECUTION_MEMORY_LIMIT_MIB,
+            enqueued_at=now,
+        )
+        rows = []
+        for position, item in enumerate(inputs):
+            file_path = None
+            if item.file is not None:
+                file_path = _store_input_file(execution, item)
+            rows.append(
+                ExecutionIo(
+                    execution=execution,
+                    direction=IoDirection.INPUT,
+                    position=position,
+                    name=item.name,
+                    data_type=item.data_type,
+                    mapping_type=item.mapping_type,
+                    mapping_value=item.mapping_value or {},
+                    value=item.value,
+                    file_path=file_path,
+                )
+            )
+        for position, out in enumerate(outputs):
+            rows.append(
+                ExecutionIo(
+                    execution=execution,
+                    direction=IoDirection.OUTPUT,
+                    position=position,
+                    name=out["name"],
+                    data_type=out["data_type"],
+                    mapping_type=out["mapping_type"],
+                    mapping_value=out["mapping_value"],
+                )
+            )
+        ExecutionIo.objects.bulk_create(rows)
+        pk = str(execution.pk)
+        transaction.on_commit(lambda: _enqueue(pk))
+    return execution
+
+
+def execution_claim(*, execution_pk) -> bool:
+    """Pending -> Running. False when another delivery already took it (or it is gone)."""
+    now = timezone.now()
+    claimed = Execution.objects.filter(
+        pk=execution_pk, status=ExecutionStatus.PENDING
+    ).update(status=ExecutionStatus.RUNNING, started_at=now, heartbeat_at=now)
+    return claimed == 1
+
+
+def execution_heartbeat(*, execution_pk) -> bool:
+    """False when the execution is no longer ours to run (reaped or deleted)."""
+    return (
+        Execution.objects.filter(
+            pk=execution_pk, status=ExecutionStatus.RUNNING
+        ).update(heartbeat_at=timezone.now())
+        == 1
+    )
+
+
+def execution_finish(
+    *,
+    execution: Execution,
+    status: str,
+    reason: str | None,
+    outputs: dict[str, dict[str, Any]] | None = None,
+    timeline: dict[str, Any] | None = None,
+) -> bool:
+    """Running -> a final status, with outputs ({name: {value, file_path}}) and timings.
+
+    Returns False (and writes nothing) when the execution was reaped or deleted meanwhile.
+    """
+    with transaction.atomic():
+        fields = {
+            "status": status,
+            "status_reason": reason,
+            "end_date": timezone.now(),
+            **(timeline or {}),
+        }
+        updated = Execution.objects.filter(
+            pk=execution.pk, status=ExecutionStatus.RUNNING
+        ).update(**fields)
+        if updated != 1:
+            return False
+        for name, stored in (outputs or {}).items():
+            ExecutionIo.objects.filter(
+                execution=execution, direction=IoDirection.OUTPUT, name=name
+            ).update(value=stored.get("value"), file_path=stored.get("file_path"))
+        channel = execution_channel(execution)
+        transaction.on_commit(lambda: notify.publish(channel))
+    return True
+
+
+def execution_error(*, execution: Execution, reason: str, from_status: str) -> bool:
+    """Move to Error from `from_status` (a platform failure, never the user's code)."""
+    updated = Execution.objects.filter(pk=execution.pk, status=from_status).update(
+        status=ExecutionStatus.ERROR, status_reason=reason, end_date=timezone.now()
+    )
+    if updated:
+        notify.publish(execution_channel(execution))
+    return updated == 1
+
+
+def execution_wait(*, execution: Execution, timeout_s: float) -> Execution:
+    """Hold until the execution is final or `timeout_s` passes; return the fresh row."""
+    pk = execution.pk
+
+    def done() -> bool:
+        return Execution.objects.filter(pk=pk, status__in=FINAL_STATUSES).exists()
+
+    if not execution.is_final:
+        notify.wait_until(execution_channel(execution), done, timeout_s=timeout_s)
+    fresh = Execution.objects.filter(pk=pk).first()
+    if fresh is None:
+        raise NotFound(f"Execution '{execution.execution_id}' was deleted.")
+    return fresh
+
+
+def execution_delete(*, execution: Execution) -> None:
+    """Remove the row (inputs, outputs and log lines cascade) and its files."""
+    folder = execution.work_dir
+    with transaction.atomic():
+        Execution.objects.filter(pk=execution.pk).delete()
+        transaction.on_commit(lambda: shutil.rmtree(folder, ignore_errors=True))
+    notify.publish(execution_channel(execution))
+
+
+def executions_reap_lost(*, now: datetime | None = None) -> int:
+    """Running executions whose worker stopped heartbeating become Error. Returns how many."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.HEARTBEAT_TIMEOUT_S)
+    stale = Execution.objects.filter(status=ExecutionStatus.RUNNING).filter(
+        Q(heartbeat_at__lt=cutoff)
+        | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+        | Q(heartbeat_at__isnull=True, started_at__isnull=True, created_at__lt=cutoff)
+    )
+    reaped = 0
+    for execution in stale.only("pk", "heartbeat_at", "started_at", "created_at"):
+        last = execution.heartbeat_at or execution.started_at or execution.created_at
+        silent_s = int((now - last).total_seconds())
+        # Conditional on the heartbeat we read: a worker that beat meanwhile wins.
+        updated = Execution.objects.filter(
+            pk=execution.pk,
+            status=ExecutionStatus.RUNNING,
+            heartbeat_at=execution.heartbeat_at,
+        ).update(
+            status=ExecutionStatus.ERROR,
+            status_reason=f"Worker lost: no heartbeat for {silent_s} s",
+            end_date=now,
+        )
+        if updated:
+            reaped += 1
+            notify.publish(execution_channel(execution))
+    return reaped
+
+
+def executions_requeue_pending(*, now: datetime | None = None) -> int:
+    """Re-send Pending executions whose broker message may be lost. Returns how many.
+
+    Duplicates are harmless: the worker's claim (Pending -> Running) lets one win.
+    """
+    now = now or timezone.now()
+    waiting = Execution.objects.filter(
+        status=ExecutionStatus.PENDING,
+        created_at__lt=now - timedelta(seconds=PENDING_GRACE_S),
+    ).filter(
+        Q(enqueued_at__isnull=True)
+        | Q(enqueued_at__lt=now - timedelta(seconds=REQUEUE_AFTER_S))
+    )
+    requeued = 0
+    for execution in waiting.only("pk", "enqueued_at")[:500]:
+        bumped = Execution.objects.filter(
+            pk=execution.pk,
+            status=ExecutionStatus.PENDING,
+            enqueued_at=execution.enqueued_at,
+        ).update(enqueued_at=now)
+        if bumped:
+            _enqueue(str(execution.pk))
+            requeued += 1
+    return requeued

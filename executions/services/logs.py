@@ -1,0 +1,152 @@
+"""Execution log lines: batched writes from the worker, cursor and time-window reads."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections, connection
+
+from executions.models import Execution, LogLine, LogStream
+
+logger = logging.getLogger(__name__)
+
+FLUSH_INTERVAL_S = 0.1
+FLUSH_MAX_LINES = 500
+MAX_STORED_LINE_CHARS = 64 * 1024
+DISPLAY_LINE_CHARS = 2000
+
+
+def _clip(message: str) -> str:
+    """Very long lines are cut when stored, with a note saying how much was dropped."""
+    if len(message) <= MAX_STORED_LINE_CHARS:
+        return message
+    dropped = len(message) - MAX_STORED_LINE_CHARS
+    return f"{message[:MAX_STORED_LINE_CHARS]}… [{dropped} more characters not stored]"
+
+
+class LogSink:
+    """Collects on_log lines and flushes them in batches; also beats the heartbeat.
+
+    One background thread per running execution: it writes pending lines every
+    FLUSH_INTERVAL_S (or sooner past FLUSH_MAX_LINES) so a long execution's logs
+    are visible while it runs, and updates heartbeat_at every
+    HEARTBEAT_INTERVAL_S. `lost` becomes True when the heartbeat finds the row
+    no longer Running (reaped by the sweeper, or deleted).
+    """
+
+    def __init__(
+        self, execution: Execution, heartbeat: Callable[[], bool] | None = None
+    ):
+        self.execution_pk = execution.pk
+        self.seq = execution.log_line_count
+        self.heartbeat = heartbeat
+        self.lost = False
+        self._lines: list[tuple[str, float, str]] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._loop, name=f"logs-{execution.execution_id}", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def on_log(self, stream: str, timestamp: float, line: str) -> None:
+        with self._lock:
+            self._lines.append((stream, timestamp, line))
+            if len(self._lines) >= FLUSH_MAX_LINES:
+                self._wake.set()
+
+    def stop(self) -> None:
+        """Flush what is left and stop the thread."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=30)
+
+    def _loop(self) -> None:
+        last_beat = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                self._wake.wait(FLUSH_INTERVAL_S)
+                self._wake.clear()
+                self.flush()
+                if (
+                    self.heartbeat is not None
+                    and time.monotonic() - last_beat >= settings.HEARTBEAT_INTERVAL_S
+                ):
+                    last_beat = time.monotonic()
+                    self._beat()
+            self.flush()
+        finally:
+            connection.close()
+
+    def _beat(self) -> None:
+        try:
+            if not self.heartbeat():
+                self.lost = True
+        except DatabaseError:
+            # The sweeper decides when silence means lost; keep running meanwhile.
+            logger.warning("Heartbeat failed for execution %s", self.execution_pk)
+            close_old_connections()
+
+    def flush(self) -> None:
+        with self._lock:
+            lines, self._lines = self._lines, []
+        if not lines:
+            return
+        rows = []
+        for stream, timestamp, message in lines:
+            self.seq += 1
+            rows.append(
+                LogLine(
+                    execution_id=self.execution_pk,
+                    seq=self.seq,
+                    timestamp=datetime.fromtimestamp(timestamp, tz=UTC),
+                    stream=stream if stream in LogStream.values else LogStream.STDOUT,
+                    message=_clip(message.rstrip("\n")),
+                )
+            )
+        try:
+            LogLine.objects.bulk_create(rows)
+            Execution.objects.filter(pk=self.execution_pk).update(
+                log_line_count=self.seq
+            )
+        except DatabaseError:
+            # Deleted execution (FK violation) or a database hiccup: drop this batch.
+            logger.warning("Dropped %d log lines of %s", len(rows), self.execution_pk)
+            close_old_connections()
+
+
+def log_lines_after(
+    *, execution: Execution, after_seq: int, limit: int = 500
+) -> list[LogLine]:
+    """Lines with seq > after_seq, oldest first (the live-tail cursor)."""
+    return list(
+        LogLine.objects.filter(execution=execution, seq__gt=after_seq).order_by("seq")[
+            :limit
+        ]
+    )
+
+
+def log_lines_window(
+    *,
+    execution: Execution,
+    from_ms: int | None,
+    to_ms: int | None,
+    limit: int | None,
+) -> list[LogLine]:
+    """Lines in [from, to) (epoch milliseconds), chronological, at most `limit`."""
+    lines = LogLine.objects.filter(execution=execution)
+    if from_ms is not None:
+        lines = lines.filter(timestamp__gte=datetime.fromtimestamp(from_ms / 1000, UTC))
+    if to_ms is not None:
+        lines = lines.filter(timestamp__lt=datetime.fromtimestamp(to_ms / 1000, UTC))
+    lines = lines.order_by("timestamp", "seq")
+    # Without a limit, still bounded: a runaway execution must not exhaust the web process.
+    return list(lines[: max(0, limit) if limit is not None else 100_000])

@@ -1,0 +1,305 @@
+"""Run a claimed execution in a fresh child process (elastic mode) and record the result.
+
+The child gets only the platform environment variables and the execution
+context: never DATABASE_URL, SECRET_KEY, the broker URL or tokens. It talks to
+us only through the runtime's pipes (log lines, outputs).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from django.utils import timezone
+
+from deployments.models import PipelineStatus
+from executions.models import (
+    EnvironmentVariable,
+    Execution,
+    ExecutionIo,
+    ExecutionStatus,
+    IoDirection,
+)
+from executions.services.inputs import value_type_error
+from executions.services.lifecycle import (
+    execution_claim,
+    execution_error,
+    execution_finish,
+    execution_heartbeat,
+    safe_filename,
+)
+from executions.services.logs import LogSink
+from platform_site.errors import ApiError
+
+logger = logging.getLogger(__name__)
+
+CHILD_PATH = "/usr/local/bin:/usr/bin:/bin"
+MEMORY_KILL_SHARE = 0.9
+
+
+class UserInputError(Exception):
+    """An input could not be prepared for reasons the user controls (a missing data store file)."""
+
+
+def memory_limit_reason(limit_mib: int) -> str:
+    return f"Execution exceeded its memory limit of {limit_mib} MiB"
+
+
+def child_environment(execution: Execution, work_dir: Path) -> dict[str, str]:
+    """Platform variables + execution context, and nothing from our own environment."""
+    env = {var.name: var.value for var in EnvironmentVariable.objects.all()}
+    python_bin = str(Path(execution.pipeline.python_executable).parent)
+    env.update(
+        {
+            "PATH": f"{python_bin}:{CHILD_PATH}",
+            "HOME": str(work_dir),
+            "LANG": "C.UTF-8",
+            "CRAFT_AI_EXECUTION_ID": execution.execution_id,
+            "CRAFT_AI_PIPELINE_NAME": execution.pipeline_name,
+        }
+    )
+    if execution.deployment_name:
+        env["CRAFT_AI_DEPLOYMENT_NAME"] = execution.deployment_name
+    return env
+
+
+def _stage_inputs(execution: Execution, work_dir: Path) -> dict[str, Any]:
+    """The function's keyword arguments; files are copied into the work dir as {"path"}."""
+    kwargs: dict[str, Any] = {}
+    inputs_dir = work_dir / "inputs"
+    for row in execution.io.filter(direction=IoDirection.INPUT):
+        if row.mapping_type == "datastore":
+            from datastore.services import datastore_stage_input
+
+            dest = inputs_dir / safe_filename(row.name, "input")
+            dest.mkdir(parents=True, exist_ok=True)
+            try:
+                staged = datastore_stage_input(
+                    path=row.mapping_value["datastore_path"], dest_dir=dest
+                )
+            except ApiError as exc:
+                raise UserInputError(f"Input '{row.name}': {exc.message}") from None
+            kwargs[row.name] = {"path": str(staged)}
+        elif row.data_type == "file":
+            if row.file_path is None:
+                kwargs[row.name] = None
+                continue
+            dest = inputs_dir / safe_filename(row.name, "input")
+            dest.mkdir(parents=True, exist_ok=True)
+            target = dest / Path(row.file_path).name
+            shutil.copyfile(row.file_path, target)
+            kwargs[row.name] = {"path": str(target)}
+        elif row.value is not None or row.mapping_type in ("is_null", "constant"):
+            kwargs[row.name] = row.value
+        # Absent optional inputs are left out, so the function's own default applies.
+    return kwargs
+
+
+def _output_file(value: Any, work_dir: Path) -> Path | None:
+    raw = value.get("path") if isinstance(value, dict) else value
+    if not isinstance(raw, str | os.PathLike):
+        return None
+    path = Path(raw)
+    if not path.is_absolute():
+        path = work_dir / path
+    resolved = path.resolve()
+    # Only files the function wrote in its own work dir: never copy platform files out.
+    if not resolved.is_relative_to(work_dir.resolve()) or not resolved.is_file():
+        return None
+    return resolved
+
+
+def _store_outputs(
+    execution: Execution, outputs: dict[str, Any], work_dir: Path
+) -> tuple[dict[str, dict[str, Any]], str | None]:
+    """Check and store declared outputs. Returns (stored, failure reason or None)."""
+    stored: dict[str, dict[str, Any]] = {}
+    rows = list(execution.io.filter(direction=IoDirection.OUTPUT))
+    if rows and not isinstance(outputs, dict):
+        return {}, "The function must return a dict of outputs keyed by output name."
+    for row in rows:
+        if row.mapping_type == "is_null":
+            continue
+        if row.name not in outputs:
+            return (
+                {},
+                f"Output '{row.name}' is missing from the function's return value.",
+            )
+        value = outputs[row.name]
+        if value is None:
+            stored[row.name] = {"value": None}
+            continue
+        if row.data_type == "file":
+            source = _output_file(value, work_dir)
+            if source is None:
+                return {}, (
+                    f"Output '{row.name}' must be a file written in the execution's "
+                    f'working directory, returned as {{"path": ...}}.'
+                )
+            target = execution.work_dir / "outputs" / safe_filename(row.name, "output")
+            target.mkdir(parents=True, exist_ok=True)
+            target = target / safe_filename(source.name, row.name)
+            shutil.copyfile(source, target)
+            stored[row.name] = {
+                "value": {"filename": target.name},
+                "file_path": str(target),
+            }
+        else:
+            error = value_type_error(
+                name=row.name, data_type=row.data_type, value=value, kind="Output"
+            )
+            if error:
+                return {}, error
+            stored[row.name] = {"value": value}
+        if row.mapping_type == "datastore":
+            stored[row.name]["value"] = _to_datastore(
+                execution, row, stored[row.name], work_dir
+            )
+    return stored, None
+
+
+def _to_datastore(
+    execution: Execution, row: ExecutionIo, stored: dict, work_dir: Path
+) -> Any:
+    from datastore.services import datastore_store_output
+
+    if "file_path" in stored:
+        source = Path(stored["file_path"])
+    else:
+        source = work_dir / f".output-{safe_filename(row.name, 'output')}.json"
+        source.write_text(json.dumps(stored["value"]))
+    final = datastore_store_output(
+        path_template=row.mapping_value["datastore_path"],
+        source=source,
+        execution_id=execution.execution_id,
+        now=timezone.now(),
+    )
+    return {"path": final} if row.data_type == "file" else stored["value"]
+
+
+def _when(epoch: float | None) -> datetime | None:
+    return datetime.fromtimestamp(epoch, tz=UTC) if epoch else None
+
+
+def _failure_reason(execution: Execution, result) -> str:
+    reason = result.reason
+    oom = (
+        result.signal == signal.SIGKILL
+        and (result.peak_memory_kib or 0)
+        >= MEMORY_KILL_SHARE * execution.memory_limit_mib * 1024
+    )
+    if oom and (not reason or "memory" not in reason.lower()):
+        return memory_limit_reason(execution.memory_limit_mib)
+    if reason:
+        return reason
+    if result.signal:
+        return f"The execution process was killed by signal {result.signal}"
+    return f"The execution process exited with code {result.exit_code}"
+
+
+def execution_run(*, execution_pk, pool) -> None:
+    """Claim, run and record one execution. A duplicate delivery returns at once."""
+    if not execution_claim(execution_pk=execution_pk):
+        return
+    execution = (
+        Execution.objects.select_related("pipeline").filter(pk=execution_pk).first()
+    )
+    if execution is None:  # deleted between the claim and now
+        return
+    pipeline = execution.pipeline
+    if pipeline is None or pipeline.status != PipelineStatus.READY:
+        state = "deleted" if pipeline is None else f"'{pipeline.status}'"
+        execution_error(
+            execution=execution,
+            reason=f"Pipeline '{execution.pipeline_name}' is {state}, not ready: it cannot run.",
+            from_status=ExecutionStatus.RUNNING,
+        )
+        return
+    work_dir = execution.work_dir / "work"
+    try:
+        _run_in_work_dir(execution, pool, work_dir)
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _run_in_work_dir(execution: Execution, pool, work_dir: Path) -> None:
+    from executions.runtime.pool import RunSpec
+
+    pipeline = execution.pipeline
+    work_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        inputs = _stage_inputs(execution, work_dir)
+    except UserInputError as exc:
+        execution_finish(
+            execution=execution, status=ExecutionStatus.FAILED, reason=str(exc)
+        )
+        return
+    spec = RunSpec(
+        zygote_key=f"{pipeline.pk}:{pipeline.python_executable}",
+        python_executable=pipeline.python_executable,
+        code_dir=str(pipeline.code_dir),
+        function_path=pipeline.function_path,
+        function_name=pipeline.function_name,
+        inputs=inputs,
+        outputs=[
+            {"name": o["name"], "data_type": o["data_type"]} for o in pipeline.outputs
+        ],
+        env=child_environment(execution, work_dir),
+        work_dir=str(work_dir),
+        timeout_s=float(execution.timeout_s),
+        memory_limit_mib=execution.memory_limit_mib,
+    )
+    sink = LogSink(
+        execution, heartbeat=lambda: execution_heartbeat(execution_pk=execution.pk)
+    )
+    sink.start()
+    try:
+        result = pool.run(spec, sink.on_log)
+    except (
+        Exception
+    ) as exc:  # a platform failure, whatever it is: say so, never hang Running
+        logger.exception("Runtime failed for %s", execution.execution_id)
+        sink.stop()
+        execution_error(
+            execution=execution,
+            reason=f"Platform error while running: {exc.__class__.__name__}: {exc}",
+            from_status=ExecutionStatus.RUNNING,
+        )
+        return
+    sink.stop()
+    timeline = {
+        "process_started_at": _when(result.process_started_at),
+        "function_started_at": _when(result.function_started_at),
+        "function_ended_at": _when(result.function_ended_at),
+        "peak_memory_kib": result.peak_memory_kib,
+        "cpu_seconds": result.cpu_seconds,
+    }
+    if result.status == "succeeded":
+        try:
+            stored, failure = _store_outputs(execution, result.outputs, work_dir)
+        except ApiError as exc:
+            stored, failure = {}, exc.message
+        status = ExecutionStatus.FAILED if failure else ExecutionStatus.SUCCEEDED
+        execution_finish(
+            execution=execution,
+            status=status,
+            reason=failure,
+            outputs=stored,
+            timeline=timeline,
+        )
+        return
+    status = (
+        ExecutionStatus.ERROR if result.status == "error" else ExecutionStatus.FAILED
+    )
+    execution_finish(
+        execution=execution,
+        status=status,
+        reason=_failure_reason(execution, result),
+        timeline=timeline,
+    )

@@ -1,0 +1,14 @@
+"""Celery tasks: thin, they load nothing themselves and call a service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from executions import services
+from executions.worker import get_pool
+
+
+@shared_task(name="executions.run", ignore_result=True)
+def execution_run(execution_pk: str) -> None:
+    """Run one elastic execution; a duplicate delivery is a no-op (claim guard)."""
+    services.execution_run(execution_pk=execution_pk, pool=get_pool())

@@ -1,0 +1,142 @@
+"""Executions pages: the filtered list, one execution with live logs, deletion."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseStopPolling
+
+from executions import selectors, services
+from executions.models import Execution, IoDirection
+from executions.views.forms import ExecutionFilterForm
+from executions.views.pages import LOG_PAGE_LINES, display_lines, timeline_segments
+from platform_site.errors import NotFound
+from platform_site.http import HtmxHttpRequest
+
+PAGE_SIZE = 50
+
+
+def _get_execution_or_404(execution_id: str) -> Execution:
+    try:
+        return selectors.execution_get(execution_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from None
+
+
+def _after(request: HtmxHttpRequest) -> int:
+    try:
+        return max(0, int(request.GET.get("after", "0")))
+    except ValueError:
+        return 0
+
+
+def _log_context(execution: Execution, after: int) -> dict:
+    lines = services.log_lines_after(
+        execution=execution, after_seq=after, limit=LOG_PAGE_LINES
+    )
+    last_seq = lines[-1].seq if lines else after
+    return {
+        "lines": display_lines(lines),
+        "last_seq": last_seq,
+        "more": len(lines) == LOG_PAGE_LINES,
+        "live": not execution.is_final,
+        "after": after,
+    }
+
+
+@login_required
+@require_GET
+def execution_list(request: HtmxHttpRequest) -> HttpResponse:
+    form = ExecutionFilterForm(request.GET or None)
+    executions = selectors.execution_list(
+        form.filters() if form.is_bound else selectors.ExecutionFilters()
+    )
+    page = Paginator(executions, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"form": form, "page": page, "query": query.urlencode()}
+    template = "executions/execution_list.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#results"
+    return render(request, template, context)
+
+
+@login_required
+@require_GET
+def execution_detail(request: HtmxHttpRequest, execution_id: str) -> HttpResponse:
+    execution = _get_execution_or_404(execution_id)
+    if request.htmx and request.GET.get("fragment") == "status":
+        return render(
+            request,
+            "executions/execution_detail.html#summary",
+            {"execution": execution},
+        )
+    rows = list(execution.io.all())
+    context = {
+        "execution": execution,
+        "inputs": [r for r in rows if r.direction == IoDirection.INPUT],
+        "outputs": [r for r in rows if r.direction == IoDirection.OUTPUT],
+        "segments": timeline_segments(execution),
+        **_log_context(execution, _after(request)),
+    }
+    return render(request, "executions/execution_detail.html", context)
+
+
+@login_required
+@require_GET
+def execution_logs(request: HtmxHttpRequest, execution_id: str) -> HttpResponse:
+    """Lines after the `after` cursor, then a new tail that polls (or stops once final)."""
+    execution = _get_execution_or_404(execution_id)
+    if not request.htmx:
+        return redirect(f"{execution_url(execution)}?after={_after(request)}#logs")
+    context = {"execution": execution, **_log_context(execution, _after(request))}
+    response = render(request, "executions/execution_detail.html#log_chunk", context)
+    if execution.is_final and not context["more"]:
+        stop = HttpResponseStopPolling(response.content)
+        return stop
+    return response
+
+
+def execution_url(execution: Execution) -> str:
+    from django.urls import reverse
+
+    return reverse("executions:execution_detail", args=[execution.execution_id])
+
+
+@login_required
+@require_GET
+def execution_file(
+    request: HtmxHttpRequest, execution_id: str, direction: str, name: str
+) -> HttpResponse:
+    """Download a file input or output."""
+    from django.http import FileResponse
+
+    execution = _get_execution_or_404(execution_id)
+    if direction not in IoDirection.values:
+        raise Http404("No such direction.")
+    try:
+        row = selectors.execution_io_get(execution, direction=direction, name=name)
+    except NotFound as exc:
+        raise Http404(exc.message) from None
+    if row.data_type != "file" or not row.file_path:
+        raise Http404("This value is not a stored file.")
+    try:
+        handle = open(row.file_path, "rb")  # noqa: SIM115 - FileResponse closes it
+    except FileNotFoundError:
+        raise Http404("The file is gone.") from None
+    from pathlib import Path
+
+    return FileResponse(handle, as_attachment=True, filename=Path(row.file_path).name)
+
+
+@login_required
+@require_POST
+def execution_delete(request: HtmxHttpRequest, execution_id: str) -> HttpResponse:
+    execution = _get_execution_or_404(execution_id)
+    services.execution_delete(execution=execution)
+    messages.info(request, f"Execution {execution_id} deleted.")
+    return redirect("executions:execution_list")

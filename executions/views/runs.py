@@ -1,0 +1,61 @@
+"""The Run form: fields generated from the pipeline's declared inputs."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
+
+from deployments.models import Pipeline, PipelineStatus
+from executions import services
+from executions.models import Trigger
+from executions.views.forms import parse_run_form, run_fields
+from platform_site.errors import ValidationFailed
+from platform_site.http import HtmxHttpRequest
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def pipeline_run(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    pipeline = get_object_or_404(Pipeline, name=name)
+    if request.method == "GET":
+        return render(
+            request,
+            "executions/pipeline_run.html",
+            {"pipeline": pipeline, "fields": run_fields(pipeline)},
+        )
+    values, files, errors = parse_run_form(pipeline, request.POST, request.FILES)
+    form_error = None
+    if pipeline.status != PipelineStatus.READY:
+        form_error = f"Pipeline '{pipeline.name}' is not ready (status {pipeline.status}): it cannot run yet."
+    elif not errors:
+        try:
+            inputs = services.input_values_resolve(
+                pipeline=pipeline,
+                given=values,
+                files=files,
+                inputs_mapping=None,
+                source=Trigger.RUN,
+            )
+            execution = services.execution_create(
+                pipeline=pipeline,
+                trigger=Trigger.RUN,
+                created_by=request.user,
+                inputs=inputs,
+                outputs_mapping=None,
+            )
+        except ValidationFailed as exc:
+            name_in_error = (exc.data or {}).get("input")
+            if name_in_error and pipeline.input(name_in_error):
+                errors[name_in_error] = exc.message
+            else:
+                form_error = exc.message
+        else:
+            return redirect("executions:execution_detail", execution.execution_id)
+    context = {
+        "pipeline": pipeline,
+        "fields": run_fields(pipeline, post=request.POST, errors=errors),
+        "form_error": form_error,
+    }
+    return render(request, "executions/pipeline_run.html", context, status=400)

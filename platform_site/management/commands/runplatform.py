@@ -1,0 +1,182 @@
+"""`make run`: migrate, create `admin`, start Redis (if embedded), web, worker, scheduler, sweeper.
+
+Runs in the foreground and supervises its children (policy in
+platform_site/supervisor.py and the README). SIGINT/SIGTERM stop everything.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.services import ADMIN_USERNAME, admin_user_ensure
+from platform_site import embedded_redis
+from platform_site.env import envint, envstr
+from platform_site.processes import BASE_DIR, platform_processes
+from platform_site.supervisor import Output, Supervisor
+
+READY_TIMEOUT_S = 180.0
+LAUNCHER = "platform"
+
+
+def port_is_free(host: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def public_url(host: str, port: int) -> str:
+    """The URL to print: a wildcard bind is reached through localhost."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+    if ":" in shown:  # an IPv6 address
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
+
+
+def child_env(base: dict[str, str]) -> dict[str, str]:
+    """The children's environment: ours, pinned to the same data dir, unbuffered.
+
+    REDIS_URL stays unset when Redis is embedded: every child then derives the
+    same socket path from PLATFORM_DATA_DIR.
+    """
+    env = dict(base)
+    env["PLATFORM_DATA_DIR"] = str(settings.DATA_DIR)
+    env["PYTHONUNBUFFERED"] = "1"
+    env["DJANGO_SETTINGS_MODULE"] = "platform_site.settings"
+    return env
+
+
+def banner(*, url: str, password: str | None, from_env: bool) -> list[str]:
+    if password is None:
+        login = f"Log in as {ADMIN_USERNAME} (password set on first start)."
+    elif from_env:
+        login = f"Created user {ADMIN_USERNAME}, password from PLATFORM_ADMIN_PASSWORD."
+    else:
+        login = (
+            f"Created user {ADMIN_USERNAME} with password {password}"
+            "  <- shown once, stored only hashed"
+        )
+    return [
+        "",
+        f"Platform starting at {url}",
+        f"  {login}",
+        f"  SDK token: .venv/bin/python manage.py create_sdk_token {ADMIN_USERNAME}"
+        f"  (or {url}/accounts/settings/)",
+        f"  SDK: export CRAFT_AI_ENVIRONMENT_URL={url} CRAFT_AI_CONTROL_URL={url}"
+        " CRAFT_AI_SDK_TOKEN=<token>",
+        f"  Health: {url}/healthz   API docs: {url}/api/v1/docs   Ctrl-C stops everything.",
+        "",
+    ]
+
+
+def announce_when_ready(
+    *, url: str, output: Output, stopping: threading.Event, timeout_s: float
+) -> None:
+    """Poll /healthz (bounded) and say once when every part answers."""
+    deadline = time.monotonic() + timeout_s
+    last = "no answer yet"
+    while time.monotonic() < deadline and not stopping.is_set():
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=3) as resp:
+                if resp.status == 200:
+                    output.line(LAUNCHER, f"ready: every part answers at {url}")
+                    return
+        except urllib.error.HTTPError as exc:
+            last = exc.read().decode("utf-8", errors="replace")[:300]
+        except OSError as exc:
+            last = str(exc)
+        stopping.wait(0.5)
+    if not stopping.is_set():
+        output.line(LAUNCHER, f"not healthy after {timeout_s:.0f} s: {last}")
+
+
+class Command(BaseCommand):
+    help = "Run the whole platform in the foreground (what `make run` calls)."
+
+    def handle(self, *args, **options):
+        port = envint("PORT", 8000)
+        host = envstr("HOST", "127.0.0.1")
+        url = public_url(host, port)
+        output = Output(sys.stdout)
+        if not port_is_free(host, port):
+            raise CommandError(
+                f"Port {port} on {host} is already in use: set PORT to a free port."
+            )
+        supervisor = Supervisor(
+            env=child_env(dict(os.environ)), cwd=BASE_DIR, output=output
+        )
+        # From here on a signal only sets a flag, so the embedded Redis is
+        # never left behind by a Ctrl-C during migrations. SIGHUP (terminal
+        # closed) too: children live in their own sessions and would survive us.
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, supervisor.request_stop)
+        try:
+            if settings.EMBEDDED_REDIS:
+                self._start_redis(supervisor, output)
+            output.line(LAUNCHER, f"data dir {settings.DATA_DIR}")
+            # whitenoise warns at every start when STATIC_ROOT is missing.
+            settings.STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+            output.line(LAUNCHER, f"database {settings.DATABASES['default']['ENGINE']}")
+            call_command("migrate", interactive=False, verbosity=0)
+            output.line(LAUNCHER, "database migrated")
+            env_password = os.environ.get("PLATFORM_ADMIN_PASSWORD") or None
+            password = admin_user_ensure(password=env_password)
+        except BaseException:
+            supervisor.stop_all(grace_s=2)
+            raise
+        if supervisor.stopping.is_set():
+            supervisor.stop_all()
+            return
+        for spec in platform_processes(port=port, host=host, python=sys.executable):
+            supervisor.start(supervisor.add(spec.name, spec.argv))
+        output.lines(
+            LAUNCHER,
+            banner(url=url, password=password, from_env=env_password is not None),
+        )
+        threading.Thread(
+            target=announce_when_ready,
+            kwargs={
+                "url": url,
+                "output": output,
+                "stopping": supervisor.stopping,
+                "timeout_s": READY_TIMEOUT_S,
+            },
+            daemon=True,
+        ).start()
+        sys.exit(supervisor.run())
+
+    def _start_redis(self, supervisor: Supervisor, output: Output) -> None:
+        socket_path = settings.REDIS_SOCKET
+        if embedded_redis.socket_answers(socket_path):
+            raise CommandError(
+                f"A Redis server already answers on {socket_path}: is another "
+                "platform running with this PLATFORM_DATA_DIR?"
+            )
+        try:
+            conf = embedded_redis.write_config(
+                socket_path=socket_path, data_dir=settings.DATA_DIR
+            )
+        except embedded_redis.EmbeddedRedisError as exc:
+            raise CommandError(str(exc)) from None
+        child = supervisor.add("redis", [embedded_redis.redis_executable(), str(conf)])
+        supervisor.start(child)
+        try:
+            embedded_redis.wait_ready(child.proc, socket_path=socket_path)
+        except embedded_redis.EmbeddedRedisError as exc:
+            raise CommandError(f"embedded Redis: {exc}") from None
+        output.line(LAUNCHER, f"embedded Redis on {socket_path}")

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from deployments.models import Deployment
+from deployments.services.deployments import (
+    deployment_create,
+    deployment_token,
+    deployment_token_rotate,
+)
+from deployments.tokens import (
+    token_decrypt,
+    token_encrypt,
+    token_format_error,
+    token_generate,
+    token_matches,
+)
+from platform_site.errors import ValidationFailed
+from tests.deployments.factories import make_pipeline, unique
+
+
+def test_it_generates_url_safe_random_tokens():
+    first, second = token_generate(), token_generate()
+
+    assert first != second
+    assert token_format_error(first) is None and len(first) >= 40
+
+
+def test_it_round_trips_through_encryption_without_showing_the_token():
+    encrypted = token_encrypt("s3cret-token")
+
+    assert "s3cret-token" not in encrypted
+    assert token_decrypt(encrypted) == "s3cret-token"
+
+
+def test_it_reads_nothing_back_with_another_server_key(settings):
+    encrypted = token_encrypt("s3cret-token")
+    settings.SECRET_KEY = "another key"
+
+    assert token_decrypt(encrypted) is None
+
+
+def test_it_compares_tokens_only_when_both_exist():
+    assert token_matches("abc", "abc")
+    assert not token_matches("abc", "abd")
+    assert not token_matches("", "")
+    assert not token_matches(None, "abc")
+
+
+@pytest.mark.parametrize("bad", ["has space", "a?b", "a/b", "", "é"])
+def test_it_refuses_tokens_that_are_not_url_safe(bad):
+    assert token_format_error(bad) is not None
+
+
+@pytest.mark.django_db
+def test_it_stores_the_token_only_encrypted(alice):
+    deployment = deployment_create(
+        pipeline=make_pipeline(),
+        name=unique("d"),
+        execution_rule="endpoint",
+        endpoint_token="my-chosen-token-123",
+        created_by=alice,
+    )
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT * FROM deployments_deployment WHERE id = %s", [deployment.pk]
+        )
+        row = cursor.fetchone()
+    assert not any("my-chosen-token-123" in str(column) for column in row)
+    assert deployment_token(deployment) == "my-chosen-token-123"
+
+
+@pytest.mark.django_db
+def test_it_rotates_the_token(alice):
+    deployment = deployment_create(
+        pipeline=make_pipeline(),
+        name=unique("d"),
+        execution_rule="endpoint",
+        created_by=alice,
+    )
+    old = deployment_token(deployment)
+
+    new = deployment_token_rotate(deployment=deployment)
+    chosen = deployment_token_rotate(deployment=deployment, token="chosen-one")
+
+    assert new != old
+    assert (
+        deployment_token(Deployment.objects.get(pk=deployment.pk))
+        == chosen
+        == "chosen-one"
+    )
+    with pytest.raises(ValidationFailed):
+        deployment_token_rotate(deployment=deployment, token="not url safe")

@@ -1,0 +1,280 @@
+"""The Deploy wizard (views.wizard.deploy_wizard): steps, validation, creation."""
+
+from __future__ import annotations
+
+import pytest
+from django.template.loader import render_to_string
+
+from deployments.models import Deployment, Pipeline, PipelineStatus
+from deployments.services.deployments import LOW_LATENCY_UNAVAILABLE, deployment_create
+
+URL = "/pipelines/adder/deploy/"
+GENERAL = {"name": "adder-api", "description": "", "mode": "elastic"}
+TRIGGER = {
+    "execution_rule": "endpoint",
+    "schedule_mode": "basic",
+    "basic_value": "15",
+    "basic_unit": "minutes",
+    "basic_time": "00:00",
+    "basic_weekday": "1",
+    "basic_day": "1",
+    "schedule": "",
+}
+ENDPOINT_MAPPING = {
+    "in0_source": "endpoint",
+    "in0_endpoint": "a",
+    "in0_required": "yes",
+    "in0_default": "",
+    "in1_source": "endpoint",
+    "in1_endpoint": "label",
+    "in1_required": "no",
+    "in1_default": "",
+    "out0_source": "endpoint",
+    "out0_endpoint": "total",
+}
+PERIODIC = {**TRIGGER, "execution_rule": "periodic", "basic_value": "1"}
+PERIODIC_MAPPING = {
+    "in0_source": "constant",
+    "in0_constant": "3",
+    "in1_source": "is_null",
+    "out0_source": "is_null",
+}
+
+
+@pytest.fixture
+def pipeline(db) -> Pipeline:
+    return Pipeline.objects.create(
+        name="adder",
+        function_path="src/adder.py",
+        function_name="add",
+        status=PipelineStatus.READY,
+        inputs=[
+            {"name": "a", "data_type": "number", "is_required": True},
+            {"name": "label", "data_type": "string", "is_required": False},
+        ],
+        outputs=[{"name": "total", "data_type": "number"}],
+    )
+
+
+def post(client, step: str, action: str = "next", **data):
+    return client.post(URL, {"step": step, "action": action, **data})
+
+
+def test_it_shows_the_first_step(alice_client, pipeline):
+    r = alice_client.get(URL)
+    assert r.status_code == 200
+    assert b"Execution mode" in r.content
+    assert b"Low latency" in r.content and b"Elastic" in r.content
+
+
+def test_it_rejects_a_bad_name(alice_client, pipeline):
+    r = post(alice_client, "general", **{**GENERAL, "name": "Bad Name!"})
+    assert r.status_code == 422
+    assert b'id="name-error"' in r.content
+    assert b"Names use lowercase letters" in r.content
+
+
+def test_it_rejects_a_taken_name(alice_client, alice, pipeline):
+    deployment_create(
+        pipeline=pipeline, name="adder-api", execution_rule="endpoint", created_by=alice
+    )
+    r = post(alice_client, "general", **GENERAL)
+    assert r.status_code == 422
+    assert "already exists" in r.content.decode()
+
+
+def test_it_goes_to_the_trigger_step_for_elastic(alice_client, pipeline):
+    r = post(alice_client, "general", **GENERAL)
+    assert r.status_code == 200
+    assert b'data-step="trigger"' in r.content
+    assert b'<input type="hidden" name="name" value="adder-api">' in r.content
+
+
+def test_it_asks_execution_settings_for_low_latency(alice_client, pipeline):
+    r = post(alice_client, "general", **{**GENERAL, "mode": "low_latency"})
+    assert b'data-step="execution"' in r.content
+    assert b"Machine total RAM" in r.content
+
+
+def test_it_requires_the_parallelism_of_parallel_executions(alice_client, pipeline):
+    data = {**GENERAL, "mode": "low_latency", "management": "parallel"}
+    r = post(
+        alice_client, "execution", **data, parallelism="", ram_value="1", ram_unit="GiB"
+    )
+    assert r.status_code == 422
+    assert b'id="parallelism-error"' in r.content
+
+
+def test_it_warns_when_the_ram_requests_pass_the_machine(alice_client, pipeline):
+    r = post(alice_client, "execution", "ram", ram_value="999999", ram_unit="GiB")
+    assert b'id="ram-warning"' in r.content
+    assert b"<html" not in r.content
+
+
+def test_it_does_not_warn_for_a_small_ram_request(alice_client, pipeline):
+    r = post(alice_client, "execution", "ram", ram_value="1", ram_unit="MiB")
+    assert b'id="ram-warning"' not in r.content
+
+
+def test_it_rejects_a_bad_cron(alice_client, pipeline):
+    data = {**GENERAL, **PERIODIC, "schedule_mode": "advanced", "schedule": "* * *"}
+    r = post(alice_client, "trigger", **data)
+    assert r.status_code == 422
+    assert b'id="schedule-error"' in r.content
+    assert b"has 3 field(s)" in r.content
+
+
+def test_it_rejects_every_70_minutes(alice_client, pipeline):
+    r = post(alice_client, "trigger", **{**GENERAL, **PERIODIC, "basic_value": "70"})
+    assert r.status_code == 422
+    assert b'id="basic-error"' in r.content
+
+
+def test_it_offers_no_endpoint_source_to_periodic_deployments(alice_client, pipeline):
+    r = post(alice_client, "trigger", **{**GENERAL, **PERIODIC})
+    assert b'data-step="mapping"' in r.content
+    assert b'<option value="endpoint"' not in r.content
+    assert b'<option value="constant"' in r.content
+
+
+def test_it_defaults_endpoint_inputs_to_their_names(alice_client, pipeline):
+    r = post(alice_client, "trigger", **{**GENERAL, **TRIGGER})
+    assert b'name="in0_endpoint" value="a"' in r.content
+    assert b'<option value="endpoint" selected>' in r.content
+
+
+def test_it_rejects_an_unmapped_periodic_input(alice_client, pipeline):
+    data = {**GENERAL, **PERIODIC, **PERIODIC_MAPPING, "in0_source": ""}
+    r = post(alice_client, "mapping", **data)
+    assert r.status_code == 422
+    assert "Choose a source for input “a”." in r.content.decode()
+
+
+def test_it_rejects_a_constant_of_the_wrong_type(alice_client, pipeline):
+    data = {**GENERAL, **PERIODIC, **PERIODIC_MAPPING, "in0_constant": "three"}
+    r = post(alice_client, "mapping", **data)
+    assert r.status_code == 422
+    assert "“three” is not a number." in r.content.decode()
+
+
+def test_it_reviews_the_answers(alice_client, pipeline):
+    r = post(alice_client, "mapping", **{**GENERAL, **PERIODIC, **PERIODIC_MAPPING})
+    assert b'data-step="review"' in r.content
+    assert b"Every minute" in r.content
+    assert b"* * * * *" in r.content
+
+
+def test_it_creates_an_endpoint_deployment(alice_client, alice, pipeline):
+    data = {**GENERAL, **TRIGGER, **ENDPOINT_MAPPING, "in0_endpoint": "number"}
+    r = post(alice_client, "review", "create", **data)
+    assert r.status_code == 302
+    assert r.url == "/deployments/adder-api/"
+    deployment = Deployment.objects.get(name="adder-api")
+    assert deployment.endpoint_url_path == "adder-api"
+    assert deployment.inputs_mapping[0] == {
+        "pipeline_input_name": "a",
+        "endpoint_input_name": "number",
+        "is_required": True,
+    }
+    assert deployment.created_by == alice
+
+
+def test_it_creates_a_periodic_deployment(alice_client, pipeline):
+    data = {**GENERAL, **PERIODIC, **PERIODIC_MAPPING}
+    r = post(alice_client, "review", "create", **data)
+    assert r.status_code == 302
+    deployment = Deployment.objects.get(name="adder-api")
+    assert deployment.schedule == "* * * * *"
+    assert deployment.inputs_mapping[0] == {
+        "pipeline_input_name": "a",
+        "constant_value": 3,
+    }
+
+
+def test_it_revalidates_every_step_on_create(alice_client, pipeline):
+    data = {**GENERAL, **PERIODIC, **PERIODIC_MAPPING, "name": "NO"}
+    r = post(alice_client, "review", "create", **data)
+    assert r.status_code == 422
+    assert b'data-step="general"' in r.content
+    assert not Deployment.objects.exists()
+
+
+def test_it_shows_the_low_latency_refusal_on_the_execution_step(alice_client, pipeline):
+    data = {
+        **GENERAL,
+        "mode": "low_latency",
+        "management": "queue",
+        "parallelism": "6",
+        "ram_value": "1",
+        "ram_unit": "GiB",
+        **TRIGGER,
+        **ENDPOINT_MAPPING,
+    }
+    r = post(alice_client, "review", "create", **data)
+    assert r.status_code == 422
+    assert b'data-step="execution"' in r.content
+    assert LOW_LATENCY_UNAVAILABLE.encode() in r.content.replace(b"&#x27;", b"'")
+
+
+def test_it_answers_htmx_with_the_fragment(alice_client, pipeline):
+    r = alice_client.post(
+        URL,
+        {"step": "general", "action": "next", **GENERAL},
+        headers={"HX-Request": "true"},
+    )
+    assert r.status_code == 200
+    assert b'id="wizard"' in r.content
+    assert b"<html" not in r.content
+
+
+def test_it_redirects_htmx_after_create(alice_client, pipeline):
+    data = {
+        "step": "review",
+        "action": "create",
+        **GENERAL,
+        **TRIGGER,
+        **ENDPOINT_MAPPING,
+    }
+    r = alice_client.post(URL, data, headers={"HX-Request": "true"})
+    assert r.headers["HX-Redirect"] == "/deployments/adder-api/"
+
+
+def test_it_goes_back_keeping_the_answers(alice_client, pipeline):
+    r = post(alice_client, "trigger", "back", **{**GENERAL, **PERIODIC})
+    assert b'data-step="general"' in r.content
+    assert b'value="adder-api"' in r.content
+    assert b'<input type="hidden" name="execution_rule" value="periodic">' in r.content
+
+
+def test_it_requires_login(client, pipeline):
+    r = client.get(URL)
+    assert r.status_code == 302
+    assert r.url.startswith("/accounts/login/")
+
+
+def test_it_rejects_put(alice_client, pipeline):
+    assert alice_client.put(URL).status_code == 405
+
+
+def test_it_404s_for_an_unknown_pipeline(alice_client, db):
+    assert alice_client.get("/pipelines/nope/deploy/").status_code == 404
+
+
+def test_it_refuses_a_pipeline_that_is_not_ready(alice_client, pipeline):
+    Pipeline.objects.filter(pk=pipeline.pk).update(
+        status=PipelineStatus.CREATION_PENDING
+    )
+    r = alice_client.get(URL)
+    assert r.status_code == 302
+    assert not r.url.endswith("/deploy/")
+
+
+def test_it_shows_the_deploy_button_only_when_ready(pipeline):
+    assert "/pipelines/adder/deploy/" in render_to_string(
+        "deployments/_pipeline_deploy_button.html", {"pipeline": pipeline}
+    )
+    pipeline.status = PipelineStatus.CREATION_FAILED
+    html = render_to_string(
+        "deployments/_pipeline_deploy_button.html", {"pipeline": pipeline}
+    )
+    assert "deploy" not in html

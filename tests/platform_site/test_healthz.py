@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import pytest
+from django.db import OperationalError
+
+from platform_site import health
+
+
+@pytest.fixture
+def all_beating(private_redis_url):
+    for part in health.BEATING_PARTS:
+        health.beat(part)
+
+
+def test_it_answers_200_when_every_part_beats(client, db, all_beating):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert set(body["parts"]) == {"database", "broker", *health.BEATING_PARTS}
+    assert set(body["parts"].values()) == {"ok"}
+
+
+def test_it_answers_503_naming_the_worker_when_its_heartbeat_is_missing(
+    client, db, private_redis_url
+):
+    health.beat("scheduler")
+    health.beat("sweeper")
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["name"] == "Unavailable"
+    assert "worker" in body["message"]
+    assert body["parts"]["worker"] != "ok"
+    assert body["parts"]["scheduler"] == "ok"
+
+
+def test_it_names_the_sweeper_when_only_it_is_missing(client, db, private_redis_url):
+    health.beat("worker")
+    health.beat("scheduler")
+    body = client.get("/healthz").json()
+    assert body["message"].startswith("sweeper:")
+
+
+def test_it_names_the_broker_when_redis_is_unreachable(client, db, settings, tmp_path):
+    settings.REDIS_URL = f"unix://{tmp_path}/nothing-here.sock"
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["parts"]["broker"].startswith("broker unreachable")
+    assert body["parts"]["worker"] == "unknown: broker is down"
+
+
+def test_it_names_the_database_when_it_is_down(client, db, all_beating, monkeypatch):
+    def broken_cursor(*args, **kwargs):
+        raise OperationalError("connection refused")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(health.connection, "cursor", broken_cursor)
+        response = client.get("/healthz")
+    assert response.status_code == 503
+    assert "database" in response.json()["message"]
+
+
+def test_it_lets_a_heartbeat_expire(private_redis_url):
+    health.beat("worker")
+    key = health.HEARTBEAT_KEY.format(part="worker")
+    assert 0 < health.redis_client().ttl(key) <= health.HEARTBEAT_TTL_S
+
+
+def test_it_needs_no_login_and_is_never_cached(client, db, all_beating):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert "no-cache" in response["Cache-Control"]
+
+
+def test_it_refuses_post(client, db, all_beating):
+    assert client.post("/healthz").status_code == 405

@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+import io
+import os
+import signal
+import sys
+import time
+
+import pytest
+
+from platform_site import supervisor as sv
+from platform_site.supervisor import Output, Supervisor
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def stream():
+    return io.StringIO()
+
+
+@pytest.fixture
+def sup(tmp_path, stream, clock):
+    supervisor = Supervisor(
+        env=dict(os.environ), cwd=tmp_path, output=Output(stream), clock=clock
+    )
+    yield supervisor
+    supervisor.stop_all(grace_s=0.5)
+
+
+def python(code: str) -> list[str]:
+    return [sys.executable, "-c", code]
+
+
+def wait_exit(child, timeout: float = 10) -> None:
+    child.proc.wait(timeout)
+    time.sleep(0.1)  # the output thread copies the last lines
+
+
+def test_it_grows_the_backoff_and_caps_it():
+    delays = [sv.restart_delay(n) for n in range(1, 9)]
+    assert delays == [1, 2, 4, 8, 16, 30, 30, 30]
+
+
+def test_it_describes_exit_codes_and_signals():
+    assert sv.describe_exit(3) == "exited with code 3"
+    assert sv.describe_exit(-9) == "killed by SIGKILL"
+
+
+def test_it_reports_a_death_with_the_last_lines():
+    lines = sv.death_report(
+        name="worker", returncode=-9, tail=["a", "b"], action="Restarting it in 1 s."
+    )
+    text = "\n".join(lines)
+    assert "worker killed by SIGKILL. Restarting it in 1 s." in text
+    assert "!!   a" in text and "!!   b" in text
+
+
+def test_it_prefixes_each_line_with_the_child_name(sup, stream):
+    child = sup.add("web", python("print('hello'); print('world')"))
+    sup.start(child)
+    wait_exit(child)
+    assert "web       | hello\nweb       | world\n" in stream.getvalue()
+
+
+def test_it_restarts_a_dead_child_after_the_backoff(sup, stream, clock):
+    child = sup.add("worker", python("print('boom'); raise SystemExit(3)"))
+    sup.start(child)
+    wait_exit(child)
+    sup.check()
+    report = stream.getvalue()
+    assert "worker exited with code 3. Restarting it in 1 s." in report
+    assert "!!   boom" in report
+    assert child.proc is None
+
+    clock.now += 1
+    sup.check()
+    assert child.proc is not None
+    assert "restarting worker" in stream.getvalue()
+
+
+def test_it_forgets_old_failures_of_a_child_that_ran_long_enough(sup, clock):
+    child = sup.add("scheduler", python("raise SystemExit(1)"))
+    child.failures = 4
+    sup.start(child)
+    wait_exit(child)
+    clock.now += sv.STABLE_AFTER_S
+    sup.check()
+    assert child.failures == 1
+
+
+def test_it_gives_up_when_a_child_keeps_dying_at_start(sup, stream):
+    child = sup.add("web", python("raise SystemExit(1)"))
+    child.failures = sv.MAX_QUICK_FAILURES
+    sup.start(child)
+    wait_exit(child)
+    with pytest.raises(sv.GiveUp):
+        sup.check()
+    assert "stopping the platform" in stream.getvalue()
+
+
+def test_it_stops_children_on_request(sup, stream):
+    child = sup.add(
+        "sweeper", python("import time; print('up', flush=True); time.sleep(60)")
+    )
+    sup.start(child)
+    sup.request_stop(signal.SIGTERM)
+    assert sup.run() == 0
+    assert child.proc.poll() is not None
+    assert "SIGTERM received, stopping" in stream.getvalue()
+    assert stream.getvalue().rstrip().endswith("stopped.")
+
+
+def test_it_kills_a_child_that_ignores_sigterm(sup, stream):
+    code = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN);"
+        "print('ready', flush=True); time.sleep(60)"
+    )
+    child = sup.add("stubborn", python(code))
+    sup.start(child)
+    for _ in range(100):
+        if "ready" in stream.getvalue():
+            break
+        time.sleep(0.05)
+    sup.stop_all(grace_s=0.5)
+    assert child.proc.returncode == -signal.SIGKILL
+    assert "stubborn ignored SIGTERM: SIGKILL" in stream.getvalue()
+
+
+def test_it_kills_the_grandchildren_of_a_dead_child(sup, stream):
+    code = (
+        "import subprocess, sys;"
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']);"
+        "print(p.pid, flush=True)"
+    )
+    child = sup.add("worker", python(code))
+    sup.start(child)
+    wait_exit(child)
+    grandchild = int(child.tail[-1])
+    sup.check()
+    for _ in range(100):
+        if not _running(grandchild):
+            break
+        time.sleep(0.05)
+    assert not _running(grandchild)
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
