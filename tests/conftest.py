@@ -9,6 +9,20 @@ from django.test import Client
 from accounts.services import access_token_issue, sdk_token_create
 
 
+@pytest.fixture(scope="session")
+def live_platform(tmp_path_factory):
+    """One live stack (web, worker, scheduler, sweeper) for the whole session.
+
+    Defined here only, so every test folder shares the same instance; tests
+    use unique names because the stack is shared.
+    """
+    from tests.e2e.live import drop_live_platform, start_live_platform
+
+    platform = start_live_platform(tmp_path_factory.mktemp("live"))
+    yield platform
+    drop_live_platform(platform)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_data_dir(settings, tmp_path):
     """Pipeline code and execution files of unit tests go to a temporary folder."""

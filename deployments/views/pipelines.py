@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
+from deployments.archives import is_zip
 from deployments.models import DATA_TYPES, Deployment, Pipeline, PipelineStatus
 from deployments.services.pipeline_files import (
     pipeline_download_check,
@@ -169,7 +170,8 @@ def pipeline_download(request: HtmxHttpRequest, name: str) -> HttpResponse:
         open(pipeline.archive_path, "rb"),  # noqa: SIM115 - FileResponse closes it
         content_type="application/octet-stream",
         as_attachment=True,
-        filename=f"{pipeline.name}.tgz",
+        # The UI also accepts zip uploads; their bytes are kept as they came.
+        filename=f"{pipeline.name}.{'zip' if is_zip(pipeline.archive_path) else 'tgz'}",
     )
 
 

@@ -141,12 +141,14 @@ def start_live_platform(tmp_root: Path) -> LivePlatform:
     database_url = f"{base_url.rpartition('/')[0]}/{db_name}"
 
     redis_base = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    redis_url = f"{redis_base.rpartition('/')[0]}/14"
+    # A Redis database of its own: concurrent live stacks must not steal each
+    # other's Celery messages or heartbeats.
+    redis_url = f"{redis_base.rpartition('/')[0]}/{1 + uuid.uuid4().int % 15}"
     redis.Redis.from_url(redis_url).flushdb()
 
     data_dir = tmp_root / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
-    log_dir = ARTIFACTS / "e2e-logs"
+    log_dir = ARTIFACTS / "e2e-logs" / db_name
     log_dir.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.e2e.conftest import live_platform  # noqa: F401 - the shared live stack fixture
 from tests.e2e.live import ARTIFACTS, LivePlatform
 
 CHROMIUM = "/usr/bin/chromium"
@@ -35,7 +34,7 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser, live_platform: LivePlatform) -> Iterator[Page]:  # noqa: F811
+def page(browser: Browser, live_platform: LivePlatform) -> Iterator[Page]:
     """A page logged in as alice."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(TIMEOUT_MS)
