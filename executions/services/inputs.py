@@ -147,14 +147,15 @@ def _check(name: str, data_type: str, value: Any) -> Any:
     return value
 
 
-def _datastore_path_error(path: Any) -> str | None:
+def _datastore_path_error(path: Any, *, template: bool) -> str | None:
     try:
         from datastore.services import datastore_path_error
     except ImportError:
         return DATASTORE_UNAVAILABLE
     if not isinstance(path, str):
         return "datastore_path must be a string."
-    return datastore_path_error(path)
+    # Output paths may hold {execution_id}, {date}, {date_time}; input paths may not.
+    return datastore_path_error(path, template=template)
 
 
 def _source_key(entry: dict, *, name: str) -> str:
@@ -286,7 +287,7 @@ def _from_mapping(
             )
         resolved.value = coerce_text(name=name, data_type=data_type, raw=variable.value)
         return resolved
-    error = _datastore_path_error(entry[key])
+    error = _datastore_path_error(entry[key], template=False)
     if error:
         raise _invalid(name, f"Input '{name}': {error}")
     resolved.value = {"path": entry[key]}
@@ -376,7 +377,7 @@ def outputs_mapping_resolve(
                 kind="Output",
             )
         if keys[0] == "datastore_path":
-            error = _datastore_path_error(entry["datastore_path"])
+            error = _datastore_path_error(entry["datastore_path"], template=True)
             if error:
                 raise _invalid(name, f"Output '{name}': {error}", kind="Output")
         by_name[name] = {keys[0]: True if keys[0] == "is_null" else entry[keys[0]]}

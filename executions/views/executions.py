@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
@@ -70,11 +73,15 @@ def execution_list(request: HtmxHttpRequest) -> HttpResponse:
 def execution_detail(request: HtmxHttpRequest, execution_id: str) -> HttpResponse:
     execution = _get_execution_or_404(execution_id)
     if request.htmx and request.GET.get("fragment") == "status":
-        return render(
+        response = render(
             request,
             "executions/execution_detail.html#summary",
             {"execution": execution},
         )
+        if execution.is_final:
+            # Outputs, timings and the timeline are complete only now: show them all once.
+            response["HX-Refresh"] = "true"
+        return response
     rows = list(execution.io.all())
     context = {
         "execution": execution,
@@ -96,14 +103,11 @@ def execution_logs(request: HtmxHttpRequest, execution_id: str) -> HttpResponse:
     context = {"execution": execution, **_log_context(execution, _after(request))}
     response = render(request, "executions/execution_detail.html#log_chunk", context)
     if execution.is_final and not context["more"]:
-        stop = HttpResponseStopPolling(response.content)
-        return stop
+        return HttpResponseStopPolling(response.content)
     return response
 
 
 def execution_url(execution: Execution) -> str:
-    from django.urls import reverse
-
     return reverse("executions:execution_detail", args=[execution.execution_id])
 
 
@@ -113,8 +117,6 @@ def execution_file(
     request: HtmxHttpRequest, execution_id: str, direction: str, name: str
 ) -> HttpResponse:
     """Download a file input or output."""
-    from django.http import FileResponse
-
     execution = _get_execution_or_404(execution_id)
     if direction not in IoDirection.values:
         raise Http404("No such direction.")
@@ -128,8 +130,6 @@ def execution_file(
         handle = open(row.file_path, "rb")  # noqa: SIM115 - FileResponse closes it
     except FileNotFoundError:
         raise Http404("The file is gone.") from None
-    from pathlib import Path
-
     return FileResponse(handle, as_attachment=True, filename=Path(row.file_path).name)
 
 

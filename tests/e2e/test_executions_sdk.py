@@ -11,7 +11,7 @@ from craft_ai_sdk import Input, InputSource, Output, OutputDestination, SdkExcep
 
 pytestmark = pytest.mark.e2e
 
-CODE = '''
+CODE = """
 import sys
 
 def add(number1, number2):
@@ -31,12 +31,23 @@ def upper(doc, prefix):
     with open("out.txt", "w") as f:
         f.write(text)
     return {"result": {"path": "out.txt"}, "size": len(text)}
-'''
+"""
 
-NUMBERS = [Input("number1", "number", is_required=True), Input("number2", "number", is_required=True)]
+NUMBERS = [
+    Input("number1", "number", is_required=True),
+    Input("number2", "number", is_required=True),
+]
 
 
-def create_pipeline(sdk, tmp_path: Path, function_name: str, *, code: str = CODE, inputs=None, outputs=None) -> str:
+def create_pipeline(
+    sdk,
+    tmp_path: Path,
+    function_name: str,
+    *,
+    code: str = CODE,
+    inputs=None,
+    outputs=None,
+) -> str:
     """A pipeline from `code` (saved as main.py) with a unique name."""
     name = f"{function_name.replace('_', '-')}-{uuid.uuid4().hex[:8]}"
     folder = tmp_path / name
@@ -61,12 +72,17 @@ def test_it_runs_with_inputs_and_returns_outputs(sdk, tmp_path):
     assert execution["status"] == "Succeeded"
     assert execution["inputs"][0]["value"] == 9
     assert execution["outputs"][0]["value"] == 15
-    assert sdk.get_pipeline_execution_output(result["execution_id"], "total")["value"] == 15
+    assert (
+        sdk.get_pipeline_execution_output(result["execution_id"], "total")["value"]
+        == 15
+    )
 
 
 def test_it_returns_stdout_and_stderr_lines(sdk, tmp_path):
     name = create_pipeline(sdk, tmp_path, "add")
-    execution_id = sdk.run_pipeline(name, inputs={"number1": 1, "number2": 2})["execution_id"]
+    execution_id = sdk.run_pipeline(name, inputs={"number1": 1, "number2": 2})[
+        "execution_id"
+    ]
     logs = sdk.get_pipeline_execution_logs(execution_id)
     assert {(line["stream"], line["message"]) for line in logs} >= {
         ("stdout", "adding 1 2"),
@@ -81,7 +97,9 @@ def test_it_fails_a_raising_function_with_its_traceback(sdk, tmp_path):
     assert "ZeroDivisionError" in str(exc.value)
     execution_id = exc.value.additional_data["execution_id"]
     assert sdk.get_pipeline_execution(execution_id)["status"] == "Failed"
-    messages = "\n".join(line["message"] for line in sdk.get_pipeline_execution_logs(execution_id))
+    messages = "\n".join(
+        line["message"] for line in sdk.get_pipeline_execution_logs(execution_id)
+    )
     assert "Traceback" in messages
     assert "ZeroDivisionError: boom 1" in messages
 
@@ -117,19 +135,26 @@ def test_it_maps_constants_and_environment_variables(sdk, tmp_path):
         name,
         inputs_mapping=[
             InputSource(pipeline_input_name="number1", constant_value=9),
-            InputSource(pipeline_input_name="number2", environment_variable_name=variable),
+            InputSource(
+                pipeline_input_name="number2", environment_variable_name=variable
+            ),
         ],
         outputs_mapping=[OutputDestination(pipeline_output_name="total", is_null=True)],
     )
     execution = sdk.get_pipeline_execution(result["execution_id"])
-    assert [i["source"] for i in execution["inputs"]] == ["constant", "environment_variable"]
+    assert [i["source"] for i in execution["inputs"]] == [
+        "constant",
+        "environment_variable",
+    ]
     assert execution["inputs"][1]["value"] == 6
     assert result["outputs"] == {"total": None}
 
 
 def test_it_takes_and_returns_files(sdk, tmp_path):
     name = create_pipeline(
-        sdk, tmp_path, "upper",
+        sdk,
+        tmp_path,
+        "upper",
         inputs=[Input("doc", "file", is_required=True), Input("prefix", "string")],
         outputs=[Output("result", "file"), Output("size", "number")],
     )
@@ -141,7 +166,9 @@ def test_it_takes_and_returns_files(sdk, tmp_path):
 
 def test_it_deletes_an_execution(sdk, tmp_path):
     name = create_pipeline(sdk, tmp_path, "add")
-    execution_id = sdk.run_pipeline(name, inputs={"number1": 1, "number2": 2})["execution_id"]
+    execution_id = sdk.run_pipeline(name, inputs={"number1": 1, "number2": 2})[
+        "execution_id"
+    ]
     assert sdk.delete_pipeline_execution(execution_id) == {"execution_id": execution_id}
     with pytest.raises(SdkException) as exc:
         sdk.get_pipeline_execution(execution_id)
@@ -150,6 +177,52 @@ def test_it_deletes_an_execution(sdk, tmp_path):
 
 def test_it_lists_a_pipelines_executions(sdk, tmp_path):
     name = create_pipeline(sdk, tmp_path, "add")
-    execution_id = sdk.run_pipeline(name, inputs={"number1": 1, "number2": 2})["execution_id"]
-    assert [e["execution_id"] for e in sdk.list_pipeline_executions(name)] == [execution_id]
+    execution_id = sdk.run_pipeline(name, inputs={"number1": 1, "number2": 2})[
+        "execution_id"
+    ]
+    assert [e["execution_id"] for e in sdk.list_pipeline_executions(name)] == [
+        execution_id
+    ]
     assert sdk.get_pipeline(name)["creation_info"]["last_execution_id"] == execution_id
+
+
+DATASTORE_CODE = """
+def shout(doc):
+    with open(doc["path"]) as f:
+        text = f.read().upper()
+    with open("shout.txt", "w") as f:
+        f.write(text)
+    return {"loud": {"path": "shout.txt"}}
+"""
+
+
+def test_it_maps_files_to_and_from_the_data_store(sdk, tmp_path):
+    name = create_pipeline(
+        sdk,
+        tmp_path,
+        "shout",
+        code=DATASTORE_CODE,
+        inputs=[Input("doc", "file", is_required=True)],
+        outputs=[Output("loud", "file")],
+    )
+    folder = f"e2e-{uuid.uuid4().hex[:6]}"
+    source = tmp_path / "in.txt"
+    source.write_text("quiet")
+    sdk.upload_data_store_object(str(source), f"{folder}/in.txt")
+    result = sdk.run_pipeline(
+        name,
+        inputs_mapping=[
+            InputSource(pipeline_input_name="doc", datastore_path=f"{folder}/in.txt")
+        ],
+        outputs_mapping=[
+            OutputDestination(
+                pipeline_output_name="loud",
+                datastore_path=f"{folder}/{{execution_id}}.txt",
+            )
+        ],
+    )
+    stored = tmp_path / "out.txt"
+    sdk.download_data_store_object(
+        f"{folder}/{result['execution_id']}.txt", str(stored)
+    )
+    assert stored.read_text() == "QUIET"

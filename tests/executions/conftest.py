@@ -17,7 +17,12 @@ def pipeline(alice):
         status=PipelineStatus.READY,
         inputs=[
             {"name": "number1", "data_type": "number", "is_required": True},
-            {"name": "number2", "data_type": "number", "is_required": False, "default_value": 2},
+            {
+                "name": "number2",
+                "data_type": "number",
+                "is_required": False,
+                "default_value": 2,
+            },
             {"name": "label", "data_type": "string"},
         ],
         outputs=[{"name": "total", "data_type": "number"}],
@@ -28,10 +33,18 @@ def pipeline(alice):
 def make_execution(pipeline, alice):
     def make(**given):
         inputs = input_values_resolve(
-            pipeline=pipeline, given=given or {"number1": 1}, files={}, inputs_mapping=None, source="run"
+            pipeline=pipeline,
+            given=given or {"number1": 1},
+            files={},
+            inputs_mapping=None,
+            source="run",
         )
         return execution_create(
-            pipeline=pipeline, trigger=Trigger.RUN, created_by=alice, inputs=inputs, outputs_mapping=None
+            pipeline=pipeline,
+            trigger=Trigger.RUN,
+            created_by=alice,
+            inputs=inputs,
+            outputs_mapping=None,
         )
 
     return make

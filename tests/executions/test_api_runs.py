@@ -7,16 +7,23 @@ from executions.models import Execution, ExecutionIo
 
 
 def test_it_runs_a_pipeline(api_client, pipeline):
-    response = api_client.post("/api/v1/pipelines/adder/run", {"json_inputs": json.dumps({"number1": 9})})
+    response = api_client.post(
+        "/api/v1/pipelines/adder/run", {"json_inputs": json.dumps({"number1": 9})}
+    )
     assert response.status_code == 200
     execution = Execution.objects.get(execution_id=response.json()["execution_id"])
     assert execution.io.get(name="number1").value == 9
 
 
 def test_it_names_a_wrong_typed_input(api_client, pipeline):
-    response = api_client.post("/api/v1/pipelines/adder/run", {"json_inputs": json.dumps({"number1": "abc"})})
+    response = api_client.post(
+        "/api/v1/pipelines/adder/run", {"json_inputs": json.dumps({"number1": "abc"})}
+    )
     assert response.status_code == 400
-    assert response.json()["message"] == "Input 'number1' must be a number, got string 'abc'."
+    assert (
+        response.json()["message"]
+        == "Input 'number1' must be a number, got string 'abc'."
+    )
     assert not Execution.objects.exists()
 
 
@@ -31,8 +38,12 @@ def test_it_applies_mappings(api_client, pipeline):
         "/api/v1/pipelines/adder/run",
         {
             "json_inputs": "{}",
-            "inputs_mapping": json.dumps([{"pipeline_input_name": "number1", "constant_value": 4}]),
-            "outputs_mapping": json.dumps([{"pipeline_output_name": "total", "is_null": True}]),
+            "inputs_mapping": json.dumps(
+                [{"pipeline_input_name": "number1", "constant_value": 4}]
+            ),
+            "outputs_mapping": json.dumps(
+                [{"pipeline_output_name": "total", "is_null": True}]
+            ),
         },
     )
     assert response.status_code == 200
@@ -50,7 +61,9 @@ def test_it_refuses_malformed_json_inputs(api_client, pipeline):
 def test_it_refuses_a_pipeline_that_is_not_ready(api_client, pipeline):
     pipeline.status = PipelineStatus.CREATION_PENDING
     pipeline.save()
-    response = api_client.post("/api/v1/pipelines/adder/run", {"json_inputs": json.dumps({"number1": 1})})
+    response = api_client.post(
+        "/api/v1/pipelines/adder/run", {"json_inputs": json.dumps({"number1": 1})}
+    )
     assert response.status_code == 400
     assert "not ready" in response.json()["message"]
 
@@ -67,7 +80,9 @@ def test_it_needs_a_token(client, pipeline):
 
 
 def test_it_answers_204_when_there_is_no_latest(api_client, pipeline):
-    assert api_client.get("/api/v1/pipelines/adder/executions/latest").status_code == 204
+    assert (
+        api_client.get("/api/v1/pipelines/adder/executions/latest").status_code == 204
+    )
 
 
 def test_it_gives_the_latest_execution(api_client, make_execution):
@@ -82,5 +97,11 @@ def test_it_lists_executions(api_client, make_execution):
     items = api_client.get("/api/v1/pipelines/adder/executions").json()
     assert [i["execution_id"] for i in items] == [execution.execution_id]
     assert set(items[0]) == {
-        "execution_id", "status", "created_at", "created_by", "end_date", "pipeline_name", "deployment_name",
+        "execution_id",
+        "status",
+        "created_at",
+        "created_by",
+        "end_date",
+        "pipeline_name",
+        "deployment_name",
     }

@@ -5,14 +5,19 @@ from executions.models import EnvironmentVariable
 
 def put(api_client, values):
     return api_client.put(
-        "/api/v1/environment-variables", {"environment_variables": values}, content_type="application/json"
+        "/api/v1/environment-variables",
+        {"environment_variables": values},
+        content_type="application/json",
     )
 
 
 def test_it_creates_and_updates_several_variables(api_client):
     assert put(api_client, {"A": "1", "B": 6}).status_code == 200
     put(api_client, {"A": "2"})
-    assert dict(EnvironmentVariable.objects.values_list("name", "value")) == {"A": "2", "B": "6"}
+    assert dict(EnvironmentVariable.objects.values_list("name", "value")) == {
+        "A": "2",
+        "B": "6",
+    }
 
 
 def test_it_names_an_invalid_variable_name(api_client):

@@ -13,7 +13,11 @@ def resolve(pipeline, given=None, files=None, mapping=None, source="run"):
     return {
         r.name: r
         for r in input_values_resolve(
-            pipeline=pipeline, given=given or {}, files=files or {}, inputs_mapping=mapping, source=source
+            pipeline=pipeline,
+            given=given or {},
+            files=files or {},
+            inputs_mapping=mapping,
+            source=source,
         )
     }
 
@@ -34,7 +38,9 @@ def test_it_rejects_a_string_for_a_number(pipeline):
 
 
 def test_it_rejects_a_boolean_for_a_number(pipeline):
-    with pytest.raises(ValidationFailed, match="'number1' must be a number, got boolean"):
+    with pytest.raises(
+        ValidationFailed, match="'number1' must be a number, got boolean"
+    ):
         resolve(pipeline, {"number1": True})
 
 
@@ -59,7 +65,9 @@ def test_it_rejects_an_unknown_input(pipeline):
 )
 def test_it_checks_each_data_type(alice, data_type, good, bad):
     pipeline = Pipeline.objects.create(
-        name=f"p-{data_type}", function_path="m.py", function_name="f",
+        name=f"p-{data_type}",
+        function_path="m.py",
+        function_name="f",
         inputs=[{"name": "x", "data_type": data_type, "is_required": True}],
     )
     assert resolve(pipeline, {"x": good})["x"].value == good
@@ -69,7 +77,9 @@ def test_it_checks_each_data_type(alice, data_type, good, bad):
 
 def test_it_needs_an_upload_for_a_file_input(alice):
     pipeline = Pipeline.objects.create(
-        name="files", function_path="m.py", function_name="f",
+        name="files",
+        function_path="m.py",
+        function_name="f",
         inputs=[{"name": "doc", "data_type": "file", "is_required": True}],
     )
     with pytest.raises(ValidationFailed, match="Input 'doc' must be a file"):
@@ -115,7 +125,11 @@ def test_it_maps_null(pipeline):
 
 def test_it_takes_endpoint_values_renamed_to_pipeline_names(pipeline):
     mapping = [
-        {"pipeline_input_name": "number1", "endpoint_input_name": "a", "is_required": True},
+        {
+            "pipeline_input_name": "number1",
+            "endpoint_input_name": "a",
+            "is_required": True,
+        },
         {"pipeline_input_name": "number2", "constant_value": 1},
         {"pipeline_input_name": "label", "is_null": True},
     ]
@@ -132,7 +146,11 @@ def test_it_maps_unmapped_inputs_to_endpoint_values_of_the_same_name(pipeline):
 
 def test_it_refuses_a_mapping_to_an_unknown_input(pipeline):
     with pytest.raises(ValidationFailed, match="no input 'ghost'"):
-        resolve(pipeline, {"number1": 1}, mapping=[{"pipeline_input_name": "ghost", "is_null": True}])
+        resolve(
+            pipeline,
+            {"number1": 1},
+            mapping=[{"pipeline_input_name": "ghost", "is_null": True}],
+        )
 
 
 def test_it_coerces_form_text():

@@ -12,12 +12,17 @@ from executions.services import (
 )
 
 
-def test_it_writes_a_pending_execution_with_its_inputs_and_outputs(make_execution, alice):
+def test_it_writes_a_pending_execution_with_its_inputs_and_outputs(
+    make_execution, alice
+):
     execution = make_execution(number1=9)
     assert execution.status == ExecutionStatus.PENDING
     assert execution.execution_id.startswith("adder-")
     assert execution.created_by == alice
-    rows = {(r.direction, r.name): r for r in ExecutionIo.objects.filter(execution=execution)}
+    rows = {
+        (r.direction, r.name): r
+        for r in ExecutionIo.objects.filter(execution=execution)
+    }
     assert rows[("input", "number1")].value == 9
     assert rows[("output", "total")].value is None
     assert rows[("output", "total")].mapping_type == "run"
@@ -45,9 +50,14 @@ def test_it_finishes_once(make_execution):
     execution = make_execution()
     execution_claim(execution_pk=execution.pk)
     done = execution_finish(
-        execution=execution, status=ExecutionStatus.SUCCEEDED, reason=None, outputs={"total": {"value": 3}}
+        execution=execution,
+        status=ExecutionStatus.SUCCEEDED,
+        reason=None,
+        outputs={"total": {"value": 3}},
     )
-    again = execution_finish(execution=execution, status=ExecutionStatus.FAILED, reason="late")
+    again = execution_finish(
+        execution=execution, status=ExecutionStatus.FAILED, reason="late"
+    )
     execution.refresh_from_db()
     assert (done, again) == (True, False)
     assert execution.status == ExecutionStatus.SUCCEEDED
@@ -58,14 +68,23 @@ def test_it_returns_at_once_when_final(make_execution):
     execution = make_execution()
     Execution.objects.filter(pk=execution.pk).update(status=ExecutionStatus.FAILED)
     execution.refresh_from_db()
-    assert execution_wait(execution=execution, timeout_s=30).status == ExecutionStatus.FAILED
+    assert (
+        execution_wait(execution=execution, timeout_s=30).status
+        == ExecutionStatus.FAILED
+    )
 
 
 def test_it_deletes_rows_and_files(make_execution, django_capture_on_commit_callbacks):
     execution = make_execution()
     execution.work_dir.mkdir(parents=True)
     (execution.work_dir / "x").write_text("x")
-    LogLine.objects.create(execution=execution, seq=1, timestamp=execution.created_at, stream="stdout", message="hi")
+    LogLine.objects.create(
+        execution=execution,
+        seq=1,
+        timestamp=execution.created_at,
+        stream="stdout",
+        message="hi",
+    )
     with django_capture_on_commit_callbacks(execute=True):
         execution_delete(execution=execution)
     assert not Execution.objects.filter(pk=execution.pk).exists()

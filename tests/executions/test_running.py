@@ -13,7 +13,7 @@ from executions.services import execution_create, execution_run, input_values_re
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-CODE = '''
+CODE = """
 import os, sys, time
 
 def add(number1, number2=2):
@@ -32,7 +32,7 @@ def slow(number1, number2=2):
 
 def env(number1, number2=2):
     return {"total": len(os.environ), "keys": sorted(os.environ)}
-'''
+"""
 
 
 @pytest.fixture
@@ -62,11 +62,19 @@ def make_pipeline(alice, function_name, *, outputs=None, status=PipelineStatus.R
 
 def run(pipeline, alice, pool, *, timeout_s=None, **given) -> Execution:
     inputs = input_values_resolve(
-        pipeline=pipeline, given=given or {"number1": 1}, files={}, inputs_mapping=None, source="run"
+        pipeline=pipeline,
+        given=given or {"number1": 1},
+        files={},
+        inputs_mapping=None,
+        source="run",
     )
     execution = execution_create(
-        pipeline=pipeline, trigger=Trigger.RUN, created_by=alice, inputs=inputs,
-        outputs_mapping=None, timeout_s=timeout_s,
+        pipeline=pipeline,
+        trigger=Trigger.RUN,
+        created_by=alice,
+        inputs=inputs,
+        outputs_mapping=None,
+        timeout_s=timeout_s,
     )
     execution_run(execution_pk=execution.pk, pool=pool)
     execution.refresh_from_db()
@@ -83,7 +91,11 @@ def test_it_runs_and_stores_outputs_and_logs(alice, pool):
         ("stderr", "to stderr"),
     }
     assert execution.log_line_count == 2
-    assert execution.function_started_at <= execution.function_ended_at <= execution.end_date
+    assert (
+        execution.function_started_at
+        <= execution.function_ended_at
+        <= execution.end_date
+    )
     assert not (execution.work_dir / "work").exists()
 
 
@@ -91,7 +103,9 @@ def test_it_fails_a_raising_function_with_its_traceback(alice, pool):
     execution = run(make_pipeline(alice, "boom"), alice, pool)
     assert execution.status == ExecutionStatus.FAILED
     assert "no luck 1" in execution.status_reason
-    logs = "\n".join(LogLine.objects.filter(execution=execution).values_list("message", flat=True))
+    logs = "\n".join(
+        LogLine.objects.filter(execution=execution).values_list("message", flat=True)
+    )
     assert "Traceback" in logs
     assert "ValueError: no luck 1" in logs
 
@@ -110,21 +124,43 @@ def test_it_fails_at_the_timeout(alice, pool):
 
 def test_it_gives_the_child_no_platform_secret(alice, pool, settings):
     pipeline = make_pipeline(
-        alice, "env", outputs=[{"name": "total", "data_type": "number"}, {"name": "keys", "data_type": "array"}]
+        alice,
+        "env",
+        outputs=[
+            {"name": "total", "data_type": "number"},
+            {"name": "keys", "data_type": "array"},
+        ],
     )
     execution = run(pipeline, alice, pool)
     keys = execution.io.get(name="keys").value
     assert "CRAFT_AI_EXECUTION_ID" in keys
-    assert not {"DATABASE_URL", "SECRET_KEY", "REDIS_URL", "DJANGO_SETTINGS_MODULE"} & set(keys)
+    assert not {
+        "DATABASE_URL",
+        "SECRET_KEY",
+        "REDIS_URL",
+        "DJANGO_SETTINGS_MODULE",
+    } & set(keys)
 
 
 def test_it_errors_when_the_pipeline_is_not_ready(alice, pool):
     pipeline = make_pipeline(alice, "add")
-    inputs = input_values_resolve(pipeline=pipeline, given={"number1": 1}, files={}, inputs_mapping=None, source="run")
-    execution = execution_create(
-        pipeline=pipeline, trigger=Trigger.RUN, created_by=alice, inputs=inputs, outputs_mapping=None
+    inputs = input_values_resolve(
+        pipeline=pipeline,
+        given={"number1": 1},
+        files={},
+        inputs_mapping=None,
+        source="run",
     )
-    Pipeline.objects.filter(pk=pipeline.pk).update(status=PipelineStatus.CREATION_FAILED)
+    execution = execution_create(
+        pipeline=pipeline,
+        trigger=Trigger.RUN,
+        created_by=alice,
+        inputs=inputs,
+        outputs_mapping=None,
+    )
+    Pipeline.objects.filter(pk=pipeline.pk).update(
+        status=PipelineStatus.CREATION_FAILED
+    )
     execution_run(execution_pk=execution.pk, pool=pool)
     execution.refresh_from_db()
     assert execution.status == ExecutionStatus.ERROR

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -12,7 +13,13 @@ from executions.services import execution_claim, execution_finish
 
 @pytest.mark.parametrize(
     "url",
-    ["/executions/", "/executions/x-1/", "/executions/x-1/logs/", "/pipelines/adder/run/", "/environment-variables/"],
+    [
+        "/executions/",
+        "/executions/x-1/",
+        "/executions/x-1/logs/",
+        "/pipelines/adder/run/",
+        "/environment-variables/",
+    ],
 )
 def test_it_sends_anonymous_visitors_to_login(client, db, url):
     response = client.get(url)
@@ -36,14 +43,20 @@ def test_it_filters_by_status(alice_client, make_execution):
 
 def test_it_renders_only_the_results_for_htmx(alice_client, make_execution):
     make_execution()
-    body = alice_client.get("/executions/?pipeline=adder", headers={"HX-Request": "true"}).content.decode()
+    body = alice_client.get(
+        "/executions/?pipeline=adder", headers={"HX-Request": "true"}
+    ).content.decode()
     assert body.lstrip().startswith('<div id="results">')
 
 
 def test_it_shows_an_execution(alice_client, make_execution):
     execution = make_execution(number1=9)
     LogLine.objects.create(
-        execution=execution, seq=1, timestamp=datetime.now(UTC), stream="stdout", message="<script>x</script>"
+        execution=execution,
+        seq=1,
+        timestamp=datetime.now(UTC),
+        stream="stdout",
+        message="<script>x</script>",
     )
     body = alice_client.get(f"/executions/{execution.execution_id}/").content.decode()
     assert "number1" in body
@@ -60,9 +73,16 @@ def test_it_tails_logs_after_the_cursor(alice_client, make_execution):
     execution = make_execution()
     for seq in (1, 2, 3):
         LogLine.objects.create(
-            execution=execution, seq=seq, timestamp=datetime.now(UTC), stream="stdout", message=f"line {seq}"
+            execution=execution,
+            seq=seq,
+            timestamp=datetime.now(UTC),
+            stream="stdout",
+            message=f"line {seq}",
         )
-    response = alice_client.get(f"/executions/{execution.execution_id}/logs/?after=2", headers={"HX-Request": "true"})
+    response = alice_client.get(
+        f"/executions/{execution.execution_id}/logs/?after=2",
+        headers={"HX-Request": "true"},
+    )
     body = response.content.decode()
     assert response.status_code == 200
     assert "line 3" in body and "line 2" not in body
@@ -73,13 +93,22 @@ def test_it_stops_polling_once_final(alice_client, make_execution):
     execution = make_execution()
     execution_claim(execution_pk=execution.pk)
     execution_finish(execution=execution, status=ExecutionStatus.SUCCEEDED, reason=None)
-    response = alice_client.get(f"/executions/{execution.execution_id}/logs/?after=0", headers={"HX-Request": "true"})
+    response = alice_client.get(
+        f"/executions/{execution.execution_id}/logs/?after=0",
+        headers={"HX-Request": "true"},
+    )
     assert response.status_code == 286
 
 
 def test_it_truncates_very_long_lines_for_display(alice_client, make_execution):
     execution = make_execution()
-    LogLine.objects.create(execution=execution, seq=1, timestamp=datetime.now(UTC), stream="stdout", message="x" * 5000)
+    LogLine.objects.create(
+        execution=execution,
+        seq=1,
+        timestamp=datetime.now(UTC),
+        stream="stdout",
+        message="x" * 5000,
+    )
     body = alice_client.get(f"/executions/{execution.execution_id}/").content.decode()
     assert "3000 more characters" in body
 
@@ -94,7 +123,9 @@ def test_it_deletes_with_post_only(alice_client, make_execution):
 
 
 def test_it_runs_from_the_form(alice_client, pipeline):
-    response = alice_client.post("/pipelines/adder/run/", {"input-number1": "9", "input-label": "hi"})
+    response = alice_client.post(
+        "/pipelines/adder/run/", {"input-number1": "9", "input-label": "hi"}
+    )
     execution = Execution.objects.get()
     assert response["Location"] == f"/executions/{execution.execution_id}/"
     assert execution.io.get(name="number1").value == 9
@@ -116,12 +147,17 @@ def test_it_shows_a_missing_required_input(alice_client, pipeline):
 
 def test_it_uploads_files_from_the_form(alice_client, alice):
     Pipeline.objects.create(
-        name="reader", function_path="m.py", function_name="f", status=PipelineStatus.READY,
+        name="reader",
+        function_path="m.py",
+        function_name="f",
+        status=PipelineStatus.READY,
         inputs=[{"name": "doc", "data_type": "file", "is_required": True}],
     )
-    alice_client.post("/pipelines/reader/run/", {"input-doc": SimpleUploadedFile("a.txt", b"hello")})
+    alice_client.post(
+        "/pipelines/reader/run/", {"input-doc": SimpleUploadedFile("a.txt", b"hello")}
+    )
     row = Execution.objects.get().io.get(name="doc")
-    assert open(row.file_path, "rb").read() == b"hello"
+    assert Path(row.file_path).read_bytes() == b"hello"
 
 
 def test_it_renders_the_pipeline_include(alice_client, make_execution, pipeline):
@@ -134,7 +170,9 @@ def test_it_renders_the_pipeline_include(alice_client, make_execution, pipeline)
 
 
 def test_it_saves_and_masks_variables(alice_client, db):
-    response = alice_client.post("/environment-variables/", {"name": "TOKEN", "value": "s3cret"})
+    response = alice_client.post(
+        "/environment-variables/", {"name": "TOKEN", "value": "s3cret"}
+    )
     assert response.status_code == 302
     body = alice_client.get("/environment-variables/").content.decode()
     assert 'data-secret="s3cret"' in body
@@ -142,7 +180,9 @@ def test_it_saves_and_masks_variables(alice_client, db):
 
 
 def test_it_refuses_a_bad_variable_name(alice_client, db):
-    response = alice_client.post("/environment-variables/", {"name": "1x", "value": "v"})
+    response = alice_client.post(
+        "/environment-variables/", {"name": "1x", "value": "v"}
+    )
     assert response.status_code == 400
     assert not EnvironmentVariable.objects.exists()
 
@@ -153,3 +193,12 @@ def test_it_deletes_a_variable(alice_client, db):
     alice_client.post("/environment-variables/A/delete/")
     assert not EnvironmentVariable.objects.exists()
     assert alice_client.post("/environment-variables/A/delete/").status_code == 404
+
+
+def test_it_reloads_the_page_once_final(alice_client, make_execution):
+    execution = make_execution()
+    url = f"/executions/{execution.execution_id}/?fragment=status"
+    assert "HX-Refresh" not in alice_client.get(url, headers={"HX-Request": "true"})
+    execution_claim(execution_pk=execution.pk)
+    execution_finish(execution=execution, status=ExecutionStatus.SUCCEEDED, reason=None)
+    assert alice_client.get(url, headers={"HX-Request": "true"})["HX-Refresh"] == "true"
