@@ -9,8 +9,8 @@ from ninja.errors import ValidationError as NinjaValidationError
 
 from accounts.api import router as accounts_router
 from accounts.auth import AccessTokenAuth
-from datastore.api import router as datastore_router
 from accounts.services import INVALID_ACCESS_TOKEN
+from datastore.api import router as datastore_router
 from deployments.api import router as deployments_router
 from executions.api import router as executions_router
 from platform_site.errors import ApiError, api_error_response, error_response
