@@ -14,7 +14,7 @@ from typing import Any
 from django.db.models import Q
 
 from deployments.mappings import mapping_type
-from deployments.models import Deployment, ExecutionRule
+from deployments.models import Deployment, DeploymentMode, ExecutionRule
 from deployments.schedules import schedule_describe
 from deployments.tokens import token_decrypt
 
@@ -131,10 +131,13 @@ def deployment_mapping_type(mapping: dict, *, direction: str = "input") -> str:
 
 
 def ram_requested_total_mib(exclude: Deployment | str | None = None) -> int:
-    """RAM requested by enabled deployments (optionally leaving one out), in MiB."""
-    rows = Deployment.objects.filter(is_enabled=True).exclude(
-        Q(ram_request__isnull=True) | Q(ram_request="")
-    )
+    """RAM requested by enabled low-latency deployments (optionally leaving one out), in MiB.
+
+    Elastic executions take memory only while they run, so only warm pods count.
+    """
+    rows = Deployment.objects.filter(
+        is_enabled=True, mode=DeploymentMode.LOW_LATENCY
+    ).exclude(Q(ram_request__isnull=True) | Q(ram_request=""))
     if isinstance(exclude, Deployment):
         rows = rows.exclude(pk=exclude.pk)
     elif isinstance(exclude, str):

@@ -50,6 +50,8 @@ LOW_LATENCY_UNAVAILABLE = (
     "Low-latency mode is not available yet on this platform; use mode='elastic'."
 )
 RESERVED_URL_PATHS = ("v1",)
+# Names that would shadow a page of the UI (deployments/cron-preview/).
+RESERVED_DEPLOYMENT_NAMES = ("cron-preview",)
 # Statuses during which get_deployment(wait_for_completion=True) is held.
 TRANSITIONAL_STATUSES = (
     DeploymentStatus.CREATION_PENDING,
@@ -167,6 +169,8 @@ def deployment_create(
 ) -> Deployment:
     """Validate everything, then write the deployment (elastic ones are `up` at once)."""
     _check_name(name, "name")
+    if name in RESERVED_DEPLOYMENT_NAMES:
+        raise ValidationFailed(f"name '{name}' is reserved; choose another.")
     if execution_rule not in ExecutionRule.values:
         raise ValidationFailed(
             f"execution_rule must be 'endpoint' or 'periodic', got {execution_rule!r}."

@@ -19,6 +19,8 @@ from deployments.flatform import to_bool
 from deployments.models import DATA_TYPES, NAME_PATTERN, NAME_RULE
 from platform_site.errors import ValidationFailed
 
+# Names that would shadow a page of the UI (pipelines/new/).
+RESERVED_PIPELINE_NAMES = ("new",)
 IO_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,199}$")
 IO_NAME_RULE = "letters, digits, underscores and dashes, starting with a letter or underscore, at most 200 characters"
 UNSUPPORTED_CONFIG = {
@@ -148,6 +150,8 @@ class PipelineSpec(BaseModel):
     def _pipeline_name(cls, value: str) -> str:
         if not re.match(NAME_PATTERN, value):
             raise ValueError(f"{value!r} is not a valid name: use {NAME_RULE}")
+        if value in RESERVED_PIPELINE_NAMES:
+            raise ValueError(f"{value!r} is reserved; choose another name")
         return value
 
     @field_validator("function_path")

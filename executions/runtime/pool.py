@@ -33,6 +33,11 @@ ZYGOTE_START_TIMEOUT_S = 300.0
 # After SIGKILL, how long we wait for the zygote to report the exit.
 KILL_GRACE_S = 10.0
 MAX_POLL_S = 60.0
+# How often a run with a cancel event looks at it.
+CANCEL_CHECK_S = 0.25
+CANCELLED_REASON = (
+    "Execution was stopped: it is no longer this worker's to run (reaped or deleted)"
+)
 READ_CHUNK_BYTES = 64 * 1024
 # After the process exited, what an escaped grandchild still writes is not
 # waited for: at most this many reads per pipe.
@@ -132,8 +137,17 @@ class ZygotePool:
     def __exit__(self, *exc_info) -> None:
         self.close()
 
-    def run(self, spec: RunSpec, on_log: LogCallback) -> RunResult:
-        """Run spec's function once in a fresh child; on_log(stream, epoch_ts, line) gets every output line."""
+    def run(
+        self,
+        spec: RunSpec,
+        on_log: LogCallback,
+        cancel: threading.Event | None = None,
+    ) -> RunResult:
+        """Run spec's function once in a fresh child; on_log(stream, epoch_ts, line) gets every output line.
+
+        Setting `cancel` kills the child (within CANCEL_CHECK_S): the caller
+        learnt the execution is no longer its to run.
+        """
         started = time.monotonic()
         deadline = (
             started + spec.timeout_s if spec.timeout_s and spec.timeout_s > 0 else None
@@ -158,7 +172,7 @@ class ZygotePool:
                     for line in zygote.failure.get(stream, []):
                         on_log(stream, now, line)
                 return RunResult("failed", zygote.failure["reason"])
-            return self._execute(zygote, spec, on_log, deadline)
+            return self._execute(zygote, spec, on_log, deadline, cancel)
         finally:
             self._release(zygote)
 
@@ -270,6 +284,7 @@ class ZygotePool:
         spec: RunSpec,
         on_log: LogCallback,
         deadline: float | None,
+        cancel: threading.Event | None = None,
     ) -> RunResult:
         try:
             request = json.dumps(
@@ -298,7 +313,16 @@ class ZygotePool:
                 os.close(fd)
         try:
             return self._collect(
-                zygote, spec, on_log, deadline, run_id, pending, out_r, err_r, res_r
+                zygote,
+                spec,
+                on_log,
+                deadline,
+                run_id,
+                pending,
+                out_r,
+                err_r,
+                res_r,
+                cancel,
             )
         finally:
             if pending.exit is None and not pending.gone:
@@ -320,6 +344,7 @@ class ZygotePool:
         out_r: int,
         err_r: int,
         res_r: int,
+        cancel: threading.Event | None = None,
     ) -> RunResult:
         lines = {
             out_r: LineSplitter("stdout", on_log),
@@ -332,7 +357,7 @@ class ZygotePool:
         poller.register(pending.wake_r, select.POLLIN)
         open_fds = {out_r, err_r, res_r}
         result = bytearray()
-        timed_out = too_large = False
+        timed_out = too_large = cancelled = False
         kill_deadline = None
 
         def take(fd: int, chunk: bytes) -> None:
@@ -350,6 +375,11 @@ class ZygotePool:
 
         while not pending.exit and not pending.gone:
             now = time.monotonic()
+            if cancel is not None and cancel.is_set() and kill_deadline is None:
+                cancelled = True
+                zygote.kill(run_id)
+                kill_deadline = now + KILL_GRACE_S
+                continue
             if kill_deadline is not None:
                 if now >= kill_deadline:
                     break
@@ -363,6 +393,8 @@ class ZygotePool:
                 wait = deadline - now
             else:
                 wait = MAX_POLL_S
+            if cancel is not None:
+                wait = min(wait, CANCEL_CHECK_S)
             # Bounded, so that a huge timeout_s never overflows poll().
             for fd, _ in poller.poll(math.ceil(min(wait, MAX_POLL_S) * 1000)):
                 if fd not in open_fds:
@@ -384,6 +416,8 @@ class ZygotePool:
                 take(fd, chunk)
         for splitter in lines.values():
             splitter.close()
+        if cancelled:
+            return RunResult("failed", CANCELLED_REASON)
         return self._result(zygote, spec, on_log, pending, result, timed_out, too_large)
 
     def _result(

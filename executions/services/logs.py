@@ -35,8 +35,10 @@ class LogSink:
     One background thread per running execution: it writes pending lines every
     FLUSH_INTERVAL_S (or sooner past FLUSH_MAX_LINES) so a long execution's logs
     are visible while it runs, and updates heartbeat_at every
-    HEARTBEAT_INTERVAL_S. `lost` becomes True when the heartbeat finds the row
-    no longer Running (reaped by the sweeper, or deleted).
+    HEARTBEAT_INTERVAL_S. `lost` is set when the heartbeat finds the row no
+    longer Running (reaped by the sweeper, or deleted), or when no heartbeat
+    got through for HEARTBEAT_TIMEOUT_S: the sweeper will reap it by then, so
+    the run must stop rather than become a zombie (RELIABILITY R8).
     """
 
     def __init__(
@@ -45,7 +47,8 @@ class LogSink:
         self.execution_pk = execution.pk
         self.seq = execution.log_line_count
         self.heartbeat = heartbeat
-        self.lost = False
+        self.lost = threading.Event()
+        self._last_beat_ok = time.monotonic()
         self._lines: list[tuple[str, float, str]] = []
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -88,12 +91,15 @@ class LogSink:
 
     def _beat(self) -> None:
         try:
-            if not self.heartbeat():
-                self.lost = True
+            if self.heartbeat():
+                self._last_beat_ok = time.monotonic()
+            else:
+                self.lost.set()
         except DatabaseError:
-            # The sweeper decides when silence means lost; keep running meanwhile.
             logger.warning("Heartbeat failed for execution %s", self.execution_pk)
             close_old_connections()
+            if time.monotonic() - self._last_beat_ok > settings.HEARTBEAT_TIMEOUT_S:
+                self.lost.set()
 
     def flush(self) -> None:
         with self._lock:

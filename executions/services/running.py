@@ -260,7 +260,7 @@ def _run_in_work_dir(execution: Execution, pool, work_dir: Path) -> None:
     )
     sink.start()
     try:
-        result = pool.run(spec, sink.on_log)
+        result = pool.run(spec, sink.on_log, cancel=sink.lost)
     except (
         Exception
     ) as exc:  # a platform failure, whatever it is: say so, never hang Running

@@ -7,6 +7,7 @@ import threading
 
 from executions.runtime import protocol
 from executions.runtime.lines import MAX_LINE_BYTES
+from executions.runtime.pool import CANCELLED_REASON
 
 from .helpers import wait_until_gone
 
@@ -152,6 +153,17 @@ def test_it_times_out(pool, pipeline, logs):
     assert result.reason == "Execution timed out after 0.5 s"
     assert logs.lines("stderr")[-1] == "Execution timed out after 0.5 s"
     assert result.signal == signal.SIGKILL
+
+
+def test_it_stops_a_cancelled_run(pool, pipeline, logs):
+    spec = pipeline("import time\ndef main():\n    time.sleep(60)\n", timeout_s=120)
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()
+
+    result = pool.run(spec, logs, cancel=cancel)
+
+    assert result.status == "failed"
+    assert result.reason == CANCELLED_REASON
 
 
 def test_it_enforces_the_memory_limit_and_keeps_working(pool, pipeline, logs):

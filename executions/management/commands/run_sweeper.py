@@ -14,12 +14,16 @@ import time
 from django.core.management.base import BaseCommand
 from django.db import DatabaseError, close_old_connections
 
+from deployments.services.pipelines import pipeline_requeue_stale
 from executions.services import executions_reap_lost, executions_requeue_pending
 from platform_site import health
 
 logger = logging.getLogger(__name__)
 
 IDLE_SLEEP_S = 1.0
+# Lost pipeline builds are rare and a re-sent build waits behind the queue:
+# looking once a minute keeps a slow queue from filling with duplicates.
+PIPELINE_SWEEP_INTERVAL_S = 60.0
 
 
 class Command(BaseCommand):
@@ -45,6 +49,19 @@ class Command(BaseCommand):
             logger.info("Re-enqueued %d pending execution(s)", requeued)
         return bool(requeued)
 
+    def pipeline_step(self) -> bool:
+        now = time.monotonic()
+        if (
+            now - getattr(self, "last_pipeline_sweep", float("-inf"))
+            < PIPELINE_SWEEP_INTERVAL_S
+        ):
+            return False
+        self.last_pipeline_sweep = now
+        requeued = pipeline_requeue_stale()
+        if requeued:
+            logger.info("Re-enqueued the build of %d pipeline(s)", requeued)
+        return bool(requeued)
+
     def beat_step(self) -> bool:
         try:
             health.beat("sweeper")
@@ -55,7 +72,12 @@ class Command(BaseCommand):
     def sweep(self) -> bool:
         """One pass over every step; True when any found work."""
         found = False
-        for step in (self.reap_step, self.requeue_step, self.beat_step):
+        for step in (
+            self.reap_step,
+            self.requeue_step,
+            self.pipeline_step,
+            self.beat_step,
+        ):
             try:
                 found = step() or found
             except DatabaseError:
