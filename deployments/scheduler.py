@@ -18,11 +18,15 @@ from django.utils import timezone
 from deployments.models import Deployment, DeploymentStatus, ExecutionRule
 from deployments.schedules import schedule_next_run
 from deployments.services.deployment_triggers import deployment_fire_tick
+from executions.models import ExecutionStatus
+from executions.services import execution_record_unrun
 from platform_site.errors import ApiError
 
 logger = logging.getLogger(__name__)
 
 MAX_SLEEP_S = 1.0
+MAX_SKIPPED_RECORDS = 100
+SKIPPED_REASON = "Missed while the scheduler was down; one catch-up execution ran for the tick of {tick}."
 
 
 def _due(now: datetime):
@@ -41,6 +45,10 @@ def scheduler_step(*, now: datetime | None = None) -> bool:
     exactly ONE catch-up execution (for its oldest missed tick, recorded with
     that `scheduled_for`), then resumes its normal cadence; it never replays a
     storm of missed ticks, and never gets stuck however long the outage was.
+    The other missed ticks are recorded as `Skipped` executions (at most
+    MAX_SKIPPED_RECORDS per catch-up), and a tick that cannot start (e.g. a
+    mapped environment variable is gone) as `Failed` with the reason, so no
+    tick ever disappears silently.
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -71,14 +79,50 @@ def scheduler_step(*, now: datetime | None = None) -> bool:
             logger.info("Tick %s of %s was already fired", tick, deployment.name)
         except ApiError as exc:
             # The tick cannot run (e.g. a mapped environment variable is gone):
-            # say so and move on to the next tick rather than retrying forever.
+            # record why and move on to the next tick rather than retrying forever.
             logger.warning(
                 "Tick %s of %s not started: %s", tick, deployment.name, exc.message
             )
+            _record_unrun(
+                deployment, tick, ExecutionStatus.FAILED, f"Not started: {exc.message}"
+            )
+        _record_missed(deployment, after=tick, until=now)
         Deployment.objects.filter(pk=deployment.pk).update(
             next_run_at=schedule_next_run(deployment.schedule, after=now)
         )
     return True
+
+
+def _record_unrun(
+    deployment: Deployment, tick: datetime, status: str, reason: str
+) -> None:
+    try:
+        with transaction.atomic():  # a savepoint: another scheduler may have it
+            execution_record_unrun(
+                deployment=deployment, scheduled_for=tick, status=status, reason=reason
+            )
+    except IntegrityError:
+        pass
+
+
+def _record_missed(deployment: Deployment, *, after: datetime, until: datetime) -> None:
+    """Record ticks in (after, until] as Skipped: they passed while nothing fired them."""
+    tick = after
+    for _ in range(MAX_SKIPPED_RECORDS):
+        tick = schedule_next_run(deployment.schedule, after=tick)
+        if tick > until:
+            return
+        _record_unrun(
+            deployment,
+            tick,
+            ExecutionStatus.SKIPPED,
+            SKIPPED_REASON.format(tick=after.isoformat()),
+        )
+    logger.warning(
+        "%s missed more than %d ticks; only the first were recorded",
+        deployment.name,
+        MAX_SKIPPED_RECORDS,
+    )
 
 
 def seconds_until_next_tick(

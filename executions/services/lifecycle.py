@@ -156,6 +156,34 @@ def execution_create(
     return execution
 
 
+def execution_record_unrun(
+    *, deployment, scheduled_for: datetime, status: str, reason: str
+) -> Execution:
+    """Record a periodic tick that did not run (Skipped, or Failed before it could start).
+
+    Nothing is enqueued: the row exists so that a missed or refused tick is
+    visible in the executions list instead of silently absent. The unique
+    (deployment, scheduled_for) constraint still applies (IntegrityError).
+    """
+    now = timezone.now()
+    return Execution.objects.create(
+        execution_id=f"{deployment.pipeline.name}-{secrets.token_hex(5)}",
+        pipeline=deployment.pipeline,
+        pipeline_name=deployment.pipeline.name,
+        deployment=deployment,
+        deployment_name=deployment.name,
+        trigger=Trigger.PERIODIC,
+        created_by=deployment.created_by,
+        status=status,
+        status_reason=reason,
+        scheduled_for=scheduled_for,
+        timeout_s=deployment.execution_timeout_s or settings.EXECUTION_TIMEOUT_S,
+        memory_limit_mib=ram_request_mib(deployment.ram_request)
+        or settings.EXECUTION_MEMORY_LIMIT_MIB,
+        end_date=now,
+    )
+
+
 def execution_claim(*, execution_pk) -> bool:
     """Pending -> Running. False when another delivery already took it (or it is gone)."""
     now = timezone.now()

@@ -10,7 +10,7 @@ from django.utils import timezone
 from deployments.models import Deployment
 from deployments.scheduler import scheduler_step, seconds_until_next_tick
 from deployments.services.deployments import deployment_create, deployment_update
-from executions.models import Execution
+from executions.models import EnvironmentVariable, Execution
 from tests.deployments.factories import make_pipeline, unique
 
 
@@ -79,11 +79,36 @@ def test_it_catches_up_with_one_execution_after_downtime(alice):
     fired = [scheduler_step() for _ in range(5)]
 
     assert fired == [True, False, False, False, False]
-    assert Execution.objects.filter(deployment=deployment).count() == 1
+    executions = Execution.objects.filter(deployment=deployment)
+    assert executions.exclude(status="Skipped").count() == 1
+    # The ticks missed in the ten minutes are recorded, not silently dropped.
+    skipped = executions.filter(status="Skipped")
+    assert 9 <= skipped.count() <= 10
+    assert all("catch-up" in e.status_reason for e in skipped)
     deployment.refresh_from_db()
     assert (
         timezone.now() < deployment.next_run_at <= timezone.now() + timedelta(minutes=1)
     )
+
+
+@pytest.mark.django_db
+def test_it_records_a_tick_that_cannot_start(alice):
+    EnvironmentVariable.objects.create(name="THRESHOLD", value="3")
+    deployment = periodic(alice)
+    deployment.inputs_mapping[0] = {
+        "pipeline_input_name": "number1",
+        "environment_variable_name": "THRESHOLD",
+    }
+    Deployment.objects.filter(pk=deployment.pk).update(
+        inputs_mapping=deployment.inputs_mapping
+    )
+    EnvironmentVariable.objects.all().delete()
+
+    assert scheduler_step() is True
+
+    execution = Execution.objects.get(deployment=deployment)
+    assert execution.status == "Failed"
+    assert "THRESHOLD" in execution.status_reason
 
 
 @pytest.mark.django_db
