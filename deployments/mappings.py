@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from datastore.services import datastore_path_error as datastore_key_error
 from platform_site.errors import ValidationFailed
 
 INPUT_SOURCES = {
@@ -43,8 +44,6 @@ ECHOED_KEYS = ("data_type", "description")
 
 ENV_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,199}$")
 # RELIABILITY X2: data store keys are allow-listed, never sanitised.
-DATASTORE_PATH_PATTERN = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
-OUTPUT_PATH_PLACEHOLDERS = ("{execution_id}", "{date_time}", "{date}")
 ENDPOINT_NAME_MAX = 200
 
 
@@ -88,20 +87,11 @@ def value_type_error(value: Any, data_type: str) -> str | None:
 
 
 def datastore_path_error(path: Any, *, output: bool = False) -> str | None:
+    """The data store's own key rule, so mappings and storage never disagree."""
     if not isinstance(path, str) or not path:
         return "datastore_path must be a non-empty string"
-    checked = path
-    if output:
-        for placeholder in OUTPUT_PATH_PLACEHOLDERS:
-            checked = checked.replace(placeholder, "x")
-    if not DATASTORE_PATH_PATTERN.match(checked) or any(
-        part in (".", "..") for part in checked.split("/")
-    ):
-        return (
-            f"datastore_path '{path}' is not allowed: use relative paths of letters, "
-            "digits, '.', '_', '-' separated by '/', without '.' or '..' segments"
-        )
-    return None
+    problem = datastore_key_error(path, template=output)
+    return f"datastore_path: {problem}" if problem else None
 
 
 def _source_keys(entry: dict, allowed: dict[str, str]) -> list[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from executions.services.inputs import (
-    DATASTORE_UNAVAILABLE,
     ResolvedInput,
     coerce_text,
     input_values_resolve,
@@ -42,7 +41,6 @@ from executions.services.variables import (
 )
 
 __all__ = [
-    "DATASTORE_UNAVAILABLE",
     "LogSink",
     "ResolvedInput",
     "coerce_text",

@@ -16,7 +16,6 @@ from django.core.files.uploadedfile import UploadedFile
 from executions.models import EnvironmentVariable
 from platform_site.errors import ValidationFailed
 
-DATASTORE_UNAVAILABLE = "Data store mappings are not available yet"
 INPUT_SOURCE_KEYS = (
     "endpoint_input_name",
     "constant_value",
@@ -148,10 +147,8 @@ def _check(name: str, data_type: str, value: Any) -> Any:
 
 
 def _datastore_path_error(path: Any, *, template: bool) -> str | None:
-    try:
-        from datastore.services import datastore_path_error
-    except ImportError:
-        return DATASTORE_UNAVAILABLE
+    from datastore.services import datastore_path_error
+
     if not isinstance(path, str):
         return "datastore_path must be a string."
     # Output paths may hold {execution_id}, {date}, {date_time}; input paths may not.
