@@ -51,6 +51,7 @@ def _load_sibling(name: str):
 protocol = _load_sibling("protocol")
 _load_sibling("outputs")
 child = _load_sibling("child")
+seeds = _load_sibling("seeds")
 
 
 class Zygote:
@@ -79,9 +80,11 @@ class Zygote:
             started = time.monotonic()
             failure = None
             try:
+                seeds.watch_import()
                 self.function = child.load_function(
                     code_dir, function_path, function_name
                 )
+                seeds.after_import()
                 if _is_coroutine_function(self.function):
                     import asyncio  # noqa: F401 - paid once here, not in every execution
             except BaseException as exc:
@@ -189,6 +192,7 @@ class Zygote:
                     self.wake_w,
                     self.diag_fd,
                 ]
+                seeds.in_child()
                 child.run_forked(
                     self.function, payload, fds, zygote_fds, zygote_pid, self.sockets
                 )

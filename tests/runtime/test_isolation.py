@@ -257,3 +257,35 @@ def test_it_imports_the_module_with_import_env_and_restarts_on_change(
         {"url": "https://a"},
         {"url": "https://b"},
     )
+
+
+def test_it_gives_each_run_fresh_random_numbers_unless_seeded_at_import(
+    pool, pipeline, logs
+):
+    unseeded = pipeline(
+        """
+        import random
+        import numpy
+        def main():
+            return {"a": random.random(), "b": float(numpy.random.random())}
+        """,
+        outputs={"a": "number", "b": "number"},
+    )
+    seeded = pipeline(
+        """
+        import random
+        import numpy
+        random.seed(42)
+        numpy.random.seed(42)
+        def main():
+            return {"a": random.random(), "b": float(numpy.random.random())}
+        """,
+        outputs={"a": "number", "b": "number"},
+        function_path="seeded.py",
+    )
+
+    fresh = [pool.run(unseeded, logs).outputs for _ in range(2)]
+    fixed = [pool.run(seeded, logs).outputs for _ in range(2)]
+
+    assert fresh[0]["a"] != fresh[1]["a"] and fresh[0]["b"] != fresh[1]["b"]
+    assert fixed[0] == fixed[1]
