@@ -90,6 +90,8 @@ REDIS_URL = envstr("REDIS_URL", f"unix://{REDIS_SOCKET}")
 EMBEDDED_REDIS = "REDIS_URL" not in os.environ
 
 CELERY_BROKER_URL = REDIS_URL.replace("unix://", "redis+socket://", 1)
+# Several platforms may share one Redis (tests, staging): each its own queue.
+CELERY_TASK_DEFAULT_QUEUE = envstr("PLATFORM_QUEUE", "platform")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

@@ -156,6 +156,7 @@ def start_live_platform(tmp_root: Path) -> LivePlatform:
         "REDIS_URL": redis_url,
         "PLATFORM_DATA_DIR": str(data_dir),
         "PLATFORM_HEARTBEAT_TIMEOUT_S": "10",
+        "PLATFORM_QUEUE": f"platform-{db_name}",
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)
