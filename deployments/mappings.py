@@ -24,6 +24,7 @@ import re
 from typing import Any
 
 from datastore.services import datastore_path_error as datastore_key_error
+from executions.services.inputs import EXPECTED, fits_type
 from platform_site.errors import ValidationFailed
 
 INPUT_SOURCES = {
@@ -66,24 +67,9 @@ def sources_for(execution_rule: str, data_type: str, direction: str) -> list[str
 
 def value_type_error(value: Any, data_type: str) -> str | None:
     """None when `value` (decoded JSON) fits `data_type`, else what it should be."""
-    ok = {
-        "string": isinstance(value, str),
-        "number": isinstance(value, int | float) and not isinstance(value, bool),
-        "boolean": isinstance(value, bool),
-        "array": isinstance(value, list),
-        "json": True,
-        "file": False,
-    }.get(data_type, False)
-    if ok:
+    if fits_type(value, data_type):
         return None
-    expected = {
-        "string": "a string",
-        "number": "a number",
-        "boolean": "true or false",
-        "array": "a JSON array",
-        "file": "a file",
-    }.get(data_type, data_type)
-    return f"expected {expected}, got {type(value).__name__}"
+    return f"expected {EXPECTED.get(data_type, data_type)}, got {type(value).__name__}"
 
 
 def datastore_path_error(path: Any, *, output: bool = False) -> str | None:

@@ -80,11 +80,9 @@ def _describe(value: Any) -> str:
     return f"{kind} {shown}"
 
 
-def value_type_error(
-    *, name: str, data_type: str, value: Any, kind: str = "Input"
-) -> str | None:
-    """None when `value` (decoded JSON) fits `data_type`, else the sentence to show."""
-    ok = {
+def fits_type(value: Any, data_type: str) -> bool:
+    """Whether `value` (decoded JSON) is a valid value of a declared `data_type`."""
+    return {
         "number": isinstance(value, int | float) and not isinstance(value, bool),
         "boolean": isinstance(value, bool),
         "string": isinstance(value, str),
@@ -92,7 +90,13 @@ def value_type_error(
         "json": True,
         "file": False,
     }.get(data_type, False)
-    if ok:
+
+
+def value_type_error(
+    *, name: str, data_type: str, value: Any, kind: str = "Input"
+) -> str | None:
+    """None when `value` (decoded JSON) fits `data_type`, else the sentence to show."""
+    if fits_type(value, data_type):
         return None
     expected = EXPECTED.get(data_type, f"of type {data_type}")
     return f"{kind} '{name}' must be {expected}, got {_describe(value)}."
