@@ -80,8 +80,21 @@ def datastore_path_error(path: Any, *, output: bool = False) -> str | None:
     return f"datastore_path: {problem}" if problem else None
 
 
-def _source_keys(entry: dict, allowed: dict[str, str]) -> list[str]:
-    return [key for key in allowed if key in entry]
+def _single_source(
+    entry: dict, allowed: dict[str, str], *, label: str, noun: str
+) -> str:
+    """The one key of `allowed` present in `entry`; 400 when none or several are.
+
+    label: e.g. "inputs_mapping: input 'x'"; noun: "source" or "destination".
+    """
+    keys = [key for key in allowed if key in entry]
+    if not keys:
+        raise ValidationFailed(f"{label} needs one {noun}: " + ", ".join(allowed) + ".")
+    if len(keys) > 1:
+        raise ValidationFailed(
+            f"{label} has more than one {noun} ({', '.join(keys)}); give exactly one."
+        )
+    return keys[0]
 
 
 def _check_input_entry(
@@ -104,18 +117,9 @@ def _check_input_entry(
         raise ValidationFailed(
             f"{where}: input '{name}' has unknown key(s) {', '.join(unknown)}."
         )
-    keys = _source_keys(entry, INPUT_SOURCES)
-    if len(keys) != 1:
-        if not keys:
-            raise ValidationFailed(
-                f"{where}: input '{name}' needs one source: "
-                + ", ".join(INPUT_SOURCES)
-                + "."
-            )
-        raise ValidationFailed(
-            f"{where}: input '{name}' has more than one source ({', '.join(keys)}); give exactly one."
-        )
-    key = keys[0]
+    key = _single_source(
+        entry, INPUT_SOURCES, label=f"{where}: input '{name}'", noun="source"
+    )
     value = entry[key]
     resolved: dict[str, Any] = {"pipeline_input_name": name}
     if key != "endpoint_input_name" and any(k in entry for k in ENDPOINT_ONLY_KEYS):
@@ -207,18 +211,12 @@ def _check_output_entry(
         raise ValidationFailed(
             f"{where}: output '{name}' has unknown key(s) {', '.join(unknown)}."
         )
-    keys = _source_keys(entry, OUTPUT_DESTINATIONS)
-    if len(keys) != 1:
-        if not keys:
-            raise ValidationFailed(
-                f"{where}: output '{name}' needs one destination: "
-                + ", ".join(OUTPUT_DESTINATIONS)
-                + "."
-            )
-        raise ValidationFailed(
-            f"{where}: output '{name}' has more than one destination ({', '.join(keys)}); give exactly one."
-        )
-    key = keys[0]
+    key = _single_source(
+        entry,
+        OUTPUT_DESTINATIONS,
+        label=f"{where}: output '{name}'",
+        noun="destination",
+    )
     value = entry[key]
     resolved: dict[str, Any] = {"pipeline_output_name": name}
     if key == "endpoint_output_name":
