@@ -21,6 +21,7 @@ from executions.services.lifecycle import (
     execution_wait,
     executions_reap_lost,
     executions_requeue_pending,
+    pipeline_run,
     ram_request_mib,
 )
 from executions.services.logs import LogSink, log_lines_after, log_lines_window
@@ -60,6 +61,7 @@ __all__ = [
     "execution_summary_to_api",
     "execution_to_api",
     "execution_wait",
+    "pipeline_run",
     "executions_reap_lost",
     "executions_requeue_pending",
     "input_values_resolve",

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from deployments.models import PipelineStatus
 from executions.models import (
     FINAL_STATUSES,
     Execution,
@@ -28,9 +29,13 @@ from executions.models import (
     IoDirection,
     Trigger,
 )
-from executions.services.inputs import ResolvedInput, outputs_mapping_resolve
+from executions.services.inputs import (
+    ResolvedInput,
+    input_values_resolve,
+    outputs_mapping_resolve,
+)
 from platform_site import notify
-from platform_site.errors import NotFound
+from platform_site.errors import NotFound, ValidationFailed
 
 logger = logging.getLogger(__name__)
 
@@ -154,6 +159,36 @@ def execution_create(
         pk = str(execution.pk)
         transaction.on_commit(lambda: _enqueue(pk))
     return execution
+
+
+def pipeline_run(
+    *,
+    pipeline,
+    given: dict,
+    files: dict,
+    created_by,
+    inputs_mapping: list[dict] | None = None,
+    outputs_mapping: list[dict] | None = None,
+) -> Execution:
+    """An on-demand run (SDK or Run form): checked inputs, then a Pending execution."""
+    if pipeline.status != PipelineStatus.READY:
+        raise ValidationFailed(
+            f"Pipeline '{pipeline.name}' is not ready (status {pipeline.status}): it cannot run yet."
+        )
+    inputs = input_values_resolve(
+        pipeline=pipeline,
+        given=given,
+        files=files,
+        inputs_mapping=inputs_mapping,
+        source=Trigger.RUN,
+    )
+    return execution_create(
+        pipeline=pipeline,
+        trigger=Trigger.RUN,
+        created_by=created_by,
+        inputs=inputs,
+        outputs_mapping=outputs_mapping,
+    )
 
 
 def execution_record_unrun(

@@ -7,9 +7,8 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
-from deployments.models import Pipeline, PipelineStatus
+from deployments.models import Pipeline
 from executions import services
-from executions.models import Trigger
 from executions.views.forms import parse_run_form, run_fields
 from platform_site.errors import ValidationFailed
 from platform_site.http import HtmxHttpRequest
@@ -27,23 +26,10 @@ def pipeline_run(request: HtmxHttpRequest, name: str) -> HttpResponse:
         )
     values, files, errors = parse_run_form(pipeline, request.POST, request.FILES)
     form_error = None
-    if pipeline.status != PipelineStatus.READY:
-        form_error = f"Pipeline '{pipeline.name}' is not ready (status {pipeline.status}): it cannot run yet."
-    elif not errors:
+    if not errors:
         try:
-            inputs = services.input_values_resolve(
-                pipeline=pipeline,
-                given=values,
-                files=files,
-                inputs_mapping=None,
-                source=Trigger.RUN,
-            )
-            execution = services.execution_create(
-                pipeline=pipeline,
-                trigger=Trigger.RUN,
-                created_by=request.user,
-                inputs=inputs,
-                outputs_mapping=None,
+            execution = services.pipeline_run(
+                pipeline=pipeline, given=values, files=files, created_by=request.user
             )
         except ValidationFailed as exc:
             name_in_error = (exc.data or {}).get("input")
