@@ -1,11 +1,13 @@
 from __future__ import annotations
 
-import sys
+
 import uuid
 
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
+
+from executions.runtime.sandbox import base_python
 
 NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
 NAME_RULE = "lowercase letters, digits and dashes, 1-63 characters, starting and ending with a letter or digit"
@@ -71,9 +73,13 @@ class Pipeline(models.Model):
 
     @property
     def python_executable(self) -> str:
-        """The pipeline's own virtualenv when it declared requirements, else ours."""
+        """The pipeline's own virtualenv when it declared requirements, else the bare installation.
+
+        Never the platform's virtualenv: user code must not import Django and
+        our settings, nor depend on what we happen to install.
+        """
         venv_python = self.venv_dir / "bin" / "python"
-        return str(venv_python) if venv_python.exists() else sys.executable
+        return str(venv_python) if venv_python.exists() else base_python()
 
     @property
     def requirements_path(self) -> str | None:

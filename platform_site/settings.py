@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from platform_site.env import envbool, envint, envstr, persistent_secret
 
@@ -141,6 +142,21 @@ EXECUTION_MEMORY_LIMIT_MIB = envint("PLATFORM_EXECUTION_MEMORY_LIMIT_MIB", 2048)
 HEARTBEAT_INTERVAL_S = envint("PLATFORM_HEARTBEAT_INTERVAL_S", 5)
 HEARTBEAT_TIMEOUT_S = envint("PLATFORM_HEARTBEAT_TIMEOUT_S", 30)
 LONG_POLL_HOLD_S = envint("PLATFORM_LONG_POLL_HOLD_S", 20)
+
+# The sandbox of user code (executions/runtime/sandbox.py, README "Sandbox").
+SANDBOX_ENABLED = envbool("PLATFORM_SANDBOX", True)
+SANDBOX_NETWORK = envstr("PLATFORM_SANDBOX_NETWORK", "host")
+if SANDBOX_NETWORK not in ("host", "none"):
+    raise ImproperlyConfigured(
+        f"PLATFORM_SANDBOX_NETWORK must be host or none, got {SANDBOX_NETWORK!r}"
+    )
+SANDBOX_MAX_PROCESSES = envint("PLATFORM_SANDBOX_MAX_PROCESSES", 512)
+SANDBOX_TMP_MIB = envint("PLATFORM_SANDBOX_TMP_MIB", 512)
+SANDBOX_UID_BASE = envint("PLATFORM_SANDBOX_UID_BASE", 200_000)
+EXECUTION_DISK_MIB = envint("PLATFORM_EXECUTION_DISK_MIB", 4096)
+# Execution working directories, one folder per pipeline: a zygote's
+# sandbox mounts its pipeline's folder and nothing else of the data dir.
+RUNS_DIR = DATA_DIR / "runs"
 ENDPOINT_HOLD_S = envint("PLATFORM_ENDPOINT_HOLD_S", 25)
 
 LOGGING = {

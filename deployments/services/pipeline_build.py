@@ -2,12 +2,13 @@
 
 Each step writes a log line; a refusal raises BuildFailed with one readable
 line (and optional detail lines such as an import traceback). User code (pip's
-setup scripts, the function's module) only ever runs in child processes whose
-environment holds no platform secret.
+setup scripts, the function's module) only ever runs in the sandbox
+(executions/runtime/sandbox.py), whose environment holds no platform secret.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -19,8 +20,9 @@ from pathlib import Path
 
 from deployments.archives import ArchiveError, extract_archive
 from deployments.models import Pipeline
+from executions.runtime.sandbox import base_python, runtime_script, venv_root
+from executions.worker import get_sandbox
 
-INSPECT_SCRIPT = Path(__file__).resolve().parent.parent / "inspect_function.py"
 INSPECT_TIMEOUT_S = 60
 VENV_TIMEOUT_S = 300
 PIP_TIMEOUT_S = 15 * 60
@@ -139,8 +141,9 @@ def install_requirements(pipeline: Pipeline, *, log: Log) -> None:
         )
     log("Creating the pipeline's virtual environment")
     try:
+        # The bare installation's venv module: pip, not our own packages.
         done = subprocess.run(
-            [sys.executable, "-m", "venv", str(pipeline.venv_dir)],
+            [base_python(), "-m", "venv", str(pipeline.venv_dir)],
             env=pip_env(),
             capture_output=True,
             text=True,
@@ -166,9 +169,34 @@ def install_requirements(pipeline: Pipeline, *, log: Log) -> None:
         "-r",
         str(requirements),
     ]
-    returncode, timed_out = stream_process(
-        command, cwd=pipeline.code_dir, env=pip_env(), timeout_s=PIP_TIMEOUT_S, log=log
-    )
+    # pip runs the packages' build scripts: sandboxed, writing only the
+    # venv and a scratch folder on disk (wheels can be bigger than /tmp).
+    scratch = pipeline.folder / "build-tmp"
+    scratch.mkdir(exist_ok=True)
+    sandbox = get_sandbox()
+    if sandbox is not None:
+        # Whatever PLATFORM_SANDBOX_NETWORK says of executions, pip needs its index.
+        sandbox = dataclasses.replace(sandbox, network=True)
+        key = _sandbox_key(pipeline)
+        sandbox.hand_over(str(pipeline.venv_dir), key)
+        sandbox.hand_over(str(scratch), key)
+        command = sandbox.command(
+            command,
+            key=key,
+            read_only=[str(pipeline.code_dir)],
+            read_write=[str(pipeline.venv_dir)],
+            tmp_dir=str(scratch),
+            cwd=str(pipeline.code_dir),
+        )
+    env = {**pip_env(), "TMPDIR": "/tmp" if sandbox else str(scratch)}
+    if sandbox is not None:
+        env["HOME"] = "/tmp"
+    try:
+        returncode, timed_out = stream_process(
+            command, cwd=pipeline.code_dir, env=env, timeout_s=PIP_TIMEOUT_S, log=log
+        )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     if timed_out:
         raise BuildFailed(
             f"Installing requirements from {relative} took longer than {PIP_TIMEOUT_S} s"
@@ -224,10 +252,24 @@ def inspect_function(pipeline: Pipeline, *, log: Log) -> dict:
         "function_name": pipeline.function_name,
         "inputs": [item["name"] for item in pipeline.inputs],
     }
+    sandbox = get_sandbox()
+    # -I: no PYTHON* variables, no user site, no script folder on sys.path.
+    command = [
+        pipeline.python_executable,
+        "-I",
+        runtime_script("inspect_function.py", sandbox),
+    ]
+    if sandbox is not None:
+        venv = venv_root(pipeline.python_executable)
+        command = sandbox.command(
+            command,
+            key=_sandbox_key(pipeline),
+            read_only=[str(pipeline.code_dir), *([venv] if venv else [])],
+            cwd=str(pipeline.code_dir),
+        )
     try:
         done = subprocess.run(
-            # -I: no PYTHON* variables, no user site, no script folder on sys.path.
-            [pipeline.python_executable, "-I", str(INSPECT_SCRIPT)],
+            command,
             input=json.dumps(request),
             cwd=pipeline.code_dir,
             env=minimal_env(),
@@ -254,6 +296,10 @@ def inspect_function(pipeline: Pipeline, *, log: Log) -> dict:
     kind = "async function" if verdict.get("is_async") else "function"
     log(f"The {kind} {pipeline.function_name}() accepts the declared inputs")
     return verdict
+
+
+def _sandbox_key(pipeline: Pipeline) -> str:
+    return f"{pipeline.pk}:build"
 
 
 def _parse_verdict(stdout: str) -> dict | None:

@@ -210,7 +210,7 @@ def _run(function, request_bytes: bytes, result_fd: int) -> int:
         os.environ.clear()
         os.environ.update(request["env"])
         os.chdir(request["work_dir"])
-        _apply_limits(memory_mib)
+        _apply_limits(memory_mib, request.get("cpu_limit_s"))
     except Exception as exc:
         # The platform could not set the process up: not the user's fault.
         report.update(
@@ -279,8 +279,10 @@ def _send_report(result_fd: int, report: dict) -> None:
         pass  # the pool stopped listening (killed us, or went away)
 
 
-def _apply_limits(memory_mib: int) -> None:
+def _apply_limits(memory_mib: int, cpu_s: float | None = None) -> None:
     _lower_limit(resource.RLIMIT_CORE, 0)
+    if cpu_s:
+        _lower_limit(resource.RLIMIT_CPU, int(cpu_s))
     _lower_limit(resource.RLIMIT_FSIZE, MAX_FILE_BYTES)
     if hasattr(resource, "RLIMIT_NPROC"):
         _lower_limit(resource.RLIMIT_NPROC, MAX_PROCESSES)

@@ -18,8 +18,8 @@ import threading
 import time
 
 from . import protocol
+from .sandbox import Sandbox, exit_signal, runtime_script, venv_root
 
-ZYGOTE_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "zygote.py")
 STOP_TIMEOUT_S = 5.0
 ZYGOTE_GONE_REASON = "The pipeline's runtime process exited unexpectedly"
 
@@ -62,8 +62,16 @@ class PendingRun:
 class ZygoteHandle:
     """The pool's handle on one zygote process; its thread starts the process and reads its reports."""
 
-    def __init__(self, spec, identity: tuple, runtime_env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        spec,
+        identity: tuple,
+        runtime_env: dict[str, str],
+        sandbox: Sandbox | None = None,
+    ) -> None:
         self.key = spec.zygote_key
+        self.sandbox = sandbox
+        self.work_root = getattr(spec, "work_root", None)
         self.identity = identity
         self.python = spec.python_executable
         self.code_dir = spec.code_dir
@@ -155,10 +163,12 @@ class ZygoteHandle:
         # zygote's PR_SET_PDEATHSIG fires when its parent *thread* exits.
         home = proc = None
         try:
-            home = tempfile.mkdtemp(prefix="craft-zygote-")
+            # Sandboxed, HOME is the sandbox's private /tmp.
+            if self.sandbox is None:
+                home = tempfile.mkdtemp(prefix="craft-zygote-")
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
-                proc = self._spawn(theirs, home)
+                proc = self._spawn(theirs, home or "/tmp")
             except BaseException:
                 ours.close()
                 raise
@@ -209,17 +219,28 @@ class ZygoteHandle:
                 shutil.rmtree(home, ignore_errors=True)
 
     def _spawn(self, sock: socket.socket, home: str) -> subprocess.Popen:
+        argv = [
+            self.python,
+            runtime_script("zygote.py", self.sandbox),
+            "--serve",
+            str(sock.fileno()),
+            # Sandboxed, our parent is bwrap's init, pid 1 of its namespace.
+            "1" if self.sandbox else str(os.getpid()),
+            self.code_dir,
+            self.function_path,
+            self.function_name,
+        ]
+        if self.sandbox is not None:
+            venv = venv_root(self.python)
+            argv = self.sandbox.command(
+                argv,
+                key=self.key,
+                read_only=[self.code_dir, *([venv] if venv else [])],
+                read_write=[self.work_root] if self.work_root else [],
+                cwd=self.code_dir,
+            )
         return subprocess.Popen(
-            [
-                self.python,
-                ZYGOTE_SCRIPT,
-                "--serve",
-                str(sock.fileno()),
-                str(os.getpid()),
-                self.code_dir,
-                self.function_path,
-                self.function_name,
-            ],
+            argv,
             pass_fds=(sock.fileno(),),
             env=self._environment(home),
             cwd=self.code_dir,
@@ -234,8 +255,11 @@ class ZygoteHandle:
             return
         # A crash inside the module's import (a C extension's segfault, an
         # os._exit) is the pipeline's failure, like an exception there.
-        if returncode < 0:
-            number = -returncode
+        if self.sandbox is not None:
+            number = exit_signal(returncode)  # bwrap reports 128 + N
+        else:
+            number = -returncode if returncode < 0 else None
+        if number is not None:
             how = f"the process was killed by signal {number} ({signal_name(number)})"
         else:
             how = f"the process exited with code {returncode}"

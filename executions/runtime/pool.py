@@ -11,6 +11,7 @@ import json
 import math
 import os
 import select
+import signal
 import threading
 import time
 import weakref
@@ -27,6 +28,7 @@ from .handle import (
     signal_name,
 )
 from .lines import LineSplitter, LogCallback
+from .sandbox import Sandbox
 
 # A zygote still importing after this long is replaced (a module stuck at import).
 ZYGOTE_START_TIMEOUT_S = 300.0
@@ -45,6 +47,10 @@ MAX_DRAIN_READS = 1024
 # A child killed by a signal whose peak RSS grew by this share of its memory
 # limit is reported as over its memory limit.
 MEMORY_KILL_FRACTION = 0.9
+# How often a run with a disk quota measures its working directory.
+DISK_CHECK_S = 1.0
+DISK_QUOTA_REASON = "Execution exceeded its disk quota of {mib} MiB"
+CPU_LIMIT_REASON = "Execution exceeded its CPU time limit of {seconds:g} s"
 
 NO_EXIT_REASON = "The execution process did not exit after being killed"
 NO_RESULT_REASON = "Execution process exited with code {code} before returning a result"
@@ -68,6 +74,10 @@ class RunSpec:
     # os.environ reads: the platform's environment variables, never per-execution
     # values); a change starts a new zygote.
     import_env: dict[str, str] | None = None
+    # Sandboxed, the one folder the zygote and its children may write to
+    # (every run's work_dir lies inside it); part of the zygote's identity.
+    work_root: str | None = None
+    disk_limit_mib: int = 0  # <= 0: no limit on what work_dir may hold
 
 
 @dataclass
@@ -121,9 +131,14 @@ class ZygotePool:
         runtime_env: dict[str, str] | None = None,
         max_zygotes: int = 16,
         idle_timeout_s: float = 600,
+        sandbox: Sandbox | None = None,
     ) -> None:
-        """runtime_env is added to the zygotes' minimal environment (PATH, LANG, LC_ALL, HOME)."""
+        """runtime_env is added to the zygotes' minimal environment (PATH, LANG, LC_ALL, HOME).
+
+        With a sandbox, every zygote (and so every execution) runs inside it.
+        """
         self.runtime_env = dict(runtime_env or {})
+        self.sandbox = sandbox
         self.max_zygotes = max_zygotes
         self.idle_timeout_s = idle_timeout_s
         self._lock = threading.Lock()
@@ -215,6 +230,7 @@ class ZygotePool:
             spec.function_name,
             _file_stamp(spec),
             tuple(sorted((getattr(spec, "import_env", None) or {}).items())),
+            getattr(spec, "work_root", None),
         )
         to_stop: list[ZygoteHandle] = []
         new = None
@@ -238,7 +254,9 @@ class ZygotePool:
                 self._retire(spec.zygote_key, to_stop)
                 zygote = None
             if zygote is None:
-                zygote = new = ZygoteHandle(spec, identity, self.runtime_env)
+                zygote = new = ZygoteHandle(
+                    spec, identity, self.runtime_env, self.sandbox
+                )
                 self._zygotes[spec.zygote_key] = zygote
             self._zygotes.move_to_end(spec.zygote_key)
             zygote.inflight += 1
@@ -294,10 +312,13 @@ class ZygotePool:
                     "env": spec.env,
                     "work_dir": spec.work_dir,
                     "memory_limit_mib": spec.memory_limit_mib,
+                    "cpu_limit_s": cpu_limit_s(spec.timeout_s),
                 }
             ).encode()
         except (TypeError, ValueError) as exc:
             return RunResult("error", f"Inputs are not JSON-serialisable: {exc}")
+        if self.sandbox is not None:
+            self.sandbox.hand_over(spec.work_dir, spec.zygote_key)
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         res_r, res_w = os.pipe()
@@ -357,8 +378,9 @@ class ZygotePool:
         poller.register(pending.wake_r, select.POLLIN)
         open_fds = {out_r, err_r, res_r}
         result = bytearray()
-        timed_out = too_large = cancelled = False
+        timed_out = too_large = cancelled = over_quota = False
         kill_deadline = None
+        disk = DiskWatch(spec.work_dir, spec.disk_limit_mib)
 
         def take(fd: int, chunk: bytes) -> None:
             nonlocal too_large, kill_deadline
@@ -380,6 +402,11 @@ class ZygotePool:
                 zygote.kill(run_id)
                 kill_deadline = now + KILL_GRACE_S
                 continue
+            if kill_deadline is None and disk.exceeded(now):
+                over_quota = True
+                zygote.kill(run_id)
+                kill_deadline = now + KILL_GRACE_S
+                continue
             if kill_deadline is not None:
                 if now >= kill_deadline:
                     break
@@ -395,6 +422,8 @@ class ZygotePool:
                 wait = MAX_POLL_S
             if cancel is not None:
                 wait = min(wait, CANCEL_CHECK_S)
+            if disk.active:
+                wait = min(wait, DISK_CHECK_S)
             # Bounded, so that a huge timeout_s never overflows poll().
             for fd, _ in poller.poll(math.ceil(min(wait, MAX_POLL_S) * 1000)):
                 if fd not in open_fds:
@@ -418,7 +447,11 @@ class ZygotePool:
             splitter.close()
         if cancelled:
             return RunResult("failed", CANCELLED_REASON)
-        return self._result(zygote, spec, on_log, pending, result, timed_out, too_large)
+        run = self._result(zygote, spec, on_log, pending, result, timed_out, too_large)
+        if over_quota:
+            run.status = "failed"
+            run.reason = DISK_QUOTA_REASON.format(mib=spec.disk_limit_mib)
+        return run
 
     def _result(
         self,
@@ -465,6 +498,8 @@ class ZygotePool:
             run.status, run.reason = "error", ZYGOTE_GONE_REASON
         elif not exited:
             run.status, run.reason = "error", NO_EXIT_REASON
+        elif run.signal == signal.SIGXCPU:
+            run.reason = CPU_LIMIT_REASON.format(seconds=cpu_limit_s(spec.timeout_s))
         elif run.signal:
             run.reason = protocol.SIGNAL_REASON.format(
                 number=run.signal, name=signal_name(run.signal)
@@ -484,6 +519,52 @@ class ZygotePool:
         run.reason = protocol.timeout_reason(spec.timeout_s)
         on_log("stderr", time.time(), run.reason)
         return run
+
+
+def cpu_limit_s(timeout_s: float) -> float | None:
+    """CPU seconds an execution may use: every core busy until its timeout.
+
+    The wall-clock timeout stops the execution itself; this bounds what it
+    leaves behind (a detached grandchild spinning in the sandbox).
+    """
+    if not timeout_s or timeout_s <= 0:
+        return None
+    return math.ceil(timeout_s) * (os.cpu_count() or 1)
+
+
+class DiskWatch:
+    """Measures a run's working directory now and then; exceeded() once it holds more than the quota."""
+
+    def __init__(self, path: str, limit_mib: int) -> None:
+        self.path = path
+        self.limit_bytes = limit_mib * 1024 * 1024 if limit_mib > 0 else 0
+        self.active = self.limit_bytes > 0
+        self._next = time.monotonic() + DISK_CHECK_S
+
+    def exceeded(self, now: float) -> bool:
+        if not self.active or now < self._next:
+            return False
+        self._next = now + DISK_CHECK_S
+        return disk_usage_bytes(self.path) > self.limit_bytes
+
+
+def disk_usage_bytes(path: str) -> int:
+    """Bytes really allocated under path (st_blocks: a sparse file costs what it holds)."""
+    total = 0
+    stack = [path]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue  # removed while we looked
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                total += entry.stat(follow_symlinks=False).st_blocks * 512
+            except OSError:
+                continue
+    return total
 
 
 def _near_memory_limit(

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 
 from deployments.models import PipelineStatus
@@ -59,6 +60,8 @@ def child_environment(execution: Execution, work_dir: Path) -> dict[str, str]:
         {
             "PATH": f"{python_bin}:{CHILD_PATH}",
             "HOME": str(work_dir),
+            # Per execution, removed with it (the sandbox's /tmp lives as long as its zygote).
+            "TMPDIR": str(work_dir / ".tmp"),
             "LANG": "C.UTF-8",
             "CRAFT_AI_EXECUTION_ID": execution.execution_id,
             "CRAFT_AI_PIPELINE_NAME": execution.pipeline_name,
@@ -221,18 +224,23 @@ def execution_run(*, execution_pk, pool) -> None:
             from_status=ExecutionStatus.RUNNING,
         )
         return
-    work_dir = execution.work_dir / "work"
+    work_dir = run_work_dir(execution)
     try:
         _run_in_work_dir(execution, pool, work_dir)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
 
 
+def run_work_dir(execution: Execution) -> Path:
+    """Where the function runs: under its pipeline's folder of RUNS_DIR, the one its sandbox mounts."""
+    return settings.RUNS_DIR / str(execution.pipeline_id) / str(execution.id)
+
+
 def _run_in_work_dir(execution: Execution, pool, work_dir: Path) -> None:
     from executions.runtime.pool import RunSpec
 
     pipeline = execution.pipeline
-    work_dir.mkdir(parents=True, exist_ok=True)
+    (work_dir / ".tmp").mkdir(parents=True, exist_ok=True)
     try:
         inputs = _stage_inputs(execution, work_dir)
     except UserInputError as exc:
@@ -254,6 +262,8 @@ def _run_in_work_dir(execution: Execution, pool, work_dir: Path) -> None:
         work_dir=str(work_dir),
         timeout_s=float(execution.timeout_s),
         memory_limit_mib=execution.memory_limit_mib,
+        work_root=str(work_dir.parent),
+        disk_limit_mib=settings.EXECUTION_DISK_MIB,
     )
     sink = LogSink(
         execution, heartbeat=lambda: execution_heartbeat(execution_pk=execution.pk)

@@ -10,6 +10,7 @@ from deployments.models import Pipeline, PipelineStatus
 from executions.models import Execution, ExecutionStatus, LogLine, Trigger
 from executions.runtime.pool import ZygotePool
 from executions.services import execution_create, execution_run, input_values_resolve
+from executions.services.running import run_work_dir
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -96,7 +97,7 @@ def test_it_runs_and_stores_outputs_and_logs(alice, pool):
         <= execution.function_ended_at
         <= execution.end_date
     )
-    assert not (execution.work_dir / "work").exists()
+    assert not run_work_dir(execution).exists()
 
 
 def test_it_fails_a_raising_function_with_its_traceback(alice, pool):

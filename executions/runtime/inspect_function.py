@@ -114,7 +114,7 @@ def verdict(request: dict) -> dict:
 
 
 def main() -> int:
-    # Our own folder (deployments/) must never shadow the user's modules.
+    # Our own folder (the runtime's) must never shadow the user's modules.
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
     real_stdout = sys.stdout

@@ -1,0 +1,224 @@
+"""The sandbox of user code: every zygote (and so every execution), and the build steps that run it.
+
+Built on Debian's bubblewrap (`bwrap`), the sandbox Flatpak uses, rather than
+our own namespace code. A sandboxed process:
+
+- sees a fresh root holding only the system (/usr and its links), a few
+  files of /etc for DNS and TLS, the Python installation, and the paths its
+  caller names (read-only or read-write), plus a private /tmp;
+- lives in its own PID, IPC and UTS namespaces (/proc shows only itself and
+  bwrap's init), so it can neither see nor signal the platform's processes;
+- runs as an unprivileged uid: when the platform runs as root, bwrap sets up
+  the mounts as root and `setpriv` drops to a uid of its own (one per
+  sandbox key, so RLIMIT_NPROC, which Linux does not apply to root, bounds
+  each pipeline separately); otherwise bwrap maps the caller's own uid in a
+  user namespace;
+- gets its rlimits from `prlimit` (processes, open files, no core dumps);
+- shares the host's network unless `network` is False.
+
+Standard library only; never imports Django.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
+# Where the runtime's own scripts appear inside a sandbox: the platform's
+# source tree is never mounted, only this folder of standard-library code.
+RUNTIME_MOUNT = "/opt/craft/runtime"
+SYSTEM_TREES = ("/usr",)
+# Links to /usr on merged-/usr systems, real folders elsewhere.
+SYSTEM_TOP_LEVEL = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+# What name resolution and TLS need of /etc; nothing else of it (it may hold
+# service passwords: /etc/redis, /etc/postgresql).
+ETC_ENTRIES = (
+    "/etc/resolv.conf",
+    "/etc/hosts",
+    "/etc/host.conf",
+    "/etc/nsswitch.conf",
+    "/etc/gai.conf",
+    "/etc/localtime",
+    "/etc/ssl",
+    "/etc/ca-certificates",
+    "/etc/pki",
+    "/etc/mime.types",
+)
+MISSING_TOOL = (
+    "bubblewrap (bwrap) is needed to run user code in a sandbox but was not found: "
+    "install it (Debian/Ubuntu: apt-get install bubblewrap), or set "
+    "PLATFORM_SANDBOX=off on a development machine that cannot have it"
+)
+
+
+class SandboxUnavailable(Exception):
+    """bwrap is missing or cannot create namespaces here; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """How to wrap a command so that it runs sandboxed; see the module docstring."""
+
+    network: bool = True
+    max_processes: int = 512
+    max_open_files: int = 4096
+    tmp_mib: int = 512
+    uid_base: int = 200_000
+    uid_count: int = 50_000
+    bwrap: str = "bwrap"
+    python_prefixes: tuple[str, ...] = field(
+        default_factory=lambda: tuple(
+            dict.fromkeys((sys.base_prefix, sys.base_exec_prefix))
+        )
+    )
+
+    @property
+    def as_root(self) -> bool:
+        return os.geteuid() == 0
+
+    def uid_for(self, key: str) -> int:
+        """The host uid user code runs as for this key: stable, never 0.
+
+        Only meaningful as root; an unprivileged platform runs user code as
+        its own uid (mapped in a user namespace).
+        """
+        if not self.as_root:
+            return os.geteuid()
+        return self.uid_base + zlib.crc32(key.encode()) % self.uid_count
+
+    def command(
+        self,
+        argv: Sequence[str],
+        *,
+        key: str,
+        read_only: Iterable[str] = (),
+        read_write: Iterable[str] = (),
+        tmp_dir: str | None = None,
+        cwd: str | None = None,
+    ) -> list[str]:
+        """argv wrapped in bwrap; paths keep their names inside (tmp_dir is mounted at /tmp)."""
+        args = [self.bwrap, "--die-with-parent", "--new-session"]
+        args += [
+            "--unshare-pid",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--unshare-cgroup-try",
+        ]
+        if not self.network:
+            args.append("--unshare-net")
+        if not self.as_root:
+            args.append("--unshare-user")
+        for tree in SYSTEM_TREES:
+            args += ["--ro-bind", tree, tree]
+        for top in SYSTEM_TOP_LEVEL:
+            if os.path.islink(top):
+                args += ["--symlink", os.readlink(top), top]
+            elif os.path.isdir(top):
+                args += ["--ro-bind", top, top]
+        args += ["--proc", "/proc", "--dev", "/dev"]
+        # /tmp before the caller's paths, which may lie under it.
+        if tmp_dir is not None:
+            args += ["--bind", tmp_dir, "/tmp"]
+        else:
+            size = str(self.tmp_mib * 1024 * 1024)
+            args += ["--perms", "1777", "--size", size, "--tmpfs", "/tmp"]
+        prefixes = [p for p in self.python_prefixes if not _under_system(p)]
+        read_only, read_write = [*prefixes, *read_only], list(read_write)
+        # bwrap makes missing parents 0700: user code could not cross them.
+        for parent in _parents([RUNTIME_MOUNT, *ETC_ENTRIES, *read_only, *read_write]):
+            args += ["--perms", "0755", "--dir", parent]
+        for entry in ETC_ENTRIES:
+            args += ["--ro-bind-try", entry, entry]
+        args += ["--ro-bind", RUNTIME_DIR, RUNTIME_MOUNT]
+        for path in read_only:
+            args += ["--ro-bind", path, path]
+        for path in read_write:
+            args += ["--bind", path, path]
+        if cwd is not None:
+            args += ["--chdir", cwd]
+        args += ["--", "prlimit", f"--nproc={self.max_processes}"]
+        args += [f"--nofile={self.max_open_files}", "--core=0", "--"]
+        if self.as_root:
+            uid = str(self.uid_for(key))
+            args += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
+            args += ["--inh-caps=-all", "--bounding-set=-all", "--"]
+        return args + list(argv)
+
+    def hand_over(self, path: str, key: str) -> None:
+        """Give `path` (and what it holds) to the sandbox's uid, so user code can write there."""
+        if not self.as_root:
+            return
+        uid = self.uid_for(key)
+        os.chown(path, uid, uid)
+        for root, dirs, files in os.walk(path):
+            for name in dirs + files:
+                os.chown(os.path.join(root, name), uid, uid, follow_symlinks=False)
+
+    def check(self) -> None:
+        """Start a trivial sandboxed process; SandboxUnavailable says why it cannot run here."""
+        if shutil.which(self.bwrap) is None:
+            raise SandboxUnavailable(MISSING_TOOL)
+        argv = self.command([base_python(), "-c", "pass"], key="check")
+        try:
+            done = subprocess.run(
+                argv,
+                env={"PATH": os.defpath},
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise SandboxUnavailable(f"bubblewrap could not start: {exc}") from None
+        if done.returncode != 0:
+            detail = (done.stderr.strip().splitlines() or ["no message"])[-1]
+            raise SandboxUnavailable(
+                f"bubblewrap cannot create a sandbox on this machine ({detail}); "
+                "it needs user namespaces (or root), or set PLATFORM_SANDBOX=off "
+                "on a development machine"
+            )
+
+
+def base_python() -> str:
+    """The interpreter of the Python installation (never the platform's virtualenv)."""
+    return getattr(sys, "_base_executable", None) or sys.executable
+
+
+def runtime_script(name: str, sandbox: Sandbox | None) -> str:
+    """Path of one of the runtime's scripts as the (sandboxed or not) process sees it."""
+    return os.path.join(RUNTIME_MOUNT if sandbox else RUNTIME_DIR, name)
+
+
+def venv_root(python_executable: str) -> str | None:
+    """The virtualenv holding python_executable (its pyvenv.cfg), None for a plain installation."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(python_executable)))
+    return root if os.path.isfile(os.path.join(root, "pyvenv.cfg")) else None
+
+
+def exit_signal(returncode: int) -> int | None:
+    """The signal that killed the sandboxed command: bwrap reports it as 128 + N."""
+    if returncode < 0:
+        return -returncode
+    if 128 < returncode < 128 + 65:
+        return returncode - 128
+    return None
+
+
+def _parents(paths: Iterable[str]) -> list[str]:
+    """Every folder above `paths`, outermost first, but / and /tmp (already there)."""
+    found: set[str] = set()
+    for path in paths:
+        parent = os.path.dirname(os.path.normpath(path))
+        while parent not in ("/", "/tmp"):
+            found.add(parent)
+            parent = os.path.dirname(parent)
+    return sorted(found, key=lambda p: (p.count("/"), p))
+
+
+def _under_system(path: str) -> bool:
+    return any(os.path.commonpath([path, tree]) == tree for tree in SYSTEM_TREES)
