@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-
 import uuid
 
 from django.conf import settings
