@@ -20,6 +20,11 @@ from pathlib import Path, PurePosixPath
 
 MAX_TOTAL_BYTES = 100 * 1024 * 1024
 MAX_MEMBERS = 10_000
+# Long names and pax headers are read whole into memory by tarfile: one
+# header, and all of them together, stay small (a 1 MB upload could
+# otherwise declare a 1 GiB header and have us allocate it).
+MAX_TAR_HEADER_BYTES = 1024 * 1024
+MAX_TAR_HEADERS_TOTAL_BYTES = 8 * 1024 * 1024
 CHUNK = 1024 * 1024
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 
@@ -139,9 +144,34 @@ def _check_tar_member(info: tarfile.TarInfo) -> str | None:
     return name
 
 
+class _BoundedTarInfo(tarfile.TarInfo):
+    """A TarInfo that refuses oversized extended headers before tarfile reads them."""
+
+    EXTENDED = (
+        tarfile.XHDTYPE,
+        tarfile.XGLTYPE,
+        tarfile.SOLARIS_XHDTYPE,
+        tarfile.GNUTYPE_LONGNAME,
+        tarfile.GNUTYPE_LONGLINK,
+    )
+
+    def _proc_member(self, tar):
+        if self.type in self.EXTENDED:
+            seen = getattr(tar, "_extended_header_bytes", 0) + self.size
+            tar._extended_header_bytes = seen
+            if self.size > MAX_TAR_HEADER_BYTES or seen > MAX_TAR_HEADERS_TOTAL_BYTES:
+                raise ArchiveError(
+                    f"The archive has an extended header of {self.size} bytes "
+                    f"(at most {MAX_TAR_HEADER_BYTES} bytes each, "
+                    f"{MAX_TAR_HEADERS_TOTAL_BYTES} in all); refusing to extract it"
+                )
+        return super()._proc_member(tar)
+
+
 def _extract_tar(archive: Path, dest: Path, budget: _Budget) -> list[str]:
     try:
-        tar = tarfile.open(archive, mode="r:*")  # noqa: SIM115 - closed by `with tar` below
+        # Closed by `with tar` below.
+        tar = tarfile.open(archive, mode="r:*", tarinfo=_BoundedTarInfo)  # noqa: SIM115
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise ArchiveError(
             f"The uploaded file is not a tar or zip archive ({exc})"

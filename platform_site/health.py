@@ -21,6 +21,11 @@ HEARTBEAT_TTL_S = 15
 BEATING_PARTS = ("worker", "scheduler", "sweeper")
 
 
+SANDBOX_OFF_WARNING = (
+    "PLATFORM_SANDBOX=off: user code runs unsandboxed, as the worker's own user, "
+    "and can read the platform's secrets. Only for a development machine."
+)
+
 _clients: dict[tuple[int, str], redis.Redis] = {}
 _clients_lock = threading.Lock()
 
@@ -82,9 +87,13 @@ def check_all() -> dict:
         for part in BEATING_PARTS:
             parts[part] = "unknown: broker is down"
     problems = [f"{name}: {state}" for name, state in parts.items() if state != "ok"]
-    return {
+    report = {
         "status": "ok" if not problems else "down",
         "parts": parts,
         "message": "All parts answer." if not problems else "; ".join(problems),
         "name": "Healthy" if not problems else "Unavailable",
+        "sandbox": "on" if settings.SANDBOX_ENABLED else "off",
     }
+    if not settings.SANDBOX_ENABLED:
+        report["warnings"] = [SANDBOX_OFF_WARNING]
+    return report

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import os
 import stat
@@ -237,3 +238,23 @@ def test_it_refuses_a_zip_bomb(tmp_path, sandbox):
 )
 def test_it_normalises_names(raw, expected):
     assert normalise_name(raw) == expected
+
+
+@pytest.mark.parametrize("kind", [tarfile.XHDTYPE, tarfile.GNUTYPE_LONGNAME])
+def test_a_huge_extended_header_is_refused_before_it_is_read(tmp_path, kind):
+    """A 64 KB upload declaring a 1 GiB pax (or GNU long name) header: refused, nothing allocated."""
+    header = tarfile.TarInfo("huge")
+    header.type = kind
+    header.size = 1 << 30
+    raw = header._create_header(
+        header.get_info(), tarfile.USTAR_FORMAT, "utf-8", "surrogateescape"
+    )
+    archive = tmp_path / "bomb.tar.gz"
+    with gzip.open(archive, "wb") as gz:
+        gz.write(raw)
+        for _ in range(64):
+            gz.write(b"0" * (1 << 20))
+    assert archive.stat().st_size < 1 << 20
+    with pytest.raises(ArchiveError, match="extended header of 1073741824 bytes"):
+        extract_archive(archive, tmp_path / "out")
+    assert not (tmp_path / "out").exists()

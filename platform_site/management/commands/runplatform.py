@@ -20,7 +20,10 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.services import ADMIN_USERNAME, admin_user_ensure
+from executions.runtime.sandbox import SandboxUnavailable
+from executions.worker import get_sandbox
 from platform_site import embedded_redis
+from platform_site.health import SANDBOX_OFF_WARNING
 from platform_site.env import envint, envstr
 from platform_site.processes import BASE_DIR, platform_processes
 from platform_site.supervisor import Output, Supervisor
@@ -55,6 +58,8 @@ def child_env(base: dict[str, str]) -> dict[str, str]:
     same socket path from PLATFORM_DATA_DIR.
     """
     env = dict(base)
+    # Used once, here, to create `admin`: no child needs it.
+    env.pop("PLATFORM_ADMIN_PASSWORD", None)
     env["PLATFORM_DATA_DIR"] = str(settings.DATA_DIR)
     env["PYTHONUNBUFFERED"] = "1"
     env["DJANGO_SETTINGS_MODULE"] = "platform_site.settings"
@@ -117,6 +122,7 @@ class Command(BaseCommand):
             raise CommandError(
                 f"Port {port} on {host} is already in use: set PORT to a free port."
             )
+        self._check_sandbox(output)
         supervisor = Supervisor(
             env=child_env(dict(os.environ)), cwd=BASE_DIR, output=output
         )
@@ -159,6 +165,18 @@ class Command(BaseCommand):
             daemon=True,
         ).start()
         sys.exit(supervisor.run())
+
+    def _check_sandbox(self, output: Output) -> None:
+        """Refuse to start when user code cannot be sandboxed, unless told to run without."""
+        if not settings.SANDBOX_ENABLED:
+            for _ in range(3):  # hard to miss in a scrolling log
+                output.line(LAUNCHER, f"WARNING: {SANDBOX_OFF_WARNING}")
+            return
+        try:
+            get_sandbox().check()
+        except SandboxUnavailable as exc:
+            raise CommandError(str(exc)) from None
+        output.line(LAUNCHER, "user code runs in the bubblewrap sandbox")
 
     def _start_redis(self, supervisor: Supervisor, output: Output) -> None:
         socket_path = settings.REDIS_SOCKET
