@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from xml.etree import ElementTree as ET
 
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 
 
 class ApiError(Exception):
@@ -76,3 +77,30 @@ def error_response(
 
 def api_error_response(exc: ApiError) -> JsonResponse:
     return error_response(exc.message, status=exc.status, name=exc.name, data=exc.data)
+
+
+def xml_error(code: str, message: str, *, status: int, **extra: str) -> HttpResponse:
+    """The S3-style error the client reads from signed URLs (sdk-protocol §7.6)."""
+    root = ET.Element("Error")
+    for tag, text in (("Code", code), ("Message", message), *extra.items()):
+        ET.SubElement(root, tag).text = text
+    body = ET.tostring(root, encoding="unicode", xml_declaration=False)
+    return HttpResponse(
+        f'<?xml version="1.0" encoding="UTF-8"?>\n{body}',
+        status=status,
+        content_type="application/xml",
+    )
+
+
+def xml_error_for(exc: ApiError, **extra: str) -> HttpResponse:
+    code = next(
+        (c for cls, c in XML_CODES.items() if isinstance(exc, cls)), "InvalidArgument"
+    )
+    return xml_error(code, exc.message, status=exc.status, **extra)
+
+
+XML_CODES: dict[type[ApiError], str] = {
+    NotFound: "NoSuchKey",
+    TooLarge: "EntityTooLarge",
+    Conflict: "Conflict",
+}

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.http import HttpRequest
 from django_htmx.middleware import HtmxDetails
 
-from platform_site.errors import ValidationFailed
+from platform_site.bodies import json_request_body
 
 
 class AuthenticatedHttpRequest(HttpRequest):
@@ -23,9 +22,4 @@ class HtmxHttpRequest(HttpRequest):
 
 def json_body(request: HttpRequest) -> Any:
     """Decode a JSON request body ({} when empty); 400 naming the problem otherwise."""
-    if not request.body:
-        return {}
-    try:
-        return json.loads(request.body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValidationFailed(f"Malformed JSON body: {exc}") from None
+    return json_request_body(request)

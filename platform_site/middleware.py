@@ -5,11 +5,19 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from platform_site.errors import ApiError, api_error_response, error_response
+from platform_site.bodies import body_error, body_size_error
+from platform_site.errors import (
+    ApiError,
+    api_error_response,
+    error_response,
+    xml_error_for,
+)
 
 logger = logging.getLogger(__name__)
 
 API_PREFIXES = ("/api/", "/endpoints/")
+# Signed data-store URLs answer the client's S3-style XML (sdk-protocol §7.6).
+SIGNED_PREFIX = "/data-store/signed/"
 STATUS_NAMES = {
     400: "BadRequest",
     401: "Unauthorized",
@@ -18,6 +26,8 @@ STATUS_NAMES = {
     405: "MethodNotAllowed",
     409: "Conflict",
     413: "PayloadTooLarge",
+    415: "UnsupportedMediaType",
+    429: "TooManyRequests",
     500: "InternalServerError",
 }
 STATUS_MESSAGES = {
@@ -33,40 +43,57 @@ def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith(API_PREFIXES)
 
 
+def refusal_response(request: HttpRequest, exc: ApiError) -> HttpResponse:
+    """The refusal in the shape its face reads: JSON (API), XML (signed URLs), text (pages)."""
+    if _is_api(request):
+        return api_error_response(exc)
+    if request.path.startswith(SIGNED_PREFIX):
+        return xml_error_for(exc)
+    return HttpResponse(
+        exc.message, status=exc.status, content_type="text/plain; charset=utf-8"
+    )
+
+
 class ApiJsonErrorsMiddleware:
-    """Clients of /api and /endpoints only understand JSON errors.
+    """Clients of /api and /endpoints only understand JSON errors; no face ever gets a 500 for a bad body.
 
     Django's own 404/405/403/413/500 answers are HTML; the official client turns
-    those into "invalid response content" and loses the message.
+    those into "invalid response content" and loses the message. Malformed
+    bodies (platform_site.bodies) are refused here for every face, and
+    oversized ones before any view reads them.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        too_large = body_size_error(request)
+        if too_large is not None:
+            return refusal_response(request, too_large)
         response = self.get_response(request)
-        if not _is_api(request) or response.status_code < 400:
-            return response
-        if response.get("Content-Type", "").startswith("application/json"):
+        if not _is_api(request):
             return response
         status = response.status_code
-        return error_response(
-            STATUS_MESSAGES.get(status, "Request failed."),
-            status=status,
-            name=STATUS_NAMES.get(status, "Error"),
-        )
+        if status >= 400 and not response.get("Content-Type", "").startswith(
+            "application/json"
+        ):
+            response = error_response(
+                STATUS_MESSAGES.get(status, "Request failed."),
+                status=status,
+                name=STATUS_NAMES.get(status, "Error"),
+            )
+        # API answers carry tokens and per-user data: never kept by a cache.
+        response.setdefault("Cache-Control", "no-store")
+        return response
 
     def process_exception(
         self, request: HttpRequest, exception: Exception
     ) -> HttpResponse | None:
+        refusal = body_error(exception)
+        if refusal is not None:
+            return refusal_response(request, refusal)
         if not _is_api(request):
             return None
-        if isinstance(exception, ApiError):
-            return api_error_response(exception)
-        if exception.__class__.__name__ == "RequestDataTooBig":
-            return error_response(
-                "Request body is too large.", status=413, name="PayloadTooLarge"
-            )
         logger.exception("Unhandled error on %s", request.path)
         return error_response(
             "Internal server error.", status=500, name="InternalServerError"

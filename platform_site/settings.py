@@ -131,6 +131,8 @@ MAX_UPLOAD_BYTES = envint("PLATFORM_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
+# Any larger body is refused before a view reads it: an upload plus its multipart framing.
+MAX_REQUEST_BYTES = MAX_UPLOAD_BYTES + 1024 * 1024
 
 # Platform behaviour.
 PIPELINES_DIR = DATA_DIR / "pipelines"

@@ -23,8 +23,8 @@ from accounts.services import ADMIN_USERNAME, admin_user_ensure
 from executions.runtime.sandbox import SandboxUnavailable
 from executions.worker import get_sandbox
 from platform_site import embedded_redis
-from platform_site.health import SANDBOX_OFF_WARNING
 from platform_site.env import envint, envstr
+from platform_site.health import SANDBOX_OFF_WARNING
 from platform_site.processes import BASE_DIR, platform_processes
 from platform_site.supervisor import Output, Supervisor
 

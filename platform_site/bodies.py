@@ -1,0 +1,161 @@
+"""Request bodies, for every face: one strict JSON reader, one size rule, one error mapping.
+
+Each malformed body becomes an ApiError naming the problem, so the API, the
+public endpoints, the signed URLs and the pages all refuse it the same way
+(as JSON, XML or text: see platform_site.middleware) and never with a 500.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import (
+    BadRequest,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
+from django.http import HttpRequest, UnreadablePostError
+from django.http.multipartparser import MultiPartParserError
+
+from platform_site.errors import ApiError, TooLarge
+
+# Deeper than any real input; the check runs before anything recursive (the
+# ORM's json.dumps, pydantic, templates) can meet the value.
+MAX_JSON_DEPTH = 64
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+class MalformedJson(ApiError):
+    status = 400
+    name = "MalformedJSON"
+
+
+class MalformedBody(ApiError):
+    status = 400
+    name = "MalformedBody"
+
+
+class UnsupportedMediaType(ApiError):
+    status = 415
+    name = "UnsupportedMediaType"
+
+
+def _refuse_constant(word: str) -> Any:
+    # Python's json reads NaN and Infinity; PostgreSQL's jsonb, browsers and
+    # every other JSON parser do not, so they would fail later as a 500.
+    raise MalformedJson(f"{word} is not valid JSON: send a number, null or a string.")
+
+
+def _depth_exceeded(value: Any) -> bool:
+    """True when containers nest deeper than MAX_JSON_DEPTH (iterative: no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = (
+            item.values()
+            if isinstance(item, dict)
+            else item
+            if isinstance(item, list)
+            else ()
+        )
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth + 1 > MAX_JSON_DEPTH:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
+def json_loads(raw: bytes | str, *, what: str = "JSON body") -> Any:
+    """Decode strict JSON (UTF-8, finite numbers, bounded depth); MalformedJson naming `what` otherwise."""
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError as exc:
+        raise MalformedJson(
+            f"Malformed {what}: not valid UTF-8 (byte {exc.object[exc.start]:#04x} "
+            f"at position {exc.start})."
+        ) from None
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except MalformedJson as exc:
+        raise MalformedJson(f"Malformed {what}: {exc.message}") from None
+    except RecursionError:
+        raise MalformedJson(
+            f"Malformed {what}: nested deeper than {MAX_JSON_DEPTH} levels."
+        ) from None
+    except ValueError as exc:
+        raise MalformedJson(f"Malformed {what}: {exc}.") from None
+    if _depth_exceeded(value):
+        raise MalformedJson(
+            f"Malformed {what}: nested deeper than {MAX_JSON_DEPTH} levels."
+        )
+    return value
+
+
+def json_request_body(request: HttpRequest) -> Any:
+    """The request's JSON body ({} when empty).
+
+    A body that is not JSON but declares a form type gets a 415 naming the
+    type the route wants; other content types are read as JSON when they are.
+    """
+    if not request.body.strip():
+        return {}
+    try:
+        return json_loads(request.body)
+    except MalformedJson:
+        if request.content_type in FORM_TYPES:
+            raise UnsupportedMediaType(
+                "This route takes a JSON body (Content-Type: application/json), "
+                f"not {request.content_type}."
+            ) from None
+        raise
+
+
+def content_length(request: HttpRequest) -> int:
+    try:
+        return max(0, int(request.META.get("CONTENT_LENGTH") or 0))
+    except ValueError:
+        return 0
+
+
+def body_size_error(request: HttpRequest) -> TooLarge | None:
+    """TooLarge when the declared body is over MAX_REQUEST_BYTES, checked before anything reads it."""
+    length = content_length(request)
+    if length > settings.MAX_REQUEST_BYTES:
+        return TooLarge(
+            f"Request body is too large: {length} bytes, the limit is "
+            f"{settings.MAX_REQUEST_BYTES} bytes."
+        )
+    return None
+
+
+def body_error(exc: BaseException) -> ApiError | None:
+    """The ApiError for an exception Django raises while reading a body; None for any other."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, RequestDataTooBig):
+        return TooLarge(
+            "Request body is too large: form fields and JSON bodies are limited to "
+            f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
+        )
+    if isinstance(exc, TooManyFieldsSent):
+        return MalformedBody(
+            f"Too many form fields: the limit is {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS}.",
+            name="TooManyFields",
+        )
+    if isinstance(exc, TooManyFilesSent):
+        return MalformedBody(
+            f"Too many files: the limit is {settings.DATA_UPLOAD_MAX_NUMBER_FILES}.",
+            name="TooManyFiles",
+        )
+    if isinstance(exc, MultiPartParserError):
+        return MalformedBody(f"Malformed multipart body: {exc}.")
+    if isinstance(exc, UnreadablePostError):
+        return MalformedBody("The request body could not be read in full.")
+    if isinstance(exc, BadRequest | SuspiciousOperation):
+        return MalformedBody(f"Bad request: {exc}.")
+    return None
