@@ -6,40 +6,14 @@ JSON or HTML would lose the message.
 
 from __future__ import annotations
 
-from xml.etree import ElementTree as ET
-
 from django.conf import settings
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from datastore import multipart, services
 from datastore.signing import SignatureRefused, verify_token
-from platform_site.errors import ApiError, Conflict, NotFound, TooLarge
-
-XML_CODES: dict[type[ApiError], str] = {
-    NotFound: "NoSuchKey",
-    TooLarge: "EntityTooLarge",
-    Conflict: "Conflict",
-}
-
-
-def xml_error(code: str, message: str, *, status: int, **extra: str) -> HttpResponse:
-    root = ET.Element("Error")
-    for tag, text in (("Code", code), ("Message", message), *extra.items()):
-        ET.SubElement(root, tag).text = text
-    body = ET.tostring(root, encoding="unicode", xml_declaration=False)
-    return HttpResponse(
-        f'<?xml version="1.0" encoding="UTF-8"?>\n{body}',
-        status=status,
-        content_type="application/xml",
-    )
-
-
-def _from_api_error(exc: ApiError, *, key: str) -> HttpResponse:
-    code = next(
-        (c for cls, c in XML_CODES.items() if isinstance(exc, cls)), "InvalidArgument"
-    )
-    return xml_error(code, exc.message, status=exc.status, Key=key)
+from platform_site.bodies import body_error
+from platform_site.errors import TooLarge, xml_error, xml_error_for
 
 
 def _signed(method: str, action: str):
@@ -60,8 +34,11 @@ def _signed(method: str, action: str):
                 return xml_error("AccessDenied", exc.message, status=403)
             try:
                 return view(request, claims)
-            except ApiError as exc:
-                return _from_api_error(exc, key=str(claims.get("p", "")))
+            except Exception as exc:
+                refusal = body_error(exc)  # ApiError, or a malformed body
+                if refusal is None:
+                    raise
+                return xml_error_for(refusal, Key=str(claims.get("p", "")))
 
         wrapper.__name__ = view.__name__
         wrapper.__doc__ = view.__doc__

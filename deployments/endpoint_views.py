@@ -7,7 +7,6 @@ token is checked in constant time, then the execution is written and held on.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import quote
 
@@ -29,6 +28,7 @@ from deployments.services.deployments import deployment_for_endpoint_path
 from deployments.tokens import token_decrypt, token_matches
 from executions.models import Execution, ExecutionStatus
 from executions.services.lifecycle import execution_wait
+from platform_site.bodies import MalformedJson, json_loads
 from platform_site.errors import (
     ApiError,
     Forbidden,
@@ -68,8 +68,8 @@ def _authorize(request: HttpRequest, path: str, token: str | None) -> Deployment
 def _decode_field(raw: str) -> Any:
     """SDK multipart fields hold json.dumps(value); curl -F a=x sends plain text."""
     try:
-        return json.loads(raw)
-    except ValueError:
+        return json_loads(raw)
+    except MalformedJson:
         return raw
 
 
@@ -90,12 +90,12 @@ def trigger_body(request: HttpRequest) -> tuple[dict, dict]:
     if not body.strip():
         return {}, {}
     try:
-        values = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        values = json_loads(body)
+    except MalformedJson:
         if content_type == "application/x-www-form-urlencoded":
             # curl -d a=1 without a JSON content type: form fields, decoded like multipart.
             return {k: _decode_field(v) for k, v in request.POST.items()}, {}
-        raise ValidationFailed(f"Malformed JSON body: {exc}.") from None
+        raise
     if not isinstance(values, dict):
         raise ValidationFailed(
             "The JSON body must be an object keyed by endpoint input names."

@@ -24,6 +24,7 @@ from deployments.models import (
     name_validator,
 )
 from deployments.schedules import schedule_error
+from platform_site.bodies import MalformedJson, json_loads
 
 MODE_HELP = {
     DeploymentMode.ELASTIC: "Stands by when unused and starts a fresh, isolated process for every execution: it spares the environment's resources.",
@@ -214,9 +215,9 @@ def parse_typed(raw: str, data_type: str) -> Any:
             return text.lower() == "true"
         raise ValueError("Choose true or false.")
     try:
-        value = json.loads(text)
-    except ValueError:
-        raise ValueError(f"“{raw}” is not valid JSON.") from None
+        value = json_loads(text, what="value")
+    except MalformedJson as exc:
+        raise ValueError(exc.message) from None
     if data_type == "array" and not isinstance(value, list):
         raise ValueError("Enter a JSON array, e.g. [1, 2, 3].")
     return value

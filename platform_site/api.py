@@ -6,6 +6,7 @@ from django.http import Http404, HttpRequest
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.parser import Parser
 
 from accounts.api import router as accounts_router
 from accounts.auth import AccessTokenAuth
@@ -13,9 +14,19 @@ from accounts.services import INVALID_ACCESS_TOKEN
 from datastore.api import router as datastore_router
 from deployments.api import router as deployments_router
 from executions.api import router as executions_router
+from platform_site.bodies import json_request_body
 from platform_site.errors import ApiError, api_error_response, error_response
 
+
+class StrictJsonParser(Parser):
+    """Schema bodies go through the same strict reader as every other body."""
+
+    def parse_body(self, request: HttpRequest):
+        return json_request_body(request)
+
+
 api = NinjaAPI(
+    parser=StrictJsonParser(),
     title="Platform API",
     version="1",
     description="Pipelines, deployments and executions. Wire-compatible with craft-ai-sdk 0.74.",
@@ -70,4 +81,7 @@ def on_not_found(request: HttpRequest, exc: Http404):
 
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError):
+    # ninja wraps the parser's error in "Cannot parse request body": keep ours.
+    if isinstance(exc.__cause__, ApiError):
+        return api_error_response(exc.__cause__)
     return error_response(str(exc), status=exc.status_code, name="Error")

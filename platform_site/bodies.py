@@ -27,6 +27,7 @@ from platform_site.errors import ApiError, TooLarge
 # ORM's json.dumps, pydantic, templates) can meet the value.
 MAX_JSON_DEPTH = 64
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+API_MEDIA_TYPES = ("", "application/json", "text/plain", *FORM_TYPES)
 
 
 class MalformedJson(ApiError):
@@ -131,6 +132,23 @@ def body_size_error(request: HttpRequest) -> TooLarge | None:
             f"{settings.MAX_REQUEST_BYTES} bytes."
         )
     return None
+
+
+def media_type_error(request: HttpRequest) -> UnsupportedMediaType | None:
+    """UnsupportedMediaType when an API body is in a type no API route reads.
+
+    text/plain stays accepted (and read as JSON): it is what a browser's
+    fetch() sends for a string body without a Content-Type.
+    """
+    if content_length(request) == 0:
+        return None
+    media = request.content_type or ""
+    if media in API_MEDIA_TYPES or media.endswith("+json"):
+        return None
+    return UnsupportedMediaType(
+        f"Unsupported Content-Type {media!r}: send application/json, "
+        "multipart/form-data or application/x-www-form-urlencoded."
+    )
 
 
 def body_error(exc: BaseException) -> ApiError | None:

@@ -5,7 +5,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from platform_site.bodies import body_error, body_size_error
+from platform_site.bodies import body_error, body_size_error, media_type_error
 from platform_site.errors import (
     ApiError,
     api_error_response,
@@ -67,9 +67,11 @@ class ApiJsonErrorsMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        too_large = body_size_error(request)
-        if too_large is not None:
-            return refusal_response(request, too_large)
+        refusal = body_size_error(request)
+        if refusal is None and _is_api(request):
+            refusal = media_type_error(request)
+        if refusal is not None:
+            return refusal_response(request, refusal)
         response = self.get_response(request)
         if not _is_api(request):
             return response

@@ -9,7 +9,6 @@ mechanics live here; every rule on names, types and paths is in
 from __future__ import annotations
 
 import io
-import json
 import re
 import secrets
 import tarfile
@@ -21,6 +20,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.http import QueryDict
 
 from deployments.flatform import FormShapeError, rebuild, to_bool, to_number
+from platform_site.bodies import MalformedJson, json_loads
 
 ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
 ROW_ID = re.compile(r"^r[0-9a-f]{6,16}$")
@@ -132,8 +132,8 @@ def typed_default(row: Row) -> Any:
         return flag
     if row.data_type in ("json", "array"):
         try:
-            return json.loads(text)
-        except ValueError:
+            return json_loads(text)
+        except MalformedJson:
             raise ValueError(
                 f"Default value of input '{row.name}' must be valid JSON"
             ) from None

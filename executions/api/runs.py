@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -10,6 +9,7 @@ from ninja import Router
 
 from deployments.services.pipelines import pipeline_get_or_404
 from executions import selectors, services
+from platform_site.bodies import json_loads
 from platform_site.errors import ValidationFailed
 
 router = Router(tags=["executions"])
@@ -19,10 +19,7 @@ def _json_field(request: HttpRequest, field: str, *, kind: type, default: Any) -
     raw = request.POST.get(field)
     if raw is None or raw == "":
         return default
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        raise ValidationFailed(f"{field} must be valid JSON.") from None
+    value = json_loads(raw, what=field)
     if not isinstance(value, kind):
         shape = "an object" if kind is dict else "a list"
         raise ValidationFailed(f"{field} must be {shape}.")

@@ -8,12 +8,14 @@ show it next to the right field.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
 
 from executions.models import EnvironmentVariable
+from platform_site.bodies import MalformedJson, json_loads
 from platform_site.errors import ValidationFailed
 
 INPUT_SOURCE_KEYS = (
@@ -83,7 +85,10 @@ def _describe(value: Any) -> str:
 def fits_type(value: Any, data_type: str) -> bool:
     """Whether `value` (decoded JSON) is a valid value of a declared `data_type`."""
     return {
-        "number": isinstance(value, int | float) and not isinstance(value, bool),
+        # NaN and Infinity are not JSON: PostgreSQL's jsonb refuses to store them.
+        "number": isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value),
         "boolean": isinstance(value, bool),
         "string": isinstance(value, str),
         "array": isinstance(value, list),
@@ -130,8 +135,8 @@ def coerce_text(*, name: str, data_type: str, raw: str) -> Any:
             f"Input '{name}' must be a boolean (true or false), got string '{raw[:40]}'.",
         )
     try:
-        value = json.loads(text)
-    except ValueError:
+        value = json_loads(text, what=f"input '{name}'")
+    except MalformedJson:
         if data_type == "json":
             return raw  # a bare word is a perfectly good JSON string for a human
         raise _invalid(
