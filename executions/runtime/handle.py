@@ -22,6 +22,12 @@ from .sandbox import Sandbox, exit_signal, runtime_script, venv_root
 
 STOP_TIMEOUT_S = 5.0
 ZYGOTE_GONE_REASON = "The pipeline's runtime process exited unexpectedly"
+# Only code inside the sandbox (an execution of this pipeline) can signal the
+# zygote, bar the kernel's OOM killer: a failure of the pipeline, not ours.
+ZYGOTE_KILLED_REASON = (
+    "The pipeline's runtime process was killed by signal {number} ({name}) while "
+    "this execution ran; an execution must not signal processes it did not start"
+)
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +92,8 @@ class ZygoteHandle:
         self.start_error: str | None = None
         self.failure: dict | None = None  # the "failed" report of an import that raised
         self.dead = False
+        # The signal that killed the zygote while it served (not when we stopped it).
+        self.killed_by: int | None = None
         # inflight, retired and last_used belong to the pool's lock.
         self.inflight = 0
         self.retired = False
@@ -206,14 +214,17 @@ class ZygoteHandle:
                 pending_runs = list(self._pending.values())
                 self._pending.clear()
                 sock, self._sock = self._sock, None
-            for pending in pending_runs:
-                pending.finish(None)
             if sock is not None:
                 sock.close()
             if proc is not None:
+                # Reaped before the runs hear of it, so they can say why it died.
                 reap(proc)
+                if not self._stopping:
+                    self.killed_by = self._exit_signal(proc.returncode)
                 if not self.ready.is_set() and self.start_error is None:
                     self._died_while_importing(proc.returncode)
+            for pending in pending_runs:
+                pending.finish(None)
             self.ready.set()
             if home is not None:
                 shutil.rmtree(home, ignore_errors=True)
@@ -255,15 +266,17 @@ class ZygoteHandle:
             return
         # A crash inside the module's import (a C extension's segfault, an
         # os._exit) is the pipeline's failure, like an exception there.
-        if self.sandbox is not None:
-            number = exit_signal(returncode)  # bwrap reports 128 + N
-        else:
-            number = -returncode if returncode < 0 else None
+        number = self._exit_signal(returncode)
         if number is not None:
             how = f"the process was killed by signal {number} ({signal_name(number)})"
         else:
             how = f"the process exited with code {returncode}"
         self.failure = {"reason": f"Importing {self.function_path} failed: {how}"}
+
+    def _exit_signal(self, returncode: int) -> int | None:
+        if self.sandbox is not None:
+            return exit_signal(returncode)  # bwrap reports 128 + N
+        return -returncode if returncode < 0 else None
 
     def _read_start(self, sock: socket.socket, proc: subprocess.Popen) -> None:
         frame = protocol.recv_frame(sock)

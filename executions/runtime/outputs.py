@@ -45,6 +45,7 @@ def _check_output(name: str, data_type: str, value: object) -> object:
             raise OutputError(
                 f"Output '{name}' must be a string, got {_type_name(value)}"
             )
+        _check_no_nul(name, value)
         return value
     if data_type == "number":
         # numbers.Real also admits numpy scalars (np.int64 is no int subclass).
@@ -73,7 +74,25 @@ def _check_output(name: str, data_type: str, value: object) -> object:
         json.dumps(value, allow_nan=False)
     except (TypeError, ValueError, RecursionError) as exc:
         raise OutputError(f"Output '{name}' must be JSON-serialisable: {exc}") from None
+    _check_no_nul(name, value)
     return value
+
+
+def _check_no_nul(name: str, value: object) -> None:
+    """PostgreSQL's text and jsonb cannot hold U+0000: say so instead of failing to store it."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise OutputError(
+                    f"Output '{name}' contains a NUL character (\\u0000), which cannot be stored"
+                )
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 def _check_file(name: str, value: object) -> str:

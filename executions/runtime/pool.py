@@ -22,6 +22,7 @@ from . import protocol
 from .handle import (
     STOP_TIMEOUT_S,
     ZYGOTE_GONE_REASON,
+    ZYGOTE_KILLED_REASON,
     PendingRun,
     ZygoteGone,
     ZygoteHandle,
@@ -494,6 +495,10 @@ class ZygotePool:
                 run.status = "error"
         elif timed_out:
             return self._timed_out(spec, on_log, run)
+        elif pending.gone and zygote.killed_by:
+            run.reason = ZYGOTE_KILLED_REASON.format(
+                number=zygote.killed_by, name=signal_name(zygote.killed_by)
+            )
         elif pending.gone:
             run.status, run.reason = "error", ZYGOTE_GONE_REASON
         elif not exited:

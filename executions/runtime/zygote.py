@@ -32,6 +32,8 @@ if sys.path and sys.path[0] in ("", HERE):
     del sys.path[0]
 
 MAX_IMPORT_LOG_BYTES = 256 * 1024
+FORK_RETRIES = 40
+FORK_RETRY_S = 0.05
 
 
 def _load_sibling(name: str):
@@ -156,11 +158,7 @@ class Zygote:
             if len(fds) != 3:
                 raise ValueError(f"run needs 3 descriptors, got {len(fds)}")
             started_at = time.time()
-            pid = (
-                self.fork(payload, fds)
-                if self.fork_safe()
-                else self.spawn(payload, fds)
-            )
+            pid = self.start_process(payload, fds)
         except (OSError, ValueError) as exc:
             # Fork/spawn refused (EAGAIN, ENOMEM): this run only.
             self.send(
@@ -175,6 +173,24 @@ class Zygote:
             protocol.close_fds(fds)
         self.children[pid] = (run_id, started_at)
         self.pids[run_id] = pid
+
+    def start_process(self, payload: bytes, fds: list[int]) -> int:
+        """Fork (or spawn) the run's process, waiting a little while the process limit is full.
+
+        The processes of a killed fork bomb leave the sandbox's count only
+        once reaped: the next execution should not pay for them.
+        """
+        for attempt in range(FORK_RETRIES):
+            try:
+                if self.fork_safe():
+                    return self.fork(payload, fds)
+                return self.spawn(payload, fds)
+            except BlockingIOError:  # EAGAIN: RLIMIT_NPROC reached
+                if attempt == FORK_RETRIES - 1:
+                    raise
+                self.reap()
+                time.sleep(FORK_RETRY_S)
+        raise AssertionError("unreachable")
 
     def fork_safe(self) -> bool:
         threading = sys.modules.get("threading")

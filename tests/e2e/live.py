@@ -129,7 +129,8 @@ class LivePlatform:
             return cur.fetchall() if cur.description else []
 
 
-def start_live_platform(tmp_root: Path) -> LivePlatform:
+def start_live_platform(tmp_root: Path, redis_url: str | None = None) -> LivePlatform:
+    """A stack on a fresh database; redis_url: a Redis of the caller's (else a database of REDIS_URL's)."""
     base_url = os.environ.get(
         "DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/platform"
     )
@@ -140,10 +141,11 @@ def start_live_platform(tmp_root: Path) -> LivePlatform:
         conn.execute(f'CREATE DATABASE "{db_name}"')
     database_url = f"{base_url.rpartition('/')[0]}/{db_name}"
 
-    redis_base = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    # A Redis database of its own: concurrent live stacks must not steal each
-    # other's Celery messages or heartbeats.
-    redis_url = f"{redis_base.rpartition('/')[0]}/{1 + uuid.uuid4().int % 15}"
+    if redis_url is None:
+        redis_base = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+        # A Redis database of its own: concurrent live stacks must not steal each
+        # other's Celery messages or heartbeats.
+        redis_url = f"{redis_base.rpartition('/')[0]}/{1 + uuid.uuid4().int % 15}"
     redis.Redis.from_url(redis_url).flushdb()
 
     data_dir = tmp_root / "data"

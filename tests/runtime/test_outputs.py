@@ -67,3 +67,12 @@ def test_it_accepts_file_outputs_as_dict_or_path(tmp_path):
     )
 
     assert outputs == {"x": {"path": str(path)}, "y": {"path": str(path)}}
+
+
+@pytest.mark.parametrize(
+    ("data_type", "value"),
+    [("string", "a\x00b"), ("json", {"k": ["x\x00"]}), ("array", [{"a\x00": 1}])],
+)
+def test_it_refuses_a_nul_character_the_database_cannot_store(data_type, value):
+    with pytest.raises(OutputError, match="NUL character"):
+        check_outputs({"out": value}, [{"name": "out", "data_type": data_type}])
