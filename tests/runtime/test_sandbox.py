@@ -6,6 +6,7 @@ The same attacks run against a live platform in tests/e2e/test_sandbox_live.py.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import socket
@@ -52,7 +53,7 @@ class Sandboxed:
         (self.code_dir / "main.py").write_text(PROBES + textwrap.dedent(source))
         work_dir = self.work_root / str(next(self._ids))
         work_dir.mkdir()
-        fields = dict(
+        spec = RunSpec(
             zygote_key=f"{self.root}:hostile",
             python_executable=base_python(),
             code_dir=str(self.code_dir),
@@ -66,8 +67,7 @@ class Sandboxed:
             memory_limit_mib=0,
             work_root=str(self.work_root),
         )
-        fields.update(overrides)
-        return RunSpec(**fields)
+        return dataclasses.replace(spec, **overrides)
 
     def run(self, source: str, **overrides):
         return self.pool.run(self.spec(source, **overrides), lambda *line: None)
