@@ -67,6 +67,11 @@ class Pipeline(models.Model):
         return self.folder / "step_file.tar.gz"
 
     @property
+    def runs_dir(self):
+        """The executions' working folders (mounted read-write in the pipeline's sandbox)."""
+        return self.folder / "runs"
+
+    @property
     def venv_dir(self):
         return self.folder / "venv"
 

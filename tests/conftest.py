@@ -29,7 +29,6 @@ def _isolated_data_dir(settings, tmp_path):
     settings.PIPELINES_DIR = tmp_path / "pipelines"
     settings.EXECUTIONS_DIR = tmp_path / "executions"
     settings.DATASTORE_DIR = tmp_path / "datastore"
-    settings.RUNS_DIR = tmp_path / "runs"
 
 
 @pytest.fixture

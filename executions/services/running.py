@@ -232,8 +232,8 @@ def execution_run(*, execution_pk, pool) -> None:
 
 
 def run_work_dir(execution: Execution) -> Path:
-    """Where the function runs: under its pipeline's folder of RUNS_DIR, the one its sandbox mounts."""
-    return settings.RUNS_DIR / str(execution.pipeline_id) / str(execution.id)
+    """Where the function runs: in its pipeline's runs folder, the one folder its sandbox may write."""
+    return execution.pipeline.runs_dir / str(execution.id)
 
 
 def _run_in_work_dir(execution: Execution, pool, work_dir: Path) -> None:
