@@ -104,7 +104,7 @@ def list_objects(
 def upload_url(request: HttpRequest, path_to_object: str):
     key = services.validate_key(path_to_object)
     return {
-        "signed_url": signed_url(request, action="upload", path=key),
+        "signed_url": signed_url(action="upload", path=key),
         "fields": {},
     }
 
@@ -124,7 +124,6 @@ def multipart_part(request: HttpRequest, payload: MultipartPartIn):
         size=payload.size,
     )
     url = signed_url(
-        request,
         action="part",
         path=payload.path_to_object,
         u=upload_id,
@@ -146,7 +145,7 @@ def multipart_end(request: HttpRequest, payload: MultipartEndIn):
 @router.post("/data-store/download", response=SignedGetOut)
 def download_url(request: HttpRequest, path_to_object: Form[str]):
     info = services.datastore_info(path_to_object)  # 404 now rather than at the GET
-    return {"signed_url": signed_url(request, action="download", path=info.path)}
+    return {"signed_url": signed_url(action="download", path=info.path)}
 
 
 @router.delete("/data-store/delete", response=DeletedOut)

@@ -11,8 +11,9 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.core import signing
-from django.http import HttpRequest
 from django.urls import reverse
+
+from platform_site.http import public_url
 
 SALT = "datastore.signed-url"
 SIGNED_URL_TTL_S = 15 * 60
@@ -27,13 +28,11 @@ class SignatureRefused(Exception):
         self.message = message
 
 
-def signed_url(
-    request: HttpRequest, *, action: str, path: str, **claims: object
-) -> str:
-    """An absolute URL (built from the request's scheme and host) for one action."""
+def signed_url(*, action: str, path: str, **claims: object) -> str:
+    """An absolute URL for one action, under PLATFORM_PUBLIC_URL (never the Host header)."""
     assert action in ACTIONS
     token = signing.dumps({"a": action, "p": path, **claims}, salt=SALT)
-    url = request.build_absolute_uri(reverse(f"datastore:signed_{action}"))
+    url = public_url(reverse(f"datastore:signed_{action}"))
     return f"{url}?{urlencode({'token': token})}"
 
 

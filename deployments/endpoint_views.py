@@ -38,6 +38,7 @@ from platform_site.errors import (
     ValidationFailed,
     api_error_response,
 )
+from platform_site.http import public_url
 
 # The SDK follows at most 30 redirects of the results route: hold longer there.
 RESULTS_HOLD_S = 30
@@ -125,7 +126,7 @@ def _results_path(path: str, execution: Execution) -> str:
 def _file_url(request: HttpRequest, path: str, execution: Execution):
     def build(output_name: str) -> str:
         # No query string: the SDK appends `?token=` to this URL as it is.
-        return request.build_absolute_uri(
+        return public_url(
             reverse(
                 "endpoints:output_file",
                 kwargs={

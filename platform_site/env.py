@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -35,6 +36,37 @@ def envbool(name: str, default: bool) -> bool:
     if raw.lower() in FALSE_WORDS:
         return False
     raise ImproperlyConfigured(f"{name} must be true or false, got {raw!r}")
+
+
+def envurl(name: str, default: str) -> str:
+    """An absolute http(s) URL without a trailing slash."""
+    raw = os.environ.get(name) or default
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ImproperlyConfigured(
+            f"{name} must be an absolute http(s) URL such as "
+            f"http://platform.example.org, got {raw!r}"
+        )
+    return raw.rstrip("/")
+
+
+def local_url(host: str, port: int) -> str:
+    """The URL `make run` prints: a wildcard bind is reached through 127.0.0.1."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+    if ":" in shown:  # an IPv6 address
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
+
+
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
+
+
+def url_host_names(url: str) -> list[str]:
+    """ALLOWED_HOSTS for a public URL: its host, plus the loopback names."""
+    host = urlsplit(url).hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    return [host, *(name for name in LOOPBACK_HOSTS if name != host)]
 
 
 def persistent_secret(path: Path) -> str:

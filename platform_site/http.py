@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.http import HttpRequest
 from django_htmx.middleware import HtmxDetails
@@ -18,6 +19,11 @@ class AuthenticatedHttpRequest(HttpRequest):
 class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
     user: AbstractBaseUser | AnonymousUser
+
+
+def public_url(path: str) -> str:
+    """PLATFORM_PUBLIC_URL + path: what clients are handed, whatever Host header they sent."""
+    return settings.PUBLIC_URL + path
 
 
 def json_body(request: HttpRequest) -> Any:

@@ -8,7 +8,15 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from platform_site.env import envbool, envint, envstr, persistent_secret
+from platform_site.env import (
+    envbool,
+    envint,
+    envstr,
+    envurl,
+    local_url,
+    persistent_secret,
+    url_host_names,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(envstr("PLATFORM_DATA_DIR", str(BASE_DIR / ".platform"))).resolve()
@@ -16,7 +24,17 @@ DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 SECRET_KEY = envstr("SECRET_KEY", "") or persistent_secret(DATA_DIR / "secret_key")
 DEBUG = envbool("DEBUG", False)
-ALLOWED_HOSTS = envstr("ALLOWED_HOSTS", "*").split(",")
+# Absolute URLs handed out (signed data-store URLs, endpoint file URLs) start
+# with this, never with the request's Host header; default: what `make run` prints.
+PUBLIC_URL = envurl(
+    "PLATFORM_PUBLIC_URL",
+    local_url(envstr("HOST", "127.0.0.1"), envint("PORT", 8000)),
+)
+ALLOWED_HOSTS = (
+    envstr("ALLOWED_HOSTS", "").split(",")
+    if envstr("ALLOWED_HOSTS", "")
+    else url_host_names(PUBLIC_URL)
+)
 CSRF_TRUSTED_ORIGINS = [o for o in envstr("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
 INSTALLED_APPS = [
@@ -64,6 +82,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "platform_site.context_processors.public_url",
             ],
             "builtins": ["template_partials.templatetags.partials"],
         },
@@ -156,9 +175,6 @@ SANDBOX_MAX_PROCESSES = envint("PLATFORM_SANDBOX_MAX_PROCESSES", 512)
 SANDBOX_TMP_MIB = envint("PLATFORM_SANDBOX_TMP_MIB", 512)
 SANDBOX_UID_BASE = envint("PLATFORM_SANDBOX_UID_BASE", 200_000)
 EXECUTION_DISK_MIB = envint("PLATFORM_EXECUTION_DISK_MIB", 4096)
-# Execution working directories, one folder per pipeline: a zygote's
-# sandbox mounts its pipeline's folder and nothing else of the data dir.
-RUNS_DIR = DATA_DIR / "runs"
 ENDPOINT_HOLD_S = envint("PLATFORM_ENDPOINT_HOLD_S", 25)
 
 LOGGING = {

@@ -21,7 +21,7 @@ from deployments.services.pipelines import (
     pipeline_wait,
 )
 from platform_site.errors import TooLarge, ValidationFailed
-from platform_site.http import json_body
+from platform_site.http import json_body, public_url
 
 router = Router(tags=["pipelines"])
 
@@ -172,11 +172,7 @@ def delete(request: HttpRequest, name: str, force_deployments_deletion: str = "F
 @router.get("/pipelines/{name}/download")
 def download(request: HttpRequest, name: str):
     pipeline = pipeline_get_or_404(name)
-    return {
-        "signed_url": request.build_absolute_uri(
-            pipeline_download_path(pipeline=pipeline)
-        )
-    }
+    return {"signed_url": public_url(pipeline_download_path(pipeline=pipeline))}
 
 
 @router.post("/pipelines/{name}/logs")

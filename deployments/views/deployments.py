@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import OuterRef, QuerySet, Subquery
@@ -27,7 +28,7 @@ from deployments.services.deployments import (
 )
 from deployments.views.deployment_display import endpoint_examples, mapping_rows
 from executions.models import Execution
-from platform_site.http import HtmxHttpRequest
+from platform_site.http import HtmxHttpRequest, public_url
 
 RECENT_EXECUTIONS = 10
 
@@ -62,10 +63,8 @@ def deployment_list(request: HtmxHttpRequest) -> HttpResponse:
 def _endpoint_context(request: HtmxHttpRequest, deployment: Deployment) -> dict:
     """The absolute URL, the token and ready-to-paste snippets of an endpoint."""
     return {
-        "endpoint_url": request.build_absolute_uri(
-            f"/endpoints/{deployment.endpoint_url_path}"
-        ),
-        "base_url": request.build_absolute_uri("/").rstrip("/"),
+        "endpoint_url": public_url(f"/endpoints/{deployment.endpoint_url_path}"),
+        "base_url": settings.PUBLIC_URL,
         "token": deployment_token(deployment),
         **endpoint_examples(deployment.inputs_mapping, deployment.pipeline.inputs),
     }

@@ -111,16 +111,27 @@ def test_it_refuses_a_traversal_folder(api_client):
     assert "folder_path" in r.json()["message"]
 
 
-def test_it_uploads_through_a_signed_url(api_client):
+def test_it_uploads_through_a_signed_url(api_client, settings):
     r = api_client.get(f"{API}/upload", {"path_to_object": "dir/up.csv"})
     body = r.json()
-    assert body["signed_url"].startswith("http://testserver/")
+    assert body["signed_url"].startswith(settings.PUBLIC_URL + "/")
     assert body["fields"] == {}
     upload = io.BytesIO(b"a,b\n")
     upload.name = "up.csv"
     r = Client().post(relative(body["signed_url"]), {**body["fields"], "file": upload})
     assert r.status_code == 204
     assert datastore_info("dir/up.csv").size == 4
+
+
+def test_it_never_echoes_the_host_header_into_signed_urls(api_client, settings):
+    settings.ALLOWED_HOSTS = ["*"]
+    settings.PUBLIC_URL = "https://platform.example.org"
+
+    r = api_client.get(
+        f"{API}/upload", {"path_to_object": "a.csv"}, HTTP_HOST="evil.example.com"
+    )
+
+    assert r.json()["signed_url"].startswith("https://platform.example.org/")
 
 
 def test_it_refuses_to_sign_an_invalid_upload_path(api_client):

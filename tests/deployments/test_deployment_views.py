@@ -80,16 +80,20 @@ def test_it_lists_deployments_with_their_last_execution(
     assert "never" in html
 
 
-def test_it_shows_the_endpoint_url_and_hides_the_token(alice_client, endpoint):
+def test_it_shows_the_endpoint_url_and_hides_the_token(
+    alice_client, endpoint, settings
+):
+    settings.PUBLIC_URL = "https://platform.example.org"
     r = alice_client.get("/deployments/adder-api/")
     html = r.content.decode()
     token = deployment_token(endpoint)
-    assert "http://testserver/endpoints/adder-api" in html
+    assert "https://platform.example.org/endpoints/adder-api" in html
     assert f'data-secret="{token}" data-hidden="true">••••' in html
     assert f">{token}<" not in html
 
 
-def test_it_shows_ready_to_paste_snippets(alice_client, endpoint):
+def test_it_shows_ready_to_paste_snippets(alice_client, endpoint, settings):
+    settings.PUBLIC_URL = "http://testserver"
     html = alice_client.get("/deployments/adder-api/").content.decode()
     assert "-d '{&quot;number_a&quot;: 1}'" in html
     assert "&lt;ENDPOINT_TOKEN&gt;" in html

@@ -209,13 +209,13 @@ def test_it_refuses_to_delete_with_deployments_unless_forced(api_client):
     assert not Deployment.objects.filter(name="d1").exists()
 
 
-def test_it_gives_a_signed_download_url(api_client):
+def test_it_gives_a_signed_download_url(api_client, settings):
     post(api_client)
 
     url = api_client.get(f"{URL}/p1/download").json()["signed_url"]
     response = Client().get(url)
 
-    assert url.startswith("http://testserver/files/pipelines/p1/archive?")
+    assert url.startswith(f"{settings.PUBLIC_URL}/files/pipelines/p1/archive?")
     assert response["Content-Type"] == "application/octet-stream"
     assert (
         b"".join(response.streaming_content)

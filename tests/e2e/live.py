@@ -163,6 +163,8 @@ def start_live_platform(tmp_root: Path, redis_url: str | None = None) -> LivePla
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)
     port = free_port()
+    # Signed and file URLs are built from the public URL, not the Host header.
+    env["PLATFORM_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
     platform = LivePlatform(
         url=f"http://127.0.0.1:{port}",
         env=env,
