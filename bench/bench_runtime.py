@@ -3,9 +3,12 @@
 Usage: .venv/bin/python bench/bench_runtime.py [runs]
 
 Prints p50/p95 of run() wall time (worker asks -> function returned and
-reported) for a noop pipeline and one that imports numpy at top level, and as
-floors, measured in the same run, the wall time of `python -c pass` and
-`python -c "import numpy"` subprocesses. Finishes in well under a minute.
+reported) for a noop pipeline and one that imports numpy at top level, with
+and without the bubblewrap sandbox, and as floors, measured in the same run,
+the wall time of `python -c pass` and `python -c "import numpy"`
+subprocesses. Then the zygote start (first run of a new pipeline: sandbox
+set-up, interpreter, import, one run) with and without the sandbox.
+Finishes in well under a minute.
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from executions.runtime.pool import RunSpec, ZygotePool  # noqa: E402
+from executions.runtime.sandbox import Sandbox, base_python  # noqa: E402
 
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 200
 FLOOR_RUNS = 20
+ZYGOTE_STARTS = 10
 PIPELINES = {
     "noop": "def main():\n    return None\n",
     "import numpy": "import numpy\n\ndef main():\n    return None\n",
@@ -34,13 +39,14 @@ def _ignore(stream: str, ts: float, line: str) -> None:
 
 
 def _spec(root: Path, name: str, source: str) -> RunSpec:
-    code_dir = root / name.replace(" ", "_")
-    work_dir = code_dir / "work"
+    code_dir = root / name.replace(" ", "_") / "code"
+    work_dir = code_dir.parent / "runs" / "work"
     work_dir.mkdir(parents=True)
+    code_dir.mkdir()
     (code_dir / "main.py").write_text(source)
     return RunSpec(
         zygote_key=name,
-        python_executable=sys.executable,
+        python_executable=base_python(),
         code_dir=str(code_dir),
         function_path="main.py",
         function_name="main",
@@ -50,6 +56,7 @@ def _spec(root: Path, name: str, source: str) -> RunSpec:
         work_dir=str(work_dir),
         timeout_s=30,
         memory_limit_mib=1024,
+        work_root=str(work_dir.parent),
     )
 
 
@@ -67,11 +74,11 @@ def _runs(pool: ZygotePool, spec: RunSpec) -> tuple[list[float], list[float]]:
     return walls, starts
 
 
-def _subprocess_ms(code: str) -> list[float]:
+def _subprocess_ms(python: str, code: str) -> list[float]:
     times = []
     for _ in range(FLOOR_RUNS):
         begin = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], check=True)
+        subprocess.run([python, "-c", code], check=True)
         times.append((time.perf_counter() - begin) * 1000)
     return times
 
@@ -80,31 +87,63 @@ def _p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[-1]
 
 
+def _zygote_start_ms(spec: RunSpec, sandbox: Sandbox | None) -> list[float]:
+    """Wall time of the first run on a fresh pool: the zygote starts, imports, forks once."""
+    times = []
+    for _ in range(ZYGOTE_STARTS):
+        with ZygotePool(sandbox=sandbox) as pool:
+            begin = time.perf_counter()
+            result = pool.run(spec, _ignore)
+            times.append((time.perf_counter() - begin) * 1000)
+            assert result.status == "succeeded", result.reason
+    return times
+
+
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp, ZygotePool() as pool:
-        measured = {
-            name: _runs(pool, _spec(Path(tmp), name, source))
-            for name, source in PIPELINES.items()
+    modes = {"bare": None, "sandbox": Sandbox()}
+    with tempfile.TemporaryDirectory() as tmp:
+        specs = {
+            name: _spec(Path(tmp), name, source) for name, source in PIPELINES.items()
         }
+        measured = {}
+        for mode, sandbox in modes.items():
+            with ZygotePool(sandbox=sandbox) as pool:
+                for name, spec in specs.items():
+                    measured[(name, mode)] = _runs(pool, spec)
+        starts = {
+            (name, mode): _zygote_start_ms(spec, sandbox)
+            for mode, sandbox in modes.items()
+            for name, spec in specs.items()
+        }
+    python = base_python()
     floors = {
-        "noop": _subprocess_ms("pass"),
-        "import numpy": _subprocess_ms("import numpy"),
+        "noop": _subprocess_ms(python, "pass"),
+        "import numpy": _subprocess_ms(python, "import numpy"),
     }
 
     print(
         f"ZygotePool.run(), {RUNS} runs each after one warm-up; floors: {FLOOR_RUNS} subprocesses"
     )
     print(
-        f"{'pipeline':<14}{'run p50':>10}{'run p95':>10}{'fork->fn p50':>14}{'python -c p50':>15}{'floor/run':>11}"
+        f"{'pipeline':<14}{'mode':<9}{'run p50':>10}{'run p95':>10}{'fork->fn p50':>14}"
+        f"{'python -c p50':>15}{'floor/run':>11}"
     )
-    for name, (walls, starts) in measured.items():
+    for (name, mode), (walls, fn_starts) in measured.items():
         p50 = statistics.median(walls)
         floor = statistics.median(floors[name])
         print(
-            f"{name:<14}{p50:>8.2f}ms{_p95(walls):>8.2f}ms{statistics.median(starts):>12.2f}ms"
-            f"{floor:>13.2f}ms{floor / p50:>10.1f}x"
+            f"{name:<14}{mode:<9}{p50:>8.2f}ms{_p95(walls):>8.2f}ms"
+            f"{statistics.median(fn_starts):>12.2f}ms{floor:>13.2f}ms{floor / p50:>10.1f}x"
         )
-    print(f"python: {sys.executable} ({sys.version.split()[0]})")
+    print(f"\nzygote start (first run on a fresh pool), median of {ZYGOTE_STARTS}")
+    for name in PIPELINES:
+        bare = statistics.median(starts[(name, "bare")])
+        boxed = statistics.median(starts[(name, "sandbox")])
+        print(
+            f"{name:<14}bare {bare:>7.1f}ms   sandbox {boxed:>7.1f}ms   "
+            f"sandbox/bare {boxed / bare:.2f}x"
+        )
+    print(f"python: {python} ({sys.version.split()[0]})")
 
 
 if __name__ == "__main__":
