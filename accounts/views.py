@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.models import SdkToken
@@ -15,12 +16,14 @@ def _tokens_context(request: HtmxHttpRequest, **extra) -> dict:
 
 
 @login_required
+@never_cache
 def settings_page(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "accounts/settings.html", _tokens_context(request))
 
 
 @login_required
 @require_POST
+@never_cache  # shows a new SDK token once
 def token_create(request: HtmxHttpRequest) -> HttpResponse:
     name = request.POST.get("name", "").strip() or "SDK token"
     issued = sdk_token_create(user=request.user, name=name)
@@ -38,6 +41,7 @@ def token_create(request: HtmxHttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+@never_cache
 def token_revoke(request: HtmxHttpRequest, token_id) -> HttpResponse:
     token = get_object_or_404(SdkToken, pk=token_id, user=request.user)
     sdk_token_revoke(token=token)

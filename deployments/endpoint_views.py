@@ -14,7 +14,11 @@ from django.conf import settings
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import (
+    require_GET,
+    require_http_methods,
+    require_POST,
+)
 
 from deployments.models import Deployment
 from deployments.services.deployment_triggers import (
@@ -43,6 +47,10 @@ from platform_site.http import public_url
 # The SDK follows at most 30 redirects of the results route: hold longer there.
 RESULTS_HOLD_S = 30
 TOKEN_SCHEME = "endpointtoken"
+ENDPOINT_TOKEN_MISSING = (
+    "Missing endpoint token: send 'Authorization: EndpointToken <token>'."
+)
+ENDPOINT_REFUSED = "No endpoint at this path accepts this token."
 
 
 def _header_token(request: HttpRequest) -> str | None:
@@ -53,16 +61,18 @@ def _header_token(request: HttpRequest) -> str | None:
 
 
 def _authorize(request: HttpRequest, path: str, token: str | None) -> Deployment:
-    """401 without a token, 404 for an unknown path, 401 for a wrong token."""
+    """401 without a token; 401 alike for an unknown path and a wrong token.
+
+    One answer for both, so that endpoint names cannot be enumerated.
+    """
     if token is None:
-        raise NotAuthenticated(
-            "Missing endpoint token: send 'Authorization: EndpointToken <token>'."
-        )
+        raise NotAuthenticated(ENDPOINT_TOKEN_MISSING)
     deployment = deployment_for_endpoint_path(path)
-    if deployment is None:
-        raise NotFound(f"No endpoint at /endpoints/{path}.")
-    if not token_matches(token, token_decrypt(deployment.endpoint_token_encrypted)):
-        raise NotAuthenticated("Invalid endpoint token for this endpoint.")
+    expected = (
+        token_decrypt(deployment.endpoint_token_encrypted) if deployment else None
+    )
+    if deployment is None or not token_matches(token, expected):
+        raise NotAuthenticated(ENDPOINT_REFUSED)
     return deployment
 
 
@@ -198,11 +208,15 @@ def _request_token(request: HttpRequest) -> str | None:
     return request.GET.get("token") or _header_token(request)
 
 
+# POST too: `curl -L -X POST` re-sends a POST after the trigger's 303.
 @csrf_exempt
-@require_GET
+@require_http_methods(["GET", "POST"])
 @_errors_as_json
 def endpoint_result(request: HttpRequest, path: str, execution_id: str) -> HttpResponse:
-    """§5.4: hold, then 307 to the same URL (query kept) while running; outputs when done."""
+    """§5.4: hold, then 307 to the same URL (query kept) while running; outputs when done.
+
+    A POST's body is ignored: the execution already has its inputs.
+    """
     deployment = _authorize(request, path, _request_token(request))
     execution = _execution_of(deployment, execution_id)
     execution = execution_wait(execution=execution, timeout_s=RESULTS_HOLD_S)

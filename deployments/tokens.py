@@ -20,8 +20,12 @@ from django.conf import settings
 
 # The client appends `?token=<t>` to file URLs without URL-encoding it, so a
 # token must be URL-safe as it is.
-TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_~.-]{1,256}$")
-TOKEN_RULE = "1-256 URL-safe characters (letters, digits, '-', '_', '.', '~')"
+# A chosen token is only as strong as its length; generated ones have 43 characters.
+TOKEN_MIN_LENGTH = 16
+TOKEN_PATTERN = re.compile(rf"^[A-Za-z0-9_~.-]{{{TOKEN_MIN_LENGTH},256}}$")
+TOKEN_RULE = (
+    f"{TOKEN_MIN_LENGTH}-256 URL-safe characters (letters, digits, '-', '_', '.', '~')"
+)
 HKDF_INFO = b"platform endpoint tokens v1"
 
 
@@ -31,7 +35,8 @@ def token_generate() -> str:
 
 def token_format_error(token: object) -> str | None:
     if not isinstance(token, str) or not TOKEN_PATTERN.match(token):
-        return f"endpoint_token must be {TOKEN_RULE}."
+        got = f" (got {len(token)})" if isinstance(token, str) else ""
+        return f"endpoint_token must be {TOKEN_RULE}{got}."
     return None
 
 

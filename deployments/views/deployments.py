@@ -12,6 +12,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -72,6 +73,7 @@ def _endpoint_context(request: HtmxHttpRequest, deployment: Deployment) -> dict:
 
 @login_required
 @require_GET
+@never_cache  # the page holds the endpoint token
 def deployment_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
     deployment = _get_deployment_for_user(request, name)
     context: dict[str, Any] = {

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from executions import selectors, services
@@ -16,6 +17,7 @@ from platform_site.http import HtmxHttpRequest
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@never_cache  # the page holds the values (masked only in the browser)
 def variable_list(request: HtmxHttpRequest) -> HttpResponse:
     form = VariableForm(request.POST or None)
     status = 200

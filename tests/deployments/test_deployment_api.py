@@ -105,6 +105,15 @@ def test_it_refuses_invalid_names(api_client, pipeline, name, status):
     assert "name" in response.json()["message"]
 
 
+def test_it_refuses_a_short_custom_token_naming_the_field(api_client, pipeline):
+    response = create(
+        api_client, pipeline_name=pipeline.name, name=unique("d"), endpoint_token="x"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["message"].startswith("endpoint_token must be 16-256")
+
+
 def test_it_answers_409_for_a_duplicate_name_or_url_path(api_client, pipeline):
     name = unique("d")
     create(api_client, pipeline_name=pipeline.name, name=name)
@@ -275,13 +284,14 @@ def test_it_rotates_the_token_with_a_form_body(api_client, pipeline):
 
     generated = api_client.post(f"/api/v1/endpoints/{name}/generate-new-token")
     chosen = api_client.post(
-        f"/api/v1/endpoints/{name}/generate-new-token", {"endpoint_token": "mine-123"}
+        f"/api/v1/endpoints/{name}/generate-new-token",
+        {"endpoint_token": "mine-1234567890ab"},
     )
 
     assert len(generated.json()["endpoint_token"]) >= 40
-    assert chosen.json() == {"endpoint_token": "mine-123"}
+    assert chosen.json() == {"endpoint_token": "mine-1234567890ab"}
     got = api_client.get(f"/api/v1/deployments/{name}").json()
-    assert got["endpoint_token"] == "mine-123"
+    assert got["endpoint_token"] == "mine-1234567890ab"
 
 
 def test_it_returns_logs_as_a_flat_list(api_client, pipeline):

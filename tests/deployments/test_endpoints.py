@@ -81,12 +81,18 @@ def test_it_answers_401_for_a_wrong_token(deployment):
     assert response.status_code == 401 and response.json()["message"]
 
 
-def test_it_answers_404_for_an_unknown_path(deployment):
-    response = Client(headers={"Authorization": "EndpointToken x"}).post(
+def test_it_answers_an_unknown_path_as_a_wrong_token(deployment):
+    unknown = Client(headers={"Authorization": "EndpointToken wrong"}).post(
         "/endpoints/nope"
     )
+    wrong = call(deployment, token="wrong")
 
-    assert response.status_code == 404 and response.json()["name"] == "NotFound"
+    assert unknown.status_code == wrong.status_code == 401
+    assert (unknown.json()["message"], unknown.json()["name"]) == (
+        wrong.json()["message"],
+        wrong.json()["name"],
+    )
+    assert unknown.json()["message"] == endpoint_views.ENDPOINT_REFUSED
 
 
 def test_it_answers_403_when_disabled(deployment, alice):
@@ -181,6 +187,19 @@ def test_it_serves_wrapped_results_with_the_query_token(deployment):
         "outputs": {"result": {"value": 9}},
     }
     assert refused.status_code == 401
+
+
+def test_it_serves_results_to_a_post_as_curl_l_sends_after_the_303(deployment):
+    execution_id = call(deployment, '{"a": 2}').json()["execution_id"]
+    finish(Execution.objects.get(execution_id=execution_id), 9)
+    url = f"/endpoints/v1/{deployment.endpoint_url_path}/executions/{execution_id}"
+
+    response = Client(
+        headers={"Authorization": f"EndpointToken {deployment_token(deployment)}"}
+    ).post(url, '{"a": 2}', content_type="application/json")
+
+    assert response.status_code == 200
+    assert response.json()["outputs"] == {"result": {"value": 9}}
 
 
 def test_it_reports_a_failed_execution_as_a_500_json_error(deployment):

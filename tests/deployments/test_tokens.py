@@ -10,6 +10,7 @@ from deployments.services.deployments import (
     deployment_token_rotate,
 )
 from deployments.tokens import (
+    TOKEN_RULE,
     token_decrypt,
     token_encrypt,
     token_format_error,
@@ -48,9 +49,16 @@ def test_it_compares_tokens_only_when_both_exist():
     assert not token_matches(None, "abc")
 
 
-@pytest.mark.parametrize("bad", ["has space", "a?b", "a/b", "", "é"])
+@pytest.mark.parametrize(
+    "bad", ["has space 123456789", "a?b-123456789012", "a/b-123456789012", "", "é" * 16]
+)
 def test_it_refuses_tokens_that_are_not_url_safe(bad):
     assert token_format_error(bad) is not None
+
+
+def test_it_refuses_chosen_tokens_shorter_than_16_characters():
+    assert token_format_error("x" * 16) is None
+    assert token_format_error("x") == (f"endpoint_token must be {TOKEN_RULE} (got 1).")
 
 
 @pytest.mark.django_db
@@ -83,13 +91,13 @@ def test_it_rotates_the_token(alice):
     old = deployment_token(deployment)
 
     new = deployment_token_rotate(deployment=deployment)
-    chosen = deployment_token_rotate(deployment=deployment, token="chosen-one")
+    chosen = deployment_token_rotate(deployment=deployment, token="chosen-one-123456")
 
     assert new != old
     assert (
         deployment_token(Deployment.objects.get(pk=deployment.pk))
         == chosen
-        == "chosen-one"
+        == "chosen-one-123456"
     )
     with pytest.raises(ValidationFailed):
         deployment_token_rotate(deployment=deployment, token="not url safe")
