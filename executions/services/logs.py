@@ -1,4 +1,4 @@
-"""Execution log lines: batched writes from the worker, cursor and time-window reads."""
+"""Execution log lines: batched, bounded writes from the worker; cursor and time-window reads."""
 
 from __future__ import annotations
 
@@ -19,6 +19,12 @@ FLUSH_INTERVAL_S = 0.1
 FLUSH_MAX_LINES = 500
 MAX_STORED_LINE_CHARS = 64 * 1024
 DISPLAY_LINE_CHARS = 2000
+LOG_CUT = (
+    "[platform] Log limit reached ({max_lines} lines or {max_bytes} bytes per "
+    "execution): further output of this execution is not stored. The execution "
+    "goes on."
+)
+LOG_DROPPED = "[platform] {lines} more lines ({bytes} bytes) of output were not stored."
 
 
 def _clip(message: str) -> str:
@@ -39,6 +45,11 @@ class LogSink:
     longer Running (reaped by the sweeper, or deleted), or when no heartbeat
     got through for HEARTBEAT_TIMEOUT_S: the sweeper will reap it by then, so
     the run must stop rather than become a zombie (RELIABILITY R8).
+
+    Storage is bounded per execution (EXECUTION_LOG_MAX_LINES and _BYTES):
+    past either cap one marker line says so, later lines are only counted,
+    and a last line tells how many were dropped. The child keeps running:
+    its pipes are still read, only the database is spared.
     """
 
     def __init__(
@@ -47,6 +58,12 @@ class LogSink:
         self.execution_pk = execution.pk
         self.seq = execution.log_line_count
         self.heartbeat = heartbeat
+        self.max_lines = settings.EXECUTION_LOG_MAX_LINES
+        self.max_bytes = settings.EXECUTION_LOG_MAX_BYTES
+        self.kept_lines = execution.log_line_count  # a retried run goes on counting
+        self.kept_bytes = 0
+        self.dropped_lines = 0
+        self.dropped_bytes = 0
         self.lost = threading.Event()
         self._last_beat_ok = time.monotonic()
         self._lines: list[tuple[str, float, str]] = []
@@ -61,16 +78,49 @@ class LogSink:
         self._thread.start()
 
     def on_log(self, stream: str, timestamp: float, line: str) -> None:
+        message = _clip(line.rstrip("\n"))
+        size = len(message.encode("utf-8", "replace"))
         with self._lock:
-            self._lines.append((stream, timestamp, line))
+            if self.dropped_lines or not self._fits(size):
+                if not self.dropped_lines:
+                    cut = LOG_CUT.format(
+                        max_lines=self.max_lines, max_bytes=self.max_bytes
+                    )
+                    self._lines.append((LogStream.STDERR, timestamp, cut))
+                self.dropped_lines += 1
+                self.dropped_bytes += size
+                return
+            self.kept_lines += 1
+            self.kept_bytes += size
+            self._lines.append((stream, timestamp, message))
             if len(self._lines) >= FLUSH_MAX_LINES:
                 self._wake.set()
 
+    def _fits(self, size: int) -> bool:
+        return (
+            self.kept_lines < self.max_lines
+            and self.kept_bytes + size <= self.max_bytes
+        )
+
     def stop(self) -> None:
-        """Flush what is left and stop the thread."""
+        """Note the dropped lines, flush what is left and stop the thread."""
+        with self._lock:
+            if self.dropped_lines:
+                self._lines.append(
+                    (
+                        LogStream.STDERR,
+                        time.time(),
+                        LOG_DROPPED.format(
+                            lines=self.dropped_lines, bytes=self.dropped_bytes
+                        ),
+                    )
+                )
         self._stop.set()
         self._wake.set()
-        self._thread.join(timeout=30)
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
+        else:  # never started (or already gone): flush here
+            self.flush()
 
     def _loop(self) -> None:
         last_beat = time.monotonic()
@@ -115,7 +165,7 @@ class LogSink:
                     seq=self.seq,
                     timestamp=datetime.fromtimestamp(timestamp, tz=UTC),
                     stream=stream if stream in LogStream.values else LogStream.STDOUT,
-                    message=_clip(message.rstrip("\n")),
+                    message=message,
                 )
             )
         try:
