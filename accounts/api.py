@@ -4,7 +4,8 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 
 from accounts.services import access_token_issue
-from platform_site.errors import ValidationFailed
+from accounts.throttle import refresh_check, refresh_failed
+from platform_site.errors import NotAuthenticated, ValidationFailed
 
 router = Router(tags=["auth"])
 
@@ -29,9 +30,16 @@ def user_out(user) -> dict:
 
 @router.post("/auth/refresh", auth=None, response=RefreshOut)
 def refresh(request: HttpRequest, payload: RefreshIn):
-    if not payload.refresh_token:
+    """Exchange an SDK token for an access token; throttled like the login page."""
+    raw = payload.refresh_token
+    if not raw:
         raise ValidationFailed("refresh_token is required.")
-    return {"access_token": access_token_issue(refresh_token=payload.refresh_token)}
+    refresh_check(request, raw)
+    try:
+        return {"access_token": access_token_issue(refresh_token=raw)}
+    except NotAuthenticated:
+        refresh_failed(request, raw)
+        raise
 
 
 @router.get("/users/me", response=UserOut)

@@ -18,6 +18,7 @@ from accounts.models import SdkToken
 from platform_site.errors import NotAuthenticated
 
 TOKEN_PREFIX = "sdk_"
+SHOWN_PREFIX_CHARS = 12  # what lists show and what sign-in throttling counts by
 JWT_ALGORITHM = "HS256"
 INVALID_REFRESH_TOKEN = "Invalid or revoked SDK token."
 INVALID_ACCESS_TOKEN = "Invalid or expired access token: exchange your SDK token again."
@@ -36,7 +37,10 @@ class IssuedToken:
 def sdk_token_create(*, user: AbstractBaseUser, name: str) -> IssuedToken:
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = SdkToken.objects.create(
-        user=user, name=name[:100] or "token", prefix=raw[:12], digest=_digest(raw)
+        user=user,
+        name=name[:100] or "token",
+        prefix=raw[:SHOWN_PREFIX_CHARS],
+        digest=_digest(raw),
     )
     return IssuedToken(token=token, raw=raw)
 
