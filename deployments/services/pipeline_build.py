@@ -48,7 +48,14 @@ PIP_ENV_ALLOWED = (
     "PIP_NO_INDEX",
     "PIP_CACHE_DIR",
     "PIP_TRUSTED_HOST",
+    "PIP_CERT",
+    "PIP_CONSTRAINT",
+    "PIP_DEFAULT_TIMEOUT",
+    "REQUESTS_CA_BUNDLE",
 )
+# The machine's pip configuration (index, certificates, constraints) is
+# visible to the sandboxed `pip install`, and to nothing else.
+PIP_CONFIG_PATHS = ("/etc/pip.conf", "/etc/xdg/pip")
 
 Log = Callable[[str], None]
 
@@ -185,6 +192,7 @@ def install_requirements(pipeline: Pipeline, *, log: Log) -> None:
             key=key,
             read_only=[str(pipeline.code_dir)],
             read_write=[str(pipeline.venv_dir)],
+            read_only_if_present=PIP_CONFIG_PATHS,
             tmp_dir=str(scratch),
             cwd=str(pipeline.code_dir),
         )

@@ -99,10 +99,12 @@ class Sandbox:
         key: str,
         read_only: Iterable[str] = (),
         read_write: Iterable[str] = (),
+        read_only_if_present: Iterable[str] = (),
         tmp_dir: str | None = None,
         cwd: str | None = None,
     ) -> list[str]:
         """argv wrapped in bwrap; paths keep their names inside (tmp_dir is mounted at /tmp)."""
+        optional = [*ETC_ENTRIES, *read_only_if_present]
         args = [self.bwrap, "--die-with-parent", "--new-session"]
         args += [
             "--unshare-pid",
@@ -131,9 +133,9 @@ class Sandbox:
         prefixes = [p for p in self.python_prefixes if not _under_system(p)]
         read_only, read_write = [*prefixes, *read_only], list(read_write)
         # bwrap makes missing parents 0700: user code could not cross them.
-        for parent in _parents([RUNTIME_MOUNT, *ETC_ENTRIES, *read_only, *read_write]):
+        for parent in _parents([RUNTIME_MOUNT, *optional, *read_only, *read_write]):
             args += ["--perms", "0755", "--dir", parent]
-        for entry in ETC_ENTRIES:
+        for entry in optional:
             args += ["--ro-bind-try", entry, entry]
         args += ["--ro-bind", RUNTIME_DIR, RUNTIME_MOUNT]
         for path in read_only:

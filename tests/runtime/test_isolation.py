@@ -46,7 +46,7 @@ def test_it_gives_the_child_exactly_its_environment(pipeline, logs, monkeypatch)
         def main():
             print(dict(os.environ))
             with open("/proc/self/environ", "rb") as f:
-                initial = f.read().decode()
+                initial = f.read().decode().replace("\\0", "\\n")
             seen_by_subprocess = subprocess.run(["env"], capture_output=True, text=True).stdout
             return {"env": dict(os.environ), "initial": initial, "subprocess": seen_by_subprocess}
         """,

@@ -153,7 +153,8 @@ def test_no_secret_of_the_platform_is_readable_in_any_visible_process(sandboxed)
             seen = {}
             for pid in (p for p in os.listdir("/proc") if p.isdigit()):
                 try:
-                    seen[pid] = open(f"/proc/{pid}/environ", "rb").read().decode()
+                    raw = open(f"/proc/{pid}/environ", "rb").read()
+                    seen[pid] = raw.decode().replace("\\0", "\\n")
                 except OSError as exc:
                     seen[pid] = "refused: " + type(exc).__name__
             return {"report": seen}
