@@ -5,4 +5,8 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "platform_site.settings")
-application = get_asgi_application()
+django_application = get_asgi_application()
+
+from platform_site.body_limit import BodyLimit  # noqa: E402 - needs settings
+
+application = BodyLimit(django_application)
