@@ -12,7 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from datastore import multipart, services
 from datastore.signing import SignatureRefused, verify_token
-from platform_site.bodies import body_error
+from platform_site.bodies import body_error, content_length
 from platform_site.errors import TooLarge, xml_error, xml_error_for
 
 
@@ -47,20 +47,13 @@ def _signed(method: str, action: str):
     return decorate
 
 
-def _too_long(request: HttpRequest, limit: int) -> bool:
-    try:
-        return int(request.META.get("CONTENT_LENGTH") or 0) > limit
-    except ValueError:
-        return False
-
-
 @_signed("POST", "upload")
 def upload(request: HttpRequest, claims: dict) -> HttpResponse:
     """S3 POST-policy style: form fields, then a `file` part."""
     limit = settings.MAX_UPLOAD_BYTES
     # Refuse an oversized body before Django spools it to disk (multipart
     # overhead is small; the exact check on the file follows).
-    if _too_long(request, limit + 64 * 1024):
+    if content_length(request) > limit + 64 * 1024:
         raise TooLarge(f"Single uploads are limited to {limit} bytes.")
     upload = request.FILES.get("file")
     if upload is None:
@@ -78,7 +71,7 @@ def upload(request: HttpRequest, claims: dict) -> HttpResponse:
 def part(request: HttpRequest, claims: dict) -> HttpResponse:
     """One part of a multipart upload: the raw body, streamed to the staging folder."""
     limit = settings.MAX_UPLOAD_BYTES
-    if _too_long(request, limit):
+    if content_length(request) > limit:
         raise TooLarge(f"Parts are limited to {limit} bytes.")
     stored = multipart.datastore_multipart_put(
         upload_id=claims["u"],

@@ -32,7 +32,7 @@ from deployments.services.deployments import deployment_for_endpoint_path
 from deployments.tokens import token_decrypt, token_matches
 from executions.models import Execution, ExecutionStatus
 from executions.services.lifecycle import execution_wait
-from platform_site.bodies import MalformedJson, json_loads
+from platform_site.bodies import MalformedJson, content_length, json_loads
 from platform_site.errors import (
     ApiError,
     Forbidden,
@@ -115,10 +115,7 @@ def trigger_body(request: HttpRequest) -> tuple[dict, dict]:
 
 
 def _check_size(request: HttpRequest) -> None:
-    try:
-        length = int(request.headers.get("Content-Length") or 0)
-    except ValueError:
-        length = 0
+    length = content_length(request)
     if length > settings.MAX_UPLOAD_BYTES:
         raise TooLarge(
             f"Request body is too large: {length} bytes, the limit is "

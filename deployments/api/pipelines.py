@@ -20,6 +20,7 @@ from deployments.services.pipelines import (
     pipeline_logs_list,
     pipeline_wait,
 )
+from platform_site.bodies import content_length
 from platform_site.errors import TooLarge, ValidationFailed
 from platform_site.http import json_body, public_url
 
@@ -91,7 +92,7 @@ def log_out(line: PipelineLog) -> dict[str, str | None]:
 
 def _declaration(request: HttpRequest) -> tuple[dict[str, Any], Any]:
     """The create_pipeline fields and the step_file, from JSON, urlencoded or multipart."""
-    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    length = content_length(request)
     # Refuse before Django spools a huge upload to disk.
     if length > settings.MAX_UPLOAD_BYTES + 1024 * 1024:
         raise TooLarge(
