@@ -145,8 +145,10 @@ def test_it_cannot_write_outside_its_work_dir(sandboxed):
     assert report["tmp"] == "allowed"
 
 
-def test_no_secret_of_the_platform_is_readable_in_any_visible_process(sandboxed):
-    os.environ.setdefault("SECRET_KEY", "platform-secret-for-this-test")
+def test_no_secret_of_the_platform_is_readable_in_any_visible_process(
+    sandboxed, monkeypatch
+):
+    monkeypatch.setenv("SECRET_KEY", "platform-secret-for-this-test")
     result = sandboxed.run(
         """
         def main():
