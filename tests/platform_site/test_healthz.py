@@ -76,3 +76,14 @@ def test_it_needs_no_login_and_is_never_cached(client, db, all_beating):
 
 def test_it_refuses_post(client, db, all_beating):
     assert client.post("/healthz").status_code == 405
+
+
+def test_it_says_the_sandbox_is_on(client, db, all_beating):
+    assert client.get("/healthz").json()["sandbox"] == "on"
+
+
+def test_it_warns_loudly_when_the_sandbox_is_off(client, db, all_beating, settings):
+    settings.SANDBOX_ENABLED = False
+    body = client.get("/healthz").json()
+    assert body["sandbox"] == "off"
+    assert body["warnings"] == [health.SANDBOX_OFF_WARNING]

@@ -1,8 +1,14 @@
 from __future__ import annotations
 
+import io
 import socket
 
+import pytest
+from django.core.management.base import CommandError
+
+from executions.runtime.sandbox import Sandbox
 from platform_site.management.commands import runplatform
+from platform_site.supervisor import Output
 
 
 def test_it_sees_a_port_in_use():
@@ -57,3 +63,26 @@ def test_it_prints_no_password_on_later_starts():
         runplatform.banner(url="http://127.0.0.1:8000", password=None, from_env=False)
     )
     assert "password set on first start" in text
+
+
+def test_it_keeps_the_admin_password_from_every_child(settings):
+    env = runplatform.child_env(
+        {"PLATFORM_ADMIN_PASSWORD": "s3cret", "PATH": "/usr/bin"}
+    )
+    assert "PLATFORM_ADMIN_PASSWORD" not in env
+    assert env["PATH"] == "/usr/bin"
+
+
+def test_it_refuses_to_start_without_bubblewrap(settings, monkeypatch):
+    monkeypatch.setattr(
+        runplatform, "get_sandbox", lambda: Sandbox(bwrap="no-such-bwrap")
+    )
+    with pytest.raises(CommandError, match="apt-get install bubblewrap"):
+        runplatform.Command()._check_sandbox(Output(io.StringIO()))
+
+
+def test_it_warns_three_times_when_the_sandbox_is_off(settings):
+    settings.SANDBOX_ENABLED = False
+    out = io.StringIO()
+    runplatform.Command()._check_sandbox(Output(out))
+    assert out.getvalue().count("PLATFORM_SANDBOX=off") == 3
