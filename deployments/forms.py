@@ -25,6 +25,7 @@ from deployments.models import (
 )
 from deployments.schedules import schedule_error
 from platform_site.bodies import MalformedJson, json_loads
+from platform_site.units import RAM_UNITS_MIB
 
 MODE_HELP = {
     DeploymentMode.ELASTIC: "Stands by when unused and starts a fresh, isolated process for every execution: it spares the environment's resources.",
@@ -35,7 +36,6 @@ RULE_HELP = {
     ExecutionRule.PERIODIC: "Triggered by a schedule (CRON, in UTC), without any human intervention.",
 }
 
-RAM_UNITS = {"KiB": 1 / 1024, "MiB": 1, "GiB": 1024}
 
 UNIT_CHOICES = [
     ("minutes", "minutes"),
@@ -91,7 +91,7 @@ class ExecutionForm(forms.Form):
     )
     parallelism = forms.IntegerField(min_value=1, initial=6, required=False)
     ram_value = forms.IntegerField(min_value=1, initial=1)
-    ram_unit = forms.ChoiceField(choices=[(u, u) for u in RAM_UNITS], initial="GiB")
+    ram_unit = forms.ChoiceField(choices=[(u, u) for u in RAM_UNITS_MIB], initial="GiB")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -104,17 +104,6 @@ class ExecutionForm(forms.Form):
     @property
     def ram_request(self) -> str:
         return f"{self.cleaned_data['ram_value']}{self.cleaned_data['ram_unit']}"
-
-
-def ram_mib(value: object, unit: object) -> int | None:
-    """A RAM request in MiB, rounded up; None when the value is not a positive number."""
-    try:
-        number = int(str(value))
-    except ValueError:
-        return None
-    if number < 1 or unit not in RAM_UNITS:
-        return None
-    return max(1, round(number * RAM_UNITS[str(unit)] + 0.4999))
 
 
 def basic_schedule(

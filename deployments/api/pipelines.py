@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -23,6 +22,7 @@ from deployments.services.pipelines import (
 from platform_site.bodies import content_length
 from platform_site.errors import TooLarge, ValidationFailed
 from platform_site.http import json_body, public_url
+from platform_site.units import iso
 
 router = Router(tags=["pipelines"])
 
@@ -33,14 +33,6 @@ CONTAINER_CONFIG_KEYS = (
     "system_dependencies",
     "dockerfile_path",
 )
-
-
-def iso_ms(value: datetime | None) -> str | None:
-    """2025-01-01T12:00:00.000Z, as the hosted product writes timestamps."""
-    if value is None:
-        return None
-    value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
 def pipeline_out(pipeline: Pipeline) -> dict[str, Any]:
@@ -74,7 +66,7 @@ def pipeline_out(pipeline: Pipeline) -> dict[str, Any]:
             "container_config": config,
         },
         "creation_info": {
-            "created_at": iso_ms(pipeline.created_at),
+            "created_at": iso(pipeline.created_at),
             "created_by": str(pipeline.created_by_id)
             if pipeline.created_by_id
             else None,
@@ -87,7 +79,7 @@ def pipeline_out(pipeline: Pipeline) -> dict[str, Any]:
 
 
 def log_out(line: PipelineLog) -> dict[str, str | None]:
-    return {"timestamp": iso_ms(line.timestamp), "message": line.message}
+    return {"timestamp": iso(line.timestamp), "message": line.message}
 
 
 def _declaration(request: HttpRequest) -> tuple[dict[str, Any], Any]:
@@ -144,7 +136,7 @@ def list_pipelines(request: HttpRequest):
     return [
         {
             "pipeline_name": pipeline.name,
-            "created_at": iso_ms(pipeline.created_at),
+            "created_at": iso(pipeline.created_at),
             "status": pipeline.status,
         }
         for pipeline in Pipeline.objects.order_by("-created_at")

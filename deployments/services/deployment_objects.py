@@ -7,8 +7,6 @@ names, so callers import them from `deployments.services.deployments`.
 from __future__ import annotations
 
 import os
-import re
-from datetime import UTC, datetime
 from typing import Any
 
 from django.db.models import Q
@@ -17,23 +15,7 @@ from deployments.mappings import mapping_type
 from deployments.models import Deployment, DeploymentMode, ExecutionRule
 from deployments.schedules import schedule_describe
 from deployments.tokens import token_decrypt
-
-RAM_REQUEST_PATTERN = re.compile(r"^(\d+)(KiB|MiB|GiB)$")
-RAM_FACTORS_MIB = {"KiB": 1 / 1024, "MiB": 1, "GiB": 1024}
-
-
-def iso(moment: datetime | None) -> str | None:
-    """ISO 8601 UTC with milliseconds, as the hosted product writes dates."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def ram_request_mib(ram_request: str | None) -> int | None:
-    match = RAM_REQUEST_PATTERN.match(ram_request or "")
-    if not match:
-        return None
-    return max(1, int(int(match.group(1)) * RAM_FACTORS_MIB[match.group(2)]))
+from platform_site.units import iso, ram_request_mib
 
 
 def deployment_token(deployment: Deployment) -> str | None:

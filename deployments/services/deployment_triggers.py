@@ -9,11 +9,11 @@ from typing import Any
 from django.db import transaction
 
 from deployments.models import Deployment, ExecutionRule
-from deployments.services.deployments import iso
 from executions.models import Execution, ExecutionIo, IoDirection, LogLine, Trigger
 from executions.services.inputs import input_values_resolve
 from executions.services.lifecycle import execution_create
 from platform_site.errors import ApiError, Forbidden, ValidationFailed
+from platform_site.units import iso
 
 MAX_FILES_PER_CALL = 1
 

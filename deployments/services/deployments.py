@@ -28,14 +28,11 @@ from deployments.models import (
 )
 from deployments.schedules import schedule_error, schedule_next_run
 from deployments.services.deployment_objects import (  # noqa: F401 - re-exported
-    RAM_REQUEST_PATTERN,
     deployment_list_item,
     deployment_mapping_type,
     deployment_to_api,
     deployment_token,
-    iso,
     machine_total_ram_mib,
-    ram_request_mib,
     ram_requested_total_mib,
 )
 from deployments.tokens import (
@@ -45,6 +42,7 @@ from deployments.tokens import (
 )
 from platform_site import notify
 from platform_site.errors import Conflict, NotFound, ValidationFailed
+from platform_site.units import ram_request_mib
 
 LOW_LATENCY_UNAVAILABLE = (
     "Low-latency mode is not available yet on this platform; use mode='elastic'."
@@ -126,10 +124,7 @@ def _check_settings(
     _positive_int(gpu_request, "gpu_request", minimum=0)
     _positive_int(execution_timeout_s, "execution_timeout_s")
     if ram_request is not None and (
-        not isinstance(ram_request, str)
-        or not RAM_REQUEST_PATTERN.match(ram_request)
-        or ram_request_mib(ram_request) is None
-        or int(RAM_REQUEST_PATTERN.match(ram_request).group(1)) < 1
+        not isinstance(ram_request, str) or ram_request_mib(ram_request) is None
     ):
         raise ValidationFailed(
             f"ram_request {ram_request!r} is invalid: use a whole number followed by "

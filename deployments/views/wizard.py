@@ -27,7 +27,6 @@ from deployments.forms import (
     GeneralForm,
     MappingForm,
     TriggerForm,
-    ram_mib,
 )
 from deployments.models import DeploymentMode, ExecutionRule, Pipeline, PipelineStatus
 from deployments.schedules import schedule_describe
@@ -40,6 +39,7 @@ from deployments.views.deployment_display import mapping_rows
 from executions.models import EnvironmentVariable
 from platform_site.errors import ApiError
 from platform_site.http import HtmxHttpRequest
+from platform_site.units import ram_mib
 
 GENERAL, EXECUTION, TRIGGER, MAPPING, REVIEW = (
     "general",

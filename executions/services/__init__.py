@@ -18,14 +18,12 @@ from executions.services.lifecycle import (
     execution_finish,
     execution_heartbeat,
     execution_record_unrun,
+    execution_release,
     execution_wait,
-    executions_reap_lost,
-    executions_requeue_pending,
     pipeline_run,
-    ram_request_mib,
 )
 from executions.services.logs import LogSink, log_lines_after, log_lines_window
-from executions.services.running import execution_run, memory_limit_reason
+from executions.services.running import execution_run
 from executions.services.serialize import (
     execution_output_values,
     execution_outputs_for_api,
@@ -35,6 +33,11 @@ from executions.services.serialize import (
     iso,
     log_line_to_api,
 )
+from executions.services.sweeping import (
+    broker_lost_messages,
+    executions_reap_lost,
+    executions_requeue_pending,
+)
 from executions.services.variables import (
     environment_variable_delete,
     environment_variables_set,
@@ -43,6 +46,7 @@ from executions.services.variables import (
 
 __all__ = [
     "LogSink",
+    "broker_lost_messages",
     "ResolvedInput",
     "coerce_text",
     "environment_variable_delete",
@@ -55,6 +59,7 @@ __all__ = [
     "execution_finish",
     "execution_heartbeat",
     "execution_record_unrun",
+    "execution_release",
     "execution_output_values",
     "execution_outputs_for_api",
     "execution_run",
@@ -70,9 +75,7 @@ __all__ = [
     "log_line_to_api",
     "log_lines_after",
     "log_lines_window",
-    "memory_limit_reason",
     "outputs_mapping_resolve",
-    "ram_request_mib",
     "value_type_error",
     "variable_name_error",
 ]

@@ -11,13 +11,12 @@ import logging
 import re
 import secrets
 import shutil
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from deployments.models import PipelineStatus
@@ -35,27 +34,20 @@ from executions.services.inputs import (
     outputs_mapping_resolve,
 )
 from platform_site import notify
+from platform_site.db_retry import db_retry
 from platform_site.errors import NotFound, ValidationFailed
+from platform_site.units import ram_request_mib
 
 logger = logging.getLogger(__name__)
 
-RAM_PATTERN = re.compile(r"^\s*(\d+)\s*(KiB|MiB|GiB)\s*$")
-RAM_FACTORS_MIB = {"KiB": 1 / 1024, "MiB": 1, "GiB": 1024}
 SAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
-PENDING_GRACE_S = 15
-REQUEUE_AFTER_S = 30
+# A worker thread waits this long for the database to claim its message; past
+# it the message is dropped and the sweeper re-sends the Pending row.
+CLAIM_RETRY_S = 10.0
 
 
 def execution_channel(execution: Execution) -> str:
     return notify.channel_for("execution", execution.pk)
-
-
-def ram_request_mib(ram_request: str | None) -> int | None:
-    """'512MiB' -> 512, '1GiB' -> 1024; None when absent or unreadable."""
-    match = RAM_PATTERN.match(ram_request or "")
-    if not match:
-        return None
-    return max(1, int(int(match.group(1)) * RAM_FACTORS_MIB[match.group(2)]))
 
 
 def safe_filename(name: str | None, fallback: str) -> str:
@@ -79,7 +71,7 @@ def _store_input_file(execution: Execution, item: ResolvedInput) -> str:
     return str(target)
 
 
-def _enqueue(execution_pk: str) -> None:
+def execution_enqueue(execution_pk: str) -> None:
     """Best effort: if the broker is away, the sweeper re-enqueues the Pending row."""
     from executions.tasks import execution_run
 
@@ -87,6 +79,10 @@ def _enqueue(execution_pk: str) -> None:
         execution_run.delay(execution_pk)
     except Exception:  # any broker error: the row is durable, the sweeper retries
         logger.warning("Could not enqueue execution %s; the sweeper will", execution_pk)
+        # Marked unsent, so the sweeper re-sends it as soon as the broker is back.
+        Execution.objects.filter(
+            pk=execution_pk, status=ExecutionStatus.PENDING
+        ).update(enqueued_at=None)
 
 
 def execution_create(
@@ -157,7 +153,7 @@ def execution_create(
             )
         ExecutionIo.objects.bulk_create(rows)
         pk = str(execution.pk)
-        transaction.on_commit(lambda: _enqueue(pk))
+        transaction.on_commit(lambda: execution_enqueue(pk))
     return execution
 
 
@@ -222,10 +218,36 @@ def execution_record_unrun(
 def execution_claim(*, execution_pk) -> bool:
     """Pending -> Running. False when another delivery already took it (or it is gone)."""
     now = timezone.now()
-    claimed = Execution.objects.filter(
-        pk=execution_pk, status=ExecutionStatus.PENDING
-    ).update(status=ExecutionStatus.RUNNING, started_at=now, heartbeat_at=now)
+    claimed = db_retry(
+        lambda: Execution.objects.filter(
+            pk=execution_pk, status=ExecutionStatus.PENDING
+        ).update(status=ExecutionStatus.RUNNING, started_at=now, heartbeat_at=now),
+        what=f"claiming execution {execution_pk}",
+        for_s=CLAIM_RETRY_S,
+    )
     return claimed == 1
+
+
+def execution_release(*, execution_pk) -> bool:
+    """Running -> Pending, for a run the database interrupted before user code started.
+
+    enqueued_at is cleared, so the sweeper sends it again at once (it is
+    not the broker's copy that is lost, but that copy has been consumed).
+    """
+    return (
+        db_retry(
+            lambda: Execution.objects.filter(
+                pk=execution_pk, status=ExecutionStatus.RUNNING
+            ).update(
+                status=ExecutionStatus.PENDING,
+                started_at=None,
+                heartbeat_at=None,
+                enqueued_at=None,
+            ),
+            what=f"handing back execution {execution_pk}",
+        )
+        == 1
+    )
 
 
 def execution_heartbeat(*, execution_pk) -> bool:
@@ -249,32 +271,41 @@ def execution_finish(
     """Running -> a final status, with outputs ({name: {value, file_path}}) and timings.
 
     Returns False (and writes nothing) when the execution was reaped or deleted meanwhile.
+    Retried through a database blip: the function ran, its result must not be lost.
     """
-    with transaction.atomic():
-        fields = {
-            "status": status,
-            "status_reason": reason,
-            "end_date": timezone.now(),
-            **(timeline or {}),
-        }
-        updated = Execution.objects.filter(
-            pk=execution.pk, status=ExecutionStatus.RUNNING
-        ).update(**fields)
-        if updated != 1:
-            return False
-        for name, stored in (outputs or {}).items():
-            ExecutionIo.objects.filter(
-                execution=execution, direction=IoDirection.OUTPUT, name=name
-            ).update(value=stored.get("value"), file_path=stored.get("file_path"))
-        channel = execution_channel(execution)
-        transaction.on_commit(lambda: notify.publish(channel))
-    return True
+    end_date = timezone.now()
+
+    def write() -> bool:
+        with transaction.atomic():
+            updated = Execution.objects.filter(
+                pk=execution.pk, status=ExecutionStatus.RUNNING
+            ).update(
+                status=status,
+                status_reason=reason,
+                end_date=end_date,
+                **(timeline or {}),
+            )
+            if updated != 1:
+                return False
+            for name, stored in (outputs or {}).items():
+                ExecutionIo.objects.filter(
+                    execution=execution, direction=IoDirection.OUTPUT, name=name
+                ).update(value=stored.get("value"), file_path=stored.get("file_path"))
+            channel = execution_channel(execution)
+            transaction.on_commit(lambda: notify.publish(channel))
+        return True
+
+    return db_retry(write, what=f"finishing {execution.execution_id}")
 
 
 def execution_error(*, execution: Execution, reason: str, from_status: str) -> bool:
     """Move to Error from `from_status` (a platform failure, never the user's code)."""
-    updated = Execution.objects.filter(pk=execution.pk, status=from_status).update(
-        status=ExecutionStatus.ERROR, status_reason=reason, end_date=timezone.now()
+    end_date = timezone.now()
+    updated = db_retry(
+        lambda: Execution.objects.filter(pk=execution.pk, status=from_status).update(
+            status=ExecutionStatus.ERROR, status_reason=reason, end_date=end_date
+        ),
+        what=f"recording the error of {execution.execution_id}",
     )
     if updated:
         notify.publish(execution_channel(execution))
@@ -303,58 +334,3 @@ def execution_delete(*, execution: Execution) -> None:
         Execution.objects.filter(pk=execution.pk).delete()
         transaction.on_commit(lambda: shutil.rmtree(folder, ignore_errors=True))
     notify.publish(execution_channel(execution))
-
-
-def executions_reap_lost(*, now: datetime | None = None) -> int:
-    """Running executions whose worker stopped heartbeating become Error. Returns how many."""
-    now = now or timezone.now()
-    cutoff = now - timedelta(seconds=settings.HEARTBEAT_TIMEOUT_S)
-    stale = Execution.objects.filter(status=ExecutionStatus.RUNNING).filter(
-        Q(heartbeat_at__lt=cutoff)
-        | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
-        | Q(heartbeat_at__isnull=True, started_at__isnull=True, created_at__lt=cutoff)
-    )
-    reaped = 0
-    for execution in stale.only("pk", "heartbeat_at", "started_at", "created_at"):
-        last = execution.heartbeat_at or execution.started_at or execution.created_at
-        silent_s = int((now - last).total_seconds())
-        # Conditional on the heartbeat we read: a worker that beat meanwhile wins.
-        updated = Execution.objects.filter(
-            pk=execution.pk,
-            status=ExecutionStatus.RUNNING,
-            heartbeat_at=execution.heartbeat_at,
-        ).update(
-            status=ExecutionStatus.ERROR,
-            status_reason=f"Worker lost: no heartbeat for {silent_s} s",
-            end_date=now,
-        )
-        if updated:
-            reaped += 1
-            notify.publish(execution_channel(execution))
-    return reaped
-
-
-def executions_requeue_pending(*, now: datetime | None = None) -> int:
-    """Re-send Pending executions whose broker message may be lost. Returns how many.
-
-    Duplicates are harmless: the worker's claim (Pending -> Running) lets one win.
-    """
-    now = now or timezone.now()
-    waiting = Execution.objects.filter(
-        status=ExecutionStatus.PENDING,
-        created_at__lt=now - timedelta(seconds=PENDING_GRACE_S),
-    ).filter(
-        Q(enqueued_at__isnull=True)
-        | Q(enqueued_at__lt=now - timedelta(seconds=REQUEUE_AFTER_S))
-    )
-    requeued = 0
-    for execution in waiting.only("pk", "enqueued_at")[:500]:
-        bumped = Execution.objects.filter(
-            pk=execution.pk,
-            status=ExecutionStatus.PENDING,
-            enqueued_at=execution.enqueued_at,
-        ).update(enqueued_at=now)
-        if bumped:
-            _enqueue(str(execution.pk))
-            requeued += 1
-    return requeued

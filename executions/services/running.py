@@ -11,12 +11,12 @@ import json
 import logging
 import os
 import shutil
-import signal
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from deployments.models import PipelineStatus
@@ -33,23 +33,20 @@ from executions.services.lifecycle import (
     execution_error,
     execution_finish,
     execution_heartbeat,
+    execution_release,
     safe_filename,
 )
 from executions.services.logs import LogSink
+from platform_site.db_retry import DATABASE_BLIPS, db_retry
 from platform_site.errors import ApiError
 
 logger = logging.getLogger(__name__)
 
 CHILD_PATH = "/usr/local/bin:/usr/bin:/bin"
-MEMORY_KILL_SHARE = 0.9
 
 
 class UserInputError(Exception):
     """An input could not be prepared for reasons the user controls (a missing data store file)."""
-
-
-def memory_limit_reason(limit_mib: int) -> str:
-    return f"Execution exceeded its memory limit of {limit_mib} MiB"
 
 
 def child_environment(execution: Execution, work_dir: Path) -> dict[str, str]:
@@ -190,17 +187,10 @@ def _when(epoch: float | None) -> datetime | None:
     return datetime.fromtimestamp(epoch, tz=UTC) if epoch else None
 
 
-def _failure_reason(execution: Execution, result) -> str:
-    reason = result.reason
-    oom = (
-        result.signal == signal.SIGKILL
-        and (result.peak_memory_kib or 0)
-        >= MEMORY_KILL_SHARE * execution.memory_limit_mib * 1024
-    )
-    if oom and (not reason or "memory" not in reason.lower()):
-        return memory_limit_reason(execution.memory_limit_mib)
-    if reason:
-        return reason
+def _failure_reason(result) -> str:
+    """The pool's reason (it alone guesses out-of-memory kills), or what the exit says."""
+    if result.reason:
+        return result.reason
     if result.signal:
         return f"The execution process was killed by signal {result.signal}"
     return f"The execution process exited with code {result.exit_code}"
@@ -210,9 +200,13 @@ def execution_run(*, execution_pk, pool) -> None:
     """Claim, run and record one execution. A duplicate delivery returns at once."""
     if not execution_claim(execution_pk=execution_pk):
         return
-    execution = (
-        Execution.objects.select_related("pipeline").filter(pk=execution_pk).first()
-    )
+    try:
+        execution = (
+            Execution.objects.select_related("pipeline").filter(pk=execution_pk).first()
+        )
+    except DATABASE_BLIPS:  # nothing ran yet: hand it back for another try
+        execution_release(execution_pk=execution_pk)
+        return
     if execution is None:  # deleted between the claim and now
         return
     pipeline = execution.pipeline
@@ -243,10 +237,14 @@ def _run_in_work_dir(execution: Execution, pool, work_dir: Path) -> None:
     (work_dir / ".tmp").mkdir(parents=True, exist_ok=True)
     try:
         inputs = _stage_inputs(execution, work_dir)
+        env = child_environment(execution, work_dir)
     except UserInputError as exc:
         execution_finish(
             execution=execution, status=ExecutionStatus.FAILED, reason=str(exc)
         )
+        return
+    except DATABASE_BLIPS:  # nothing ran yet: hand it back for another try
+        execution_release(execution_pk=execution.pk)
         return
     spec = RunSpec(
         zygote_key=f"{pipeline.pk}:{pipeline.python_executable}",
@@ -258,7 +256,7 @@ def _run_in_work_dir(execution: Execution, pool, work_dir: Path) -> None:
         outputs=[
             {"name": o["name"], "data_type": o["data_type"]} for o in pipeline.outputs
         ],
-        env=child_environment(execution, work_dir),
+        env=env,
         work_dir=str(work_dir),
         timeout_s=float(execution.timeout_s),
         memory_limit_mib=execution.memory_limit_mib,
@@ -269,6 +267,8 @@ def _run_in_work_dir(execution: Execution, pool, work_dir: Path) -> None:
         execution, heartbeat=lambda: execution_heartbeat(execution_pk=execution.pk)
     )
     sink.start()
+    # The run may last an hour: its connection goes back to the pool meanwhile.
+    connection.close()
     try:
         result = pool.run(spec, sink.on_log, cancel=sink.lost)
     except (
@@ -292,7 +292,10 @@ def _run_in_work_dir(execution: Execution, pool, work_dir: Path) -> None:
     }
     if result.status == "succeeded":
         try:
-            stored, failure = _store_outputs(execution, result.outputs, work_dir)
+            stored, failure = db_retry(
+                lambda: _store_outputs(execution, result.outputs, work_dir),
+                what=f"storing the outputs of {execution.execution_id}",
+            )
         except ApiError as exc:
             stored, failure = {}, exc.message
         status = ExecutionStatus.FAILED if failure else ExecutionStatus.SUCCEEDED
@@ -310,6 +313,6 @@ def _run_in_work_dir(execution: Execution, pool, work_dir: Path) -> None:
     execution_finish(
         execution=execution,
         status=status,
-        reason=_failure_reason(execution, result),
+        reason=_failure_reason(result),
         timeline=timeline,
     )

@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from executions.models import Execution, ExecutionIo, IoDirection, LogLine
-
-
-def iso(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC with milliseconds and a Z, as the hosted product writes dates."""
-    if value is None:
-        return None
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+from platform_site.units import iso
 
 
 def io_to_api(row: ExecutionIo, *, include_value: bool = True) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from deployments.forms import TriggerForm, basic_schedule, parse_typed, ram_mib
+from deployments.forms import TriggerForm, basic_schedule, parse_typed
 
 
 @pytest.mark.parametrize(
@@ -69,9 +69,3 @@ def test_it_parses_typed_values(raw, data_type, expected):
 def test_it_rejects_values_of_the_wrong_type(raw, data_type):
     with pytest.raises(ValueError):
         parse_typed(raw, data_type)
-
-
-def test_it_converts_ram_requests_to_mib():
-    assert ram_mib("2", "GiB") == 2048
-    assert ram_mib("512", "KiB") == 1
-    assert ram_mib("zero", "MiB") is None

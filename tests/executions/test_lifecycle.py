@@ -8,7 +8,6 @@ from executions.services import (
     execution_delete,
     execution_finish,
     execution_wait,
-    ram_request_mib,
 )
 
 
@@ -90,10 +89,3 @@ def test_it_deletes_rows_and_files(make_execution, django_capture_on_commit_call
     assert not Execution.objects.filter(pk=execution.pk).exists()
     assert not LogLine.objects.exists()
     assert not execution.work_dir.exists()
-
-
-def test_it_reads_ram_requests():
-    assert ram_request_mib("512MiB") == 512
-    assert ram_request_mib("1GiB") == 1024
-    assert ram_request_mib("2048KiB") == 2
-    assert ram_request_mib("lots") is None
