@@ -93,6 +93,10 @@ TEMPLATES = [
     }
 ]
 
+# Each process borrows PostgreSQL connections from a pool of at most
+# DB_POOL_SIZE (psycopg's pool, built into Django 5.1+; 0 turns it off), so the
+# platform's total is bounded: `make run` prints it (platform_site/db_budget.py).
+DB_POOL_SIZE = envint("PLATFORM_DB_POOL_SIZE", 10)
 DATABASES = {
     "default": dj_database_url.parse(
         envstr("DATABASE_URL", f"sqlite:///{DATA_DIR / 'platform.sqlite3'}"),
@@ -100,6 +104,14 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_POOL_SIZE:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them instead
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": DB_POOL_SIZE,
+        # A caller waits this long for a free connection, then gets an error.
+        "timeout": 10,
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL + IMMEDIATE transactions let web, worker and scheduler share the file.
     DATABASES["default"]["OPTIONS"] = {

@@ -9,14 +9,19 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connection
+from django.db import DatabaseError, close_old_connections, connection, transaction
 
 from executions.models import Execution, LogLine, LogStream
+from platform_site.db_retry import DATABASE_BLIPS
 
 logger = logging.getLogger(__name__)
 
 FLUSH_INTERVAL_S = 0.1
 FLUSH_MAX_LINES = 500
+# At the end of a run, lines waiting for the database are retried this long
+# (less than stop()'s join, so the thread ends before anyone gives up on it).
+FINAL_FLUSH_S = 25.0
+FINAL_FLUSH_RETRY_S = 0.5
 MAX_STORED_LINE_CHARS = 64 * 1024
 DISPLAY_LINE_CHARS = 2000
 LOG_CUT = (
@@ -135,7 +140,11 @@ class LogSink:
                 ):
                     last_beat = time.monotonic()
                     self._beat()
-            self.flush()
+                # Back to the pool between batches: a long run must not pin one.
+                connection.close()
+            deadline = time.monotonic() + FINAL_FLUSH_S
+            while not self.flush() and time.monotonic() < deadline:
+                time.sleep(FINAL_FLUSH_RETRY_S)
         finally:
             connection.close()
 
@@ -151,11 +160,12 @@ class LogSink:
             if time.monotonic() - self._last_beat_ok > settings.HEARTBEAT_TIMEOUT_S:
                 self.lost.set()
 
-    def flush(self) -> None:
+    def flush(self) -> bool:
+        """Write the pending lines; False when the database was away and they wait."""
         with self._lock:
             lines, self._lines = self._lines, []
         if not lines:
-            return
+            return True
         rows = []
         for stream, timestamp, message in lines:
             self.seq += 1
@@ -169,14 +179,25 @@ class LogSink:
                 )
             )
         try:
-            LogLine.objects.bulk_create(rows)
-            Execution.objects.filter(pk=self.execution_pk).update(
-                log_line_count=self.seq
-            )
+            with transaction.atomic():
+                LogLine.objects.bulk_create(rows)
+                Execution.objects.filter(pk=self.execution_pk).update(
+                    log_line_count=self.seq
+                )
+        except DATABASE_BLIPS:
+            # The database is away: keep the batch for the next flush (still bounded
+            # by the caps above), so a restart loses no line.
+            logger.warning("Log lines of %s wait for the database", self.execution_pk)
+            self.seq -= len(rows)
+            with self._lock:
+                self._lines = lines + self._lines
+            connection.close()
+            return False
         except DatabaseError:
-            # Deleted execution (FK violation) or a database hiccup: drop this batch.
+            # The execution was deleted (FK violation): nothing to keep them for.
             logger.warning("Dropped %d log lines of %s", len(rows), self.execution_pk)
             close_old_connections()
+        return True
 
 
 def log_lines_after(

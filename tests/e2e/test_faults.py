@@ -63,7 +63,7 @@ def test_it_marks_the_execution_of_a_killed_worker_as_error(
         sdk, execution_id, {"Error", "Failed", "Succeeded"}, within_s=60
     )
     assert execution["status"] == "Error"
-    assert execution["status_reason"].startswith("Worker lost: no heartbeat for")
+    assert execution["status_reason"].startswith("No heartbeat for")
 
 
 def test_it_runs_a_pending_execution_whose_message_was_lost(

@@ -1,22 +1,24 @@
-"""Reap Running executions whose worker died; re-enqueue Pending ones whose message was lost.
+"""Reap Running executions whose worker died; re-send Pending ones whose message was lost.
 
-Shaped like healthchecks' sendalerts: a loop over one-step methods that say
-whether they found work; signals only set a shutdown flag. Every change is a
-conditional UPDATE, so several sweepers can run side by side.
+Every change is a conditional UPDATE, so several sweepers can run side by side.
 """
 
 from __future__ import annotations
 
 import logging
-import signal
 import time
 
-from django.core.management.base import BaseCommand
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError, connection
+from redis import RedisError
 
 from deployments.services.pipelines import pipeline_requeue_stale
-from executions.services import executions_reap_lost, executions_requeue_pending
+from executions.services import (
+    broker_lost_messages,
+    executions_reap_lost,
+    executions_requeue_pending,
+)
 from platform_site import health
+from platform_site.loops import LoopCommand
 
 logger = logging.getLogger(__name__)
 
@@ -26,35 +28,45 @@ IDLE_SLEEP_S = 1.0
 PIPELINE_SWEEP_INTERVAL_S = 60.0
 
 
-class Command(BaseCommand):
+class Command(LoopCommand):
     help = "Reap stuck Running executions and re-enqueue lost Pending ones."
+    part = "sweeper"
+    last_pipeline_sweep = float("-inf")
 
     def add_arguments(self, parser):
         parser.add_argument(
             "--once", action="store_true", help="Run one sweep and exit."
         )
 
-    def on_signal(self, signum, frame) -> None:
-        self.shutdown = True
+    def handle(self, *args, **options):
+        if options["once"]:
+            self.step()
+            return
+        super().handle(*args, **options)
 
     def reap_step(self) -> bool:
         reaped = executions_reap_lost()
         if reaped:
-            logger.info("Marked %d execution(s) whose worker was lost as Error", reaped)
+            logger.info("Marked %d silent execution(s) as Error", reaped)
         return bool(reaped)
 
     def requeue_step(self) -> bool:
-        requeued = executions_requeue_pending()
+        try:
+            lost = broker_lost_messages(health.redis_client())
+        except RedisError:
+            return False  # nothing can be re-sent before the broker is back
+        if lost:
+            logger.warning(
+                "The broker lost its messages: re-sending Pending executions"
+            )
+        requeued = executions_requeue_pending(broker_lost=lost)
         if requeued:
             logger.info("Re-enqueued %d pending execution(s)", requeued)
         return bool(requeued)
 
     def pipeline_step(self) -> bool:
         now = time.monotonic()
-        if (
-            now - getattr(self, "last_pipeline_sweep", float("-inf"))
-            < PIPELINE_SWEEP_INTERVAL_S
-        ):
+        if now - self.last_pipeline_sweep < PIPELINE_SWEEP_INTERVAL_S:
             return False
         self.last_pipeline_sweep = now
         requeued = pipeline_requeue_stale()
@@ -62,38 +74,17 @@ class Command(BaseCommand):
             logger.info("Re-enqueued the build of %d pipeline(s)", requeued)
         return bool(requeued)
 
-    def beat_step(self) -> bool:
-        try:
-            health.beat("sweeper")
-        except Exception:  # any broker error: the sweep itself does not need Redis
-            logger.warning("Could not report the sweeper heartbeat")
-        return False
-
-    def sweep(self) -> bool:
-        """One pass over every step; True when any found work."""
+    def step(self) -> bool:
+        """One pass over every sweep; True when any found work."""
         found = False
-        for step in (
-            self.reap_step,
-            self.requeue_step,
-            self.pipeline_step,
-            self.beat_step,
-        ):
+        for sweep in (self.reap_step, self.requeue_step, self.pipeline_step):
             try:
-                found = step() or found
+                found = sweep() or found
             except DatabaseError:
-                logger.exception("Sweeper step %s failed", step.__name__)
-                close_old_connections()
+                # One failing sweep (the database restarting) must not skip the others.
+                logger.exception("Sweeper step %s failed", sweep.__name__)
+                connection.close()
         return found
 
-    def handle(self, *args, **options):
-        self.shutdown = False
-        signal.signal(signal.SIGTERM, self.on_signal)
-        signal.signal(signal.SIGINT, self.on_signal)
-        if options["once"]:
-            self.sweep()
-            return
-        while not self.shutdown:
-            found = self.sweep()
-            close_old_connections()
-            if not found:
-                time.sleep(IDLE_SLEEP_S)
+    def idle_pause(self) -> float:
+        return IDLE_SLEEP_S
