@@ -33,6 +33,7 @@ from deployments.tokens import token_decrypt, token_matches
 from executions.models import Execution, ExecutionStatus
 from executions.services.lifecycle import execution_wait
 from platform_site.bodies import MalformedJson, content_length, json_loads
+from platform_site.db_retry import DATABASE_BLIPS
 from platform_site.errors import (
     ApiError,
     Forbidden,
@@ -179,11 +180,25 @@ def endpoint_trigger(request: HttpRequest, path: str) -> HttpResponse:
         files=files,
         created_by=deployment.created_by,
     )
+    try:
+        return _held_answer(request, path, execution)
+    except DATABASE_BLIPS:
+        # Accepted and committed: the caller gets its execution_id and the
+        # result route, never a bare 500 that a retrying client would re-run.
+        return _see_result(path, execution)
+
+
+def _see_result(path: str, execution: Execution) -> HttpResponse:
+    response = JsonResponse({"execution_id": execution.execution_id}, status=303)
+    response["Location"] = _results_path(path, execution)
+    return response
+
+
+def _held_answer(request: HttpRequest, path: str, execution: Execution) -> HttpResponse:
+    """Hold for the result: 200 with the outputs when it ends in time, else 303."""
     execution = execution_wait(execution=execution, timeout_s=settings.ENDPOINT_HOLD_S)
     if not execution.is_final:
-        response = JsonResponse({"execution_id": execution.execution_id}, status=303)
-        response["Location"] = _results_path(path, execution)
-        return response
+        return _see_result(path, execution)
     if execution.status != ExecutionStatus.SUCCEEDED:
         raise execution_failure(execution)
     outputs = endpoint_outputs(

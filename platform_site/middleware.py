@@ -6,6 +6,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 
 from platform_site.bodies import body_error, body_size_error, media_type_error
+from platform_site.db_retry import DATABASE_BLIPS
 from platform_site.errors import (
     ApiError,
     api_error_response,
@@ -96,6 +97,17 @@ class ApiJsonErrorsMiddleware:
             return refusal_response(request, refusal)
         if not _is_api(request):
             return None
+        if isinstance(exception, DATABASE_BLIPS):
+            # A blip, not a bug: say so, and when to come back. (An endpoint call
+            # that was accepted answers its execution_id instead, see endpoint_views.)
+            logger.warning("Database unavailable on %s: %s", request.path, exception)
+            response = error_response(
+                "The database is unavailable. Try again shortly.",
+                status=503,
+                name="ServiceUnavailable",
+            )
+            response["Retry-After"] = "1"
+            return response
         logger.exception("Unhandled error on %s", request.path)
         return error_response(
             "Internal server error.", status=500, name="InternalServerError"

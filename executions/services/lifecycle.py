@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from deployments.models import PipelineStatus
@@ -34,7 +34,7 @@ from executions.services.inputs import (
     outputs_mapping_resolve,
 )
 from platform_site import notify
-from platform_site.db_retry import db_retry
+from platform_site.db_retry import DATABASE_BLIPS, db_retry
 from platform_site.errors import NotFound, ValidationFailed
 from platform_site.units import ram_request_mib
 
@@ -317,7 +317,14 @@ def execution_wait(*, execution: Execution, timeout_s: float) -> Execution:
     pk = execution.pk
 
     def done() -> bool:
-        return Execution.objects.filter(pk=pk, status__in=FINAL_STATUSES).exists()
+        try:
+            return Execution.objects.filter(pk=pk, status__in=FINAL_STATUSES).exists()
+        except DATABASE_BLIPS:
+            return False  # the database may be back by the next look
+        finally:
+            # A held request must not pin a pooled connection while it waits.
+            if not connection.in_atomic_block:
+                connection.close()
 
     if not execution.is_final:
         notify.wait_until(execution_channel(execution), done, timeout_s=timeout_s)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import OperationalError
 from django.test import Client
 
 from deployments import endpoint_views
@@ -222,3 +223,32 @@ def test_it_never_accepts_a_session_cookie(deployment, alice_client):
     response = alice_client.post(f"/endpoints/{deployment.endpoint_url_path}")
 
     assert response.status_code == 401
+
+
+def test_it_answers_the_execution_id_when_the_database_drops_during_the_hold(
+    deployment, monkeypatch
+):
+    def database_gone(**kwargs):
+        raise OperationalError("terminating connection due to administrator command")
+
+    monkeypatch.setattr(endpoint_views, "execution_wait", database_gone)
+    response = call(deployment, '{"a": 1}')
+
+    execution = Execution.objects.get(deployment=deployment)
+    assert response.status_code == 303
+    assert response.json() == {"execution_id": execution.execution_id}
+    assert response["Location"].endswith(f"/executions/{execution.execution_id}")
+
+
+def test_it_answers_503_when_the_database_is_away_before_accepting(
+    deployment, monkeypatch
+):
+    def database_gone(**kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(endpoint_views, "deployment_trigger", database_gone)
+    response = call(deployment, '{"a": 1}')
+
+    assert response.status_code == 503
+    assert response.json()["name"] == "ServiceUnavailable"
+    assert response["Retry-After"] == "1"
