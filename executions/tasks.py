@@ -5,10 +5,11 @@ from __future__ import annotations
 from celery import shared_task
 
 from executions import services
-from executions.worker import get_pool
+from executions.worker import get_pool, running
 
 
 @shared_task(name="executions.run", ignore_result=True)
 def execution_run(execution_pk: str) -> None:
     """Run one elastic execution; a duplicate delivery is a no-op (claim guard)."""
-    services.execution_run(execution_pk=execution_pk, pool=get_pool())
+    with running(execution_pk):
+        services.execution_run(execution_pk=execution_pk, pool=get_pool())

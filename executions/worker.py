@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from celery.signals import worker_shutdown
+from celery.signals import worker_shutdown, worker_shutting_down
 from django.conf import settings
 
 _pool = None
@@ -50,3 +53,62 @@ def close_pool() -> None:
 @worker_shutdown.connect
 def _close_pool_on_shutdown(**kwargs) -> None:
     close_pool()
+
+
+# -- a graceful SIGTERM -------------------------------------------------------
+# Celery's warm shutdown hands back the messages it has not started (acks_late)
+# and waits for the running ones, however long; `make run` SIGKILLs it after
+# 5 s. Runs still going after STOP_GRACE_S are stopped here and end Error at
+# once with a reason that says so, instead of "no heartbeat" 30 s later.
+STOP_GRACE_S = 3.0
+WORKER_STOPPED_REASON = (
+    "The worker was stopped (SIGTERM) before the function ended; it is not "
+    "retried, since it may have had side effects"
+)
+_running: set[str] = set()
+_running_lock = threading.Lock()
+_stop_requested = False
+
+
+@contextmanager
+def running(execution_pk: str) -> Iterator[None]:
+    """Marks an execution as run by this worker for as long as the block lasts."""
+    with _running_lock:
+        _running.add(execution_pk)
+    try:
+        yield
+    finally:
+        with _running_lock:
+            _running.discard(execution_pk)
+
+
+@worker_shutting_down.connect
+def _on_shutting_down(**kwargs) -> None:
+    # Called from Celery's signal handler: one assignment, the watcher acts.
+    global _stop_requested
+    _stop_requested = True
+
+
+def stop_watcher() -> None:
+    """Started with the worker: waits for a stop, gives runs STOP_GRACE_S, then ends the rest."""
+
+    def watch() -> None:
+        while not _stop_requested:
+            time.sleep(0.2)
+        time.sleep(STOP_GRACE_S)
+        with _running_lock:
+            left = list(_running)
+        if not left:
+            return
+        from executions.models import Execution, ExecutionStatus
+        from executions.services import execution_error
+
+        for execution in Execution.objects.filter(pk__in=left):
+            execution_error(
+                execution=execution,
+                reason=WORKER_STOPPED_REASON,
+                from_status=ExecutionStatus.RUNNING,
+            )
+        close_pool()  # kills the zygotes and their runs: the tasks return at once
+
+    threading.Thread(target=watch, name="stop-watcher", daemon=True).start()

@@ -19,7 +19,8 @@ def start_worker_heartbeat(**kwargs) -> None:
     import threading
     import time
 
-    from platform_site import health
+    from executions.worker import stop_watcher
+    from platform_site import health, liveness
 
     def loop() -> None:
         while True:
@@ -29,3 +30,5 @@ def start_worker_heartbeat(**kwargs) -> None:
             time.sleep(5)
 
     threading.Thread(target=loop, name="worker-heartbeat", daemon=True).start()
+    liveness.touch_forever()
+    stop_watcher()

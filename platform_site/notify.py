@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import redis
 
+from platform_site.draining import is_draining
 from platform_site.health import redis_client
 
 logger = logging.getLogger(__name__)
@@ -34,7 +35,11 @@ def publish(channel: str) -> None:
 def wait_until(
     channel: str, done: Callable[[], bool], *, timeout_s: float, recheck_s: float = 1.0
 ) -> bool:
-    """Block until done() is true or timeout_s passes; return done()'s last value."""
+    """Block until done() is true or timeout_s passes; return done()'s last value.
+
+    A process that is stopping (platform_site/draining.py) stops holding at
+    the next look, at most `recheck_s` later.
+    """
     deadline = time.monotonic() + timeout_s
     try:
         pubsub = redis_client().pubsub(ignore_subscribe_messages=True)
@@ -46,7 +51,7 @@ def wait_until(
             if done():
                 return True
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or is_draining():
                 return False
             wait = min(recheck_s, remaining)
             if pubsub is None:

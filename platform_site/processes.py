@@ -24,21 +24,8 @@ def platform_processes(
     return [
         ProcessSpec(
             "web",
-            [
-                python,
-                "-m",
-                "uvicorn",
-                "platform_site.asgi:application",
-                "--host",
-                host,
-                "--port",
-                str(port),
-                "--no-access-log",
-                "--timeout-graceful-shutdown",
-                "5",
-                "--lifespan",
-                "off",
-            ],
+            # uvicorn, plus held requests answering at once on SIGTERM.
+            [python, "-m", "platform_site.web", "--host", host, "--port", str(port)],
         ),
         # Threads, not prefork: executions run in child processes forked from
         # per-pipeline zygotes that the worker keeps in one process.

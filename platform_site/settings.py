@@ -58,6 +58,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "platform_site.metrics.RequestMetricsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "platform_site.middleware.ApiJsonErrorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -95,7 +96,7 @@ TEMPLATES = [
 
 # Each process borrows PostgreSQL connections from a pool of at most
 # DB_POOL_SIZE (psycopg's pool, built into Django 5.1+; 0 turns it off), so the
-# platform's total is bounded: `make run` prints it (platform_site/db_budget.py).
+# platform's total is bounded: `make run` prints it (runplatform.database_line).
 DB_POOL_SIZE = envint("PLATFORM_DB_POOL_SIZE", 10)
 DATABASES = {
     "default": dj_database_url.parse(
@@ -202,6 +203,8 @@ SANDBOX_TMP_MIB = envint("PLATFORM_SANDBOX_TMP_MIB", 512)
 SANDBOX_UID_BASE = envint("PLATFORM_SANDBOX_UID_BASE", 200_000)
 EXECUTION_DISK_MIB = envint("PLATFORM_EXECUTION_DISK_MIB", 4096)
 ENDPOINT_HOLD_S = envint("PLATFORM_ENDPOINT_HOLD_S", 25)
+# /metrics also answers this bearer token (for Prometheus); empty: staff access tokens only.
+METRICS_TOKEN = envstr("PLATFORM_METRICS_TOKEN", "")
 # Log lines stored per execution; past either cap a marker line, then nothing.
 EXECUTION_LOG_MAX_LINES = envint("PLATFORM_EXECUTION_LOG_MAX_LINES", 100_000)
 EXECUTION_LOG_MAX_BYTES = envint("PLATFORM_EXECUTION_LOG_MAX_BYTES", 16 * 1024 * 1024)

@@ -8,15 +8,24 @@ Policy (documented in the README):
 - a child that dies MAX_QUICK_FAILURES times in a row without ever running
   STABLE_AFTER_S (a port in use, a broken install) stops everything and the
   launcher exits 1: restarting it forever would only hide the problem;
+- a child that is stuck (stopped by SIGSTOP, or silent: its liveness file,
+  platform_site/liveness.py, not touched for STUCK_AFTER_S) is SIGKILLed,
+  then reported and restarted like any dead child;
 - on SIGINT/SIGTERM every child gets SIGTERM, and whatever is left after the
   grace period gets SIGKILL (its whole process group, so forked execution
   processes go too), all within STOP_DEADLINE_S.
+
+Signal handlers only record the signal: `signal.set_wakeup_fd` wakes the
+main loop, which does the work. (A handler that took a lock, as
+`threading.Event.set` or a print does, could deadlock against the very
+code it interrupted.)
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import subprocess
 import threading
@@ -27,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from platform_site.liveness import LIVENESS_ENV
+
 TAIL_LINES = 20
 STABLE_AFTER_S = 30.0
 MAX_QUICK_FAILURES = 5
@@ -34,6 +45,9 @@ MAX_BACKOFF_S = 30.0
 STOP_GRACE_S = 5.0
 STOP_DEADLINE_S = 10.0
 POLL_S = 0.2
+# A child silent this long is taken for stuck. Its own work loops touch the
+# file every second or so; a worst case (a database timeout, a retry) is tens of seconds.
+STUCK_AFTER_S = float(os.environ.get("PLATFORM_STUCK_AFTER_S", "60"))
 
 
 def restart_delay(failures: int) -> float:
@@ -96,6 +110,9 @@ class Child:
     failures: int = 0
     restart_at: float | None = None
     reader: threading.Thread | None = None
+    # Children that touch a liveness file (platform_site/liveness.py); Redis does not.
+    watched: bool = False
+    liveness_file: Path | None = None
 
 
 class GiveUp(Exception):
@@ -110,26 +127,38 @@ class Supervisor:
         cwd: Path,
         output: Output,
         clock: Callable[[], float] = time.monotonic,
+        liveness_dir: Path | None = None,
     ):
         self.env = env
         self.cwd = cwd
         self.output = output
         self.clock = clock
         self.children: list[Child] = []
+        # Set by the main loop once it starts stopping, for other threads to read.
         self.stopping = threading.Event()
+        # Set by the signal handler, and nothing else is done there.
+        self.stop_signal: int | None = None
+        self._wakeup_fd: int | None = None
+        # Where watched children's liveness files live; None: nobody is watched.
+        self.liveness_dir = liveness_dir
 
     # -- starting --------------------------------------------------------
-    def add(self, name: str, argv: list[str]) -> Child:
-        child = Child(name=name, argv=argv)
+    def add(self, name: str, argv: list[str], *, watched: bool = False) -> Child:
+        child = Child(name=name, argv=argv, watched=watched)
         self.children.append(child)
         self.output.width = max(self.output.width, len(name) + 1)
         return child
 
     def start(self, child: Child) -> None:
+        env = self.env
+        if self.liveness_dir is not None and child.watched:
+            child.liveness_file = self.liveness_dir / child.name
+            child.liveness_file.touch()  # counts from now, not from the last run
+            env = {**env, LIVENESS_ENV: str(child.liveness_file)}
         child.proc = subprocess.Popen(
             child.argv,
             cwd=self.cwd,
-            env=self.env,
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -160,11 +189,26 @@ class Supervisor:
         """One supervision step: report dead children, restart those whose backoff is over."""
         now = self.clock()
         for child in self.children:
+            if child.proc is not None and child.proc.poll() is None:
+                self._kill_if_stuck(child)
             if child.proc is not None and child.proc.poll() is not None:
                 self._on_death(child, now)
             elif child.restart_at is not None and now >= child.restart_at:
                 self.output.line("platform", f"restarting {child.name}")
                 self.start(child)
+
+    def _kill_if_stuck(self, child: Child) -> None:
+        """SIGKILL a child that is stopped or silent; the death path restarts it."""
+        assert child.proc is not None
+        problem = stuck_reason(
+            child.proc.pid, child.liveness_file, after_s=STUCK_AFTER_S
+        )
+        if problem is None:
+            return
+        self.output.line("platform", f"{child.name} is stuck ({problem}): SIGKILL")
+        kill_group(child.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.proc.wait(2)
 
     def _on_death(self, child: Child, now: float) -> None:
         proc = child.proc
@@ -203,21 +247,41 @@ class Supervisor:
         """Supervise until asked to stop (0) or a child keeps failing (1)."""
         code = 0
         try:
-            while not self.stopping.is_set():
+            while self.stop_signal is None:
                 self.check()
-                self.stopping.wait(POLL_S)
+                self.pause(POLL_S)
         except GiveUp:
             code = 1
+        if self.stop_signal is not None:
+            name = signal.Signals(self.stop_signal).name
+            self.output.line("platform", f"{name} received, stopping…")
+        self.stopping.set()
         self.stop_all()
         return code
 
-    def request_stop(self, signum: int | None = None, frame: object = None) -> None:
-        """Signal handler: only sets the flag; the main loop does the work."""
-        if not self.stopping.is_set() and signum is not None:
-            self.output.line(
-                "platform", f"{signal.Signals(signum).name} received, stopping…"
-            )
-        self.stopping.set()
+    def install_signal_handlers(self, signals: tuple[int, ...]) -> None:
+        """Route `signals` to request_stop; set_wakeup_fd ends the main loop's pause at once."""
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(read_fd, False)
+        os.set_blocking(write_fd, False)
+        signal.set_wakeup_fd(write_fd)
+        self._wakeup_fd = read_fd
+        for sig in signals:
+            signal.signal(sig, self.request_stop)
+
+    def request_stop(self, signum: int = signal.SIGTERM, frame: object = None) -> None:
+        """Signal handler: records the signal, nothing else (no lock, no print)."""
+        self.stop_signal = signum
+
+    def pause(self, seconds: float) -> None:
+        """Sleep, woken early by a signal (through the wakeup fd)."""
+        if self._wakeup_fd is None:
+            time.sleep(seconds)
+            return
+        ready, _, _ = select.select([self._wakeup_fd], [], [], seconds)
+        if ready:
+            with contextlib.suppress(BlockingIOError):
+                os.read(self._wakeup_fd, 512)
 
     # -- stopping --------------------------------------------------------
     def stop_all(self, *, grace_s: float = STOP_GRACE_S) -> None:
@@ -254,6 +318,32 @@ class Supervisor:
             if all(c.proc.poll() is not None for c in children if c.proc is not None):
                 return
             time.sleep(0.05)
+
+
+def process_state(pid: int) -> str | None:
+    """The state letter of /proc/<pid>/stat (T: stopped), None when unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name is in parentheses and may hold spaces: the state follows the last ")".
+    fields = stat.rpartition(")")[2].split()
+    return fields[0] if fields else None
+
+
+def stuck_reason(pid: int, liveness_file: Path | None, *, after_s: float) -> str | None:
+    """Why a running child counts as stuck, or None. Stopped, or silent past after_s."""
+    if liveness_file is None:
+        return None
+    try:
+        silent_s = time.time() - liveness_file.stat().st_mtime
+    except OSError:
+        return None
+    if silent_s < after_s:
+        return None
+    if process_state(pid) in ("T", "t"):
+        return f"stopped by a signal for {silent_s:.0f} s"
+    return f"no sign of life for {silent_s:.0f} s"
 
 
 def kill_group(pgid: int, sig: int) -> None:

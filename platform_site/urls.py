@@ -8,6 +8,7 @@ from platform_site.api import api
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", views.metrics, name="metrics"),
     path("api/v1/", api.urls),
     path("endpoints/", include("deployments.endpoint_urls")),
     path("accounts/", include("accounts.urls")),

@@ -162,3 +162,70 @@ def _running(pid: int) -> bool:
             return f.read().split()[2] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_it_kills_and_restarts_a_stopped_child(tmp_path, stream, clock, monkeypatch):
+    monkeypatch.setattr(sv, "STUCK_AFTER_S", 0.5)
+    sup = Supervisor(
+        env=dict(os.environ),
+        cwd=tmp_path,
+        output=Output(stream),
+        clock=clock,
+        liveness_dir=tmp_path,
+    )
+    touching = (
+        "import os, pathlib, time\n"
+        "while True:\n"
+        "    pathlib.Path(os.environ['PLATFORM_LIVENESS_FILE']).touch(); time.sleep(0.1)"
+    )
+    child = sup.add("scheduler", python(touching), watched=True)
+    sup.start(child)
+    try:
+        time.sleep(1.5)  # it touches its file: alive
+        sup.check()
+        assert child.proc is not None and child.proc.poll() is None
+        os.kill(child.proc.pid, signal.SIGSTOP)
+        time.sleep(1.0)
+        sup.check()
+        assert "scheduler is stuck (stopped by a signal for" in stream.getvalue()
+        assert child.proc is None and child.restart_at is not None
+    finally:
+        sup.stop_all(grace_s=0.5)
+
+
+def test_it_leaves_an_unwatched_child_alone(tmp_path, stream, clock, monkeypatch):
+    monkeypatch.setattr(sv, "STUCK_AFTER_S", 0.1)
+    sup = Supervisor(
+        env=dict(os.environ),
+        cwd=tmp_path,
+        output=Output(stream),
+        clock=clock,
+        liveness_dir=tmp_path,
+    )
+    child = sup.add("redis", python("import time; time.sleep(60)"))
+    sup.start(child)
+    try:
+        time.sleep(0.5)
+        sup.check()
+        assert child.proc is not None and child.proc.poll() is None
+    finally:
+        sup.stop_all(grace_s=0.5)
+
+
+def test_a_signal_only_records_itself_and_wakes_the_loop(sup, stream):
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    previous = signal.set_wakeup_fd(write_fd)
+    sup._wakeup_fd = read_fd
+    old_handler = signal.signal(signal.SIGUSR1, sup.request_stop)
+    try:
+        started = time.monotonic()
+        os.kill(os.getpid(), signal.SIGUSR1)
+        sup.pause(10)
+        assert time.monotonic() - started < 5
+        assert sup.stop_signal == signal.SIGUSR1
+        assert stream.getvalue() == ""  # nothing printed from the handler
+        assert not sup.stopping.is_set()  # the main loop sets it, not the handler
+    finally:
+        signal.signal(signal.SIGUSR1, old_handler)
+        signal.set_wakeup_fd(previous)

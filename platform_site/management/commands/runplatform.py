@@ -18,6 +18,7 @@ import urllib.request
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
 from accounts.services import ADMIN_USERNAME, admin_user_ensure
 from executions.runtime.sandbox import SandboxUnavailable
@@ -64,6 +65,24 @@ def child_env(base: dict[str, str]) -> dict[str, str]:
     env["PYTHONUNBUFFERED"] = "1"
     env["DJANGO_SETTINGS_MODULE"] = "platform_site.settings"
     return env
+
+
+def database_line(*, processes: int) -> str:
+    """What the database is, and how many connections the platform may open at most."""
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        return f"database {db['ENGINE']}"
+    pool = db.get("OPTIONS", {}).get("pool")
+    if not pool:
+        return (
+            "database PostgreSQL, not pooled (PLATFORM_DB_POOL_SIZE=0): connections "
+            "grow with concurrent requests"
+        )
+    size = pool["max_size"]
+    return (
+        f"database PostgreSQL: at most {processes * size} connections "
+        f"({processes} processes x a pool of {size}, PLATFORM_DB_POOL_SIZE)"
+    )
 
 
 def banner(*, url: str, password: str | None, from_env: bool) -> list[str]:
@@ -123,33 +142,44 @@ class Command(BaseCommand):
                 f"Port {port} on {host} is already in use: set PORT to a free port."
             )
         self._check_sandbox(output)
+        liveness_dir = settings.DATA_DIR / "liveness"
+        liveness_dir.mkdir(exist_ok=True)
         supervisor = Supervisor(
-            env=child_env(dict(os.environ)), cwd=BASE_DIR, output=output
+            env=child_env(dict(os.environ)),
+            cwd=BASE_DIR,
+            output=output,
+            liveness_dir=liveness_dir,
         )
         # From here on a signal only sets a flag, so the embedded Redis is
         # never left behind by a Ctrl-C during migrations. SIGHUP (terminal
         # closed) too: children live in their own sessions and would survive us.
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, supervisor.request_stop)
+        supervisor.install_signal_handlers(
+            (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+        )
         try:
             if settings.EMBEDDED_REDIS:
                 self._start_redis(supervisor, output)
             output.line(LAUNCHER, f"data dir {settings.DATA_DIR}")
             # whitenoise warns at every start when STATIC_ROOT is missing.
             settings.STATIC_ROOT.mkdir(parents=True, exist_ok=True)
-            output.line(LAUNCHER, f"database {settings.DATABASES['default']['ENGINE']}")
+            specs = platform_processes(port=port, host=host, python=sys.executable)
+            output.line(LAUNCHER, database_line(processes=len(specs)))
             call_command("migrate", interactive=False, verbosity=0)
             output.line(LAUNCHER, "database migrated")
             env_password = os.environ.get("PLATFORM_ADMIN_PASSWORD") or None
             password = admin_user_ensure(password=env_password)
+            # The children have their own pools: ours would only hold connections.
+            connection.close()
+            if connection.vendor == "postgresql":
+                connection.close_pool()
         except BaseException:
             supervisor.stop_all(grace_s=2)
             raise
-        if supervisor.stopping.is_set():
+        if supervisor.stop_signal is not None:
             supervisor.stop_all()
             return
-        for spec in platform_processes(port=port, host=host, python=sys.executable):
-            supervisor.start(supervisor.add(spec.name, spec.argv))
+        for spec in specs:
+            supervisor.start(supervisor.add(spec.name, spec.argv, watched=True))
         output.lines(
             LAUNCHER,
             banner(url=url, password=password, from_env=env_password is not None),

@@ -1,0 +1,46 @@
+"""The web process: uvicorn serving platform_site.asgi, with a graceful SIGTERM.
+
+uvicorn alone waits for open requests on SIGTERM, and an endpoint call held
+for its result (up to PLATFORM_ENDPOINT_HOLD_S) would outlast the
+supervisor's grace and be SIGKILLed with no answer. Here the signal also
+starts draining (platform_site/draining.py): every held request answers
+within about a second, with its execution_id and the result route.
+
+    python -m platform_site.web --host 127.0.0.1 --port 8000
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import uvicorn
+
+from platform_site.draining import start_draining
+
+GRACEFUL_SHUTDOWN_S = 5
+
+
+class DrainingServer(uvicorn.Server):
+    def handle_exit(self, sig, frame) -> None:
+        start_draining()  # one assignment: safe in a signal handler
+        super().handle_exit(sig, frame)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    args = parser.parse_args(argv)
+    config = uvicorn.Config(
+        "platform_site.asgi:application",
+        host=args.host,
+        port=args.port,
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+    )
+    DrainingServer(config).run()
+
+
+if __name__ == "__main__":
+    main()
