@@ -60,6 +60,12 @@ def describe(path: object, problem: str, *, field: str = "path_to_object") -> st
     return f"Invalid {field} {shown}: {problem}."
 
 
+def path_error(path: object, *, template: bool, field: str) -> str | None:
+    """None when `path` is a valid key (a valid output template with template=True), else one sentence."""
+    problem = template_problem(path) if template else key_problem(path)
+    return None if problem is None else describe(path, problem, field=field)
+
+
 def template_problem(path: object) -> str | None:
     """Like key_problem, with the output placeholders ({date}...) allowed."""
     if not isinstance(path, str):

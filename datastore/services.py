@@ -23,8 +23,8 @@ from datastore.keys import (
     SEGMENT,
     describe,
     key_problem,
+    path_error,
     render_template,
-    template_problem,
 )
 from platform_site.errors import Conflict, NotFound, TooLarge, ValidationFailed
 
@@ -87,10 +87,7 @@ def datastore_path_error(path: str, *, template: bool = True) -> str | None:
     With template=True (for output mappings) `{execution_id}`, `{date}` and
     `{date_time}` are accepted; pass template=False for input mappings.
     """
-    problem = template_problem(path) if template else key_problem(path)
-    if problem is None:
-        return None
-    return describe(path, problem, field="data store path")
+    return path_error(path, template=template, field="data store path")
 
 
 def validate_key(path: object, *, field: str = "path_to_object") -> str:

@@ -9,12 +9,12 @@ the other steps in hidden fields of one flat form.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 
+from deployments.io_rules import parse_text
 from deployments.mappings import sources_for
 from deployments.models import (
     Deployment,
@@ -24,7 +24,6 @@ from deployments.models import (
     name_validator,
 )
 from deployments.schedules import schedule_error
-from platform_site.bodies import MalformedJson, json_loads
 from platform_site.units import RAM_UNITS_MIB
 
 MODE_HELP = {
@@ -63,7 +62,6 @@ SOURCE_LABELS = {
     "datastore": "Data store file",
     "is_null": "None (null)",
 }
-INTEGER = re.compile(r"^[+-]?\d+$")
 
 
 class GeneralForm(forms.Form):
@@ -187,31 +185,6 @@ class TriggerForm(forms.Form):
         )
 
 
-def parse_typed(raw: str, data_type: str) -> Any:
-    """A typed value from the text a person typed; ValueError says what was expected."""
-    if data_type == "string":
-        return raw
-    text = raw.strip()
-    if data_type == "number":
-        if INTEGER.match(text):
-            return int(text)
-        try:
-            return float(text)
-        except ValueError:
-            raise ValueError(f"“{raw}” is not a number.") from None
-    if data_type == "boolean":
-        if text.lower() in ("true", "false"):
-            return text.lower() == "true"
-        raise ValueError("Choose true or false.")
-    try:
-        value = json_loads(text, what="value")
-    except MalformedJson as exc:
-        raise ValueError(exc.message) from None
-    if data_type == "array" and not isinstance(value, list):
-        raise ValueError("Enter a JSON array, e.g. [1, 2, 3].")
-    return value
-
-
 class MappingForm(forms.Form):
     """Step 4: a source for every pipeline input, a destination for every output.
 
@@ -333,7 +306,7 @@ class MappingForm(forms.Form):
                 entry.update(self._endpoint_options(prefix, data, data_type))
         elif source == "constant":
             try:
-                entry["constant_value"] = parse_typed(
+                entry["constant_value"] = parse_text(
                     data.get(f"{prefix}_constant") or "", data_type
                 )
             except ValueError as exc:
@@ -364,7 +337,7 @@ class MappingForm(forms.Form):
         raw_default = data.get(f"{prefix}_default") or ""
         if raw_default.strip() and data_type != "file":
             try:
-                options["default_value"] = parse_typed(raw_default, data_type)
+                options["default_value"] = parse_text(raw_default, data_type)
             except ValueError as exc:
                 self.add_error(f"{prefix}_default", f"Default value: {exc}")
         return options

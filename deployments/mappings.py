@@ -23,22 +23,19 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from datastore.services import datastore_path_error as datastore_key_error
-from executions.services.inputs import EXPECTED, fits_type
+from deployments.io_rules import (
+    INPUT_SOURCES,
+    OUTPUT_DESTINATIONS,
+    datastore_path_problem,
+    one_key,
+    type_problem,
+)
 from platform_site.errors import ValidationFailed
 
-INPUT_SOURCES = {
-    "endpoint_input_name": "endpoint",
-    "constant_value": "constant",
-    "environment_variable_name": "environment_variable",
-    "datastore_path": "datastore",
-    "is_null": "is_null",
-}
-OUTPUT_DESTINATIONS = {
-    "endpoint_output_name": "endpoint",
-    "datastore_path": "datastore",
-    "is_null": "is_null",
-}
+PERIODIC_UNMAPPED = (
+    "Periodic deployments need every input and output mapped explicitly "
+    "(constant, environment variable, data store or is_null); unmapped: {unmapped}."
+)
 ENDPOINT_ONLY_KEYS = ("is_required", "default_value")
 # Keys a client may echo back from a GET (deployment object); they carry no meaning.
 ECHOED_KEYS = ("data_type", "description")
@@ -65,36 +62,17 @@ def sources_for(execution_rule: str, data_type: str, direction: str) -> list[str
     return [*kinds, "datastore", "is_null"]
 
 
-def value_type_error(value: Any, data_type: str) -> str | None:
-    """None when `value` (decoded JSON) fits `data_type`, else what it should be."""
-    if fits_type(value, data_type):
-        return None
-    return f"expected {EXPECTED.get(data_type, data_type)}, got {type(value).__name__}"
-
-
-def datastore_path_error(path: Any, *, output: bool = False) -> str | None:
-    """The data store's own key rule, so mappings and storage never disagree."""
-    if not isinstance(path, str) or not path:
-        return "datastore_path must be a non-empty string"
-    problem = datastore_key_error(path, template=output)
-    return f"datastore_path: {problem}" if problem else None
-
-
 def _single_source(
-    entry: dict, allowed: dict[str, str], *, label: str, noun: str
+    entry: dict, allowed: dict[str, str], *, label: str, noun: str, field: str
 ) -> str:
     """The one key of `allowed` present in `entry`; 400 when none or several are.
 
     label: e.g. "inputs_mapping: input 'x'"; noun: "source" or "destination".
     """
-    keys = [key for key in allowed if key in entry]
-    if not keys:
-        raise ValidationFailed(f"{label} needs one {noun}: " + ", ".join(allowed) + ".")
-    if len(keys) > 1:
-        raise ValidationFailed(
-            f"{label} has more than one {noun} ({', '.join(keys)}); give exactly one."
-        )
-    return keys[0]
+    key, problem = one_key(entry, allowed, noun)
+    if key is None:
+        raise ValidationFailed(f"{label} {problem}.", field=field)
+    return key
 
 
 def _check_input_entry(
@@ -112,75 +90,89 @@ def _check_input_entry(
     if unknown:
         if "endpoint_output_name" in unknown:
             raise ValidationFailed(
-                f"{where}: input '{name}' cannot use endpoint_output_name."
+                f"{where}: input '{name}' cannot use endpoint_output_name.", field=where
             )
         raise ValidationFailed(
-            f"{where}: input '{name}' has unknown key(s) {', '.join(unknown)}."
+            f"{where}: input '{name}' has unknown key(s) {', '.join(unknown)}.",
+            field=where,
         )
     key = _single_source(
-        entry, INPUT_SOURCES, label=f"{where}: input '{name}'", noun="source"
+        entry,
+        INPUT_SOURCES,
+        label=f"{where}: input '{name}'",
+        noun="source",
+        field=where,
     )
     value = entry[key]
     resolved: dict[str, Any] = {"pipeline_input_name": name}
     if key != "endpoint_input_name" and any(k in entry for k in ENDPOINT_ONLY_KEYS):
         raise ValidationFailed(
             f"{where}: input '{name}': is_required and default_value are only allowed "
-            "with endpoint_input_name."
+            "with endpoint_input_name.",
+            field=where,
         )
     if key == "endpoint_input_name":
         if execution_rule != "endpoint":
             raise ValidationFailed(
                 f"{where}: input '{name}' is mapped to an endpoint input, which only "
-                f"endpoint deployments have (this one is {execution_rule})."
+                f"endpoint deployments have (this one is {execution_rule}).",
+                field=where,
             )
         if not isinstance(value, str) or not value or len(value) > ENDPOINT_NAME_MAX:
             raise ValidationFailed(
-                f"{where}: input '{name}': endpoint_input_name must be a non-empty string."
+                f"{where}: input '{name}': endpoint_input_name must be a non-empty string.",
+                field=where,
             )
         resolved["endpoint_input_name"] = value
         if "is_required" in entry:
             if not isinstance(entry["is_required"], bool):
                 raise ValidationFailed(
-                    f"{where}: input '{name}': is_required must be true or false."
+                    f"{where}: input '{name}': is_required must be true or false.",
+                    field=where,
                 )
             resolved["is_required"] = entry["is_required"]
         if "default_value" in entry and entry["default_value"] is not None:
-            problem = value_type_error(entry["default_value"], data_type)
+            problem = type_problem(entry["default_value"], data_type)
             if problem:
                 raise ValidationFailed(
-                    f"{where}: input '{name}': default_value does not match its data type {data_type}: {problem}."
+                    f"{where}: input '{name}': default_value {problem}.", field=where
                 )
             resolved["default_value"] = entry["default_value"]
     elif key == "constant_value":
         if data_type == "file":
             raise ValidationFailed(
-                f"{where}: input '{name}' is a file: constant values are not allowed for file inputs."
+                f"{where}: input '{name}' is a file: constant values are not allowed for file inputs.",
+                field=where,
             )
-        problem = value_type_error(value, data_type)
+        problem = type_problem(value, data_type)
         if problem:
             raise ValidationFailed(
-                f"{where}: input '{name}': constant_value does not match its data type {data_type}: {problem}."
+                f"{where}: input '{name}': constant_value {problem}.", field=where
             )
         resolved["constant_value"] = value
     elif key == "environment_variable_name":
         if data_type == "file":
             raise ValidationFailed(
-                f"{where}: input '{name}' is a file: environment variables cannot feed file inputs."
+                f"{where}: input '{name}' is a file: environment variables cannot feed file inputs.",
+                field=where,
             )
         if not isinstance(value, str) or not ENV_NAME_PATTERN.match(value):
             raise ValidationFailed(
                 f"{where}: input '{name}': environment_variable_name must be a variable name "
-                "(letters, digits, '_', not starting with a digit)."
+                "(letters, digits, '_', not starting with a digit).",
+                field=where,
             )
         resolved["environment_variable_name"] = value
     elif key == "datastore_path":
-        problem = datastore_path_error(value)
+        problem = datastore_path_problem(value, output=False)
         if problem:
-            raise ValidationFailed(f"{where}: input '{name}': {problem}.")
+            raise ValidationFailed(f"{where}: input '{name}': {problem}", field=where)
         resolved["datastore_path"] = value
     else:  # is_null
         if value is not True:
-            raise ValidationFailed(f"{where}: input '{name}': is_null must be true.")
+            raise ValidationFailed(
+                f"{where}: input '{name}': is_null must be true.", field=where
+            )
         resolved["is_null"] = True
     return resolved
 
@@ -191,15 +183,18 @@ def _check_output_entry(
     name = spec["name"]
     if "environment_variable_name" in entry:
         raise ValidationFailed(
-            f"{where}: output '{name}': environment variables are for inputs only."
+            f"{where}: output '{name}': environment variables are for inputs only.",
+            field=where,
         )
     if "constant_value" in entry:
         raise ValidationFailed(
-            f"{where}: output '{name}': constant values are for inputs only."
+            f"{where}: output '{name}': constant values are for inputs only.",
+            field=where,
         )
     if "endpoint_input_name" in entry:
         raise ValidationFailed(
-            f"{where}: output '{name}' cannot use endpoint_input_name; use endpoint_output_name."
+            f"{where}: output '{name}' cannot use endpoint_input_name; use endpoint_output_name.",
+            field=where,
         )
     unknown = sorted(
         set(entry)
@@ -209,13 +204,15 @@ def _check_output_entry(
     )
     if unknown:
         raise ValidationFailed(
-            f"{where}: output '{name}' has unknown key(s) {', '.join(unknown)}."
+            f"{where}: output '{name}' has unknown key(s) {', '.join(unknown)}.",
+            field=where,
         )
     key = _single_source(
         entry,
         OUTPUT_DESTINATIONS,
         label=f"{where}: output '{name}'",
         noun="destination",
+        field=where,
     )
     value = entry[key]
     resolved: dict[str, Any] = {"pipeline_output_name": name}
@@ -223,21 +220,25 @@ def _check_output_entry(
         if execution_rule != "endpoint":
             raise ValidationFailed(
                 f"{where}: output '{name}' is mapped to an endpoint output, which only "
-                f"endpoint deployments have (this one is {execution_rule})."
+                f"endpoint deployments have (this one is {execution_rule}).",
+                field=where,
             )
         if not isinstance(value, str) or not value or len(value) > ENDPOINT_NAME_MAX:
             raise ValidationFailed(
-                f"{where}: output '{name}': endpoint_output_name must be a non-empty string."
+                f"{where}: output '{name}': endpoint_output_name must be a non-empty string.",
+                field=where,
             )
         resolved["endpoint_output_name"] = value
     elif key == "datastore_path":
-        problem = datastore_path_error(value, output=True)
+        problem = datastore_path_problem(value, output=True)
         if problem:
-            raise ValidationFailed(f"{where}: output '{name}': {problem}.")
+            raise ValidationFailed(f"{where}: output '{name}': {problem}", field=where)
         resolved["datastore_path"] = value
     else:
         if value is not True:
-            raise ValidationFailed(f"{where}: output '{name}': is_null must be true.")
+            raise ValidationFailed(
+                f"{where}: output '{name}': is_null must be true.", field=where
+            )
         resolved["is_null"] = True
     return resolved
 
@@ -248,23 +249,26 @@ def _index_entries(
     if entries is None:
         return {}
     if not isinstance(entries, list):
-        raise ValidationFailed(f"{where} must be a list of mappings.")
+        raise ValidationFailed(f"{where} must be a list of mappings.", field=where)
     known = {spec["name"] for spec in specs}
     kind = "input" if key == "pipeline_input_name" else "output"
     by_name: dict[str, dict] = {}
     for entry in entries:
         if not isinstance(entry, dict):
-            raise ValidationFailed(f"{where}: each mapping must be an object.")
+            raise ValidationFailed(
+                f"{where}: each mapping must be an object.", field=where
+            )
         name = entry.get(key)
         if not isinstance(name, str) or not name:
-            raise ValidationFailed(f"{where}: a mapping is missing {key}.")
+            raise ValidationFailed(f"{where}: a mapping is missing {key}.", field=where)
         if name not in known:
             raise ValidationFailed(
-                f"{where}: pipeline '{pipeline_name}' has no {kind} named '{name}'."
+                f"{where}: pipeline '{pipeline_name}' has no {kind} named '{name}'.",
+                field=where,
             )
         if name in by_name:
             raise ValidationFailed(
-                f"{where}: {kind} '{name}' is mapped more than once."
+                f"{where}: {kind} '{name}' is mapped more than once.", field=where
             )
         by_name[name] = entry
     return by_name
@@ -284,7 +288,8 @@ def _check_unique_endpoint_names(resolved: list[dict], key: str, where: str) -> 
         if endpoint_name in seen:
             raise ValidationFailed(
                 f"{where}: {key} '{endpoint_name}' is used by both "
-                f"'{seen[endpoint_name]}' and '{mapping[owner_key]}'."
+                f"'{seen[endpoint_name]}' and '{mapping[owner_key]}'.",
+                field=where,
             )
         seen[endpoint_name] = mapping[owner_key]
 
@@ -328,11 +333,10 @@ def mappings_resolve(
             if spec["name"] not in given_outputs
         ]
         if unmapped:
+            first_is_input = unmapped[0].startswith("input")
             raise ValidationFailed(
-                "Periodic deployments need every input and output mapped explicitly "
-                "(constant, environment variable, data store or is_null); unmapped: "
-                + ", ".join(unmapped)
-                + "."
+                PERIODIC_UNMAPPED.format(unmapped=", ".join(unmapped)),
+                field="inputs_mapping" if first_is_input else "outputs_mapping",
             )
 
     resolved_inputs = []
@@ -394,19 +398,19 @@ def mappings_update(
     """Apply a PATCH: only constant_value / datastore_path values change, never the type."""
     key = "pipeline_input_name" if direction == "input" else "pipeline_output_name"
     if not isinstance(changes, list):
-        raise ValidationFailed(f"{where} must be a list of mappings.")
+        raise ValidationFailed(f"{where} must be a list of mappings.", field=where)
     updated = [dict(m) for m in current]
     by_name = {m[key]: m for m in updated}
     data_types = {spec["name"]: spec.get("data_type") for spec in specs}
     editable = ("constant_value", "datastore_path")
     for change in changes:
         if not isinstance(change, dict) or not isinstance(change.get(key), str):
-            raise ValidationFailed(f"{where}: each mapping needs {key}.")
+            raise ValidationFailed(f"{where}: each mapping needs {key}.", field=where)
         name = change[key]
         mapping = by_name.get(name)
         if mapping is None:
             raise ValidationFailed(
-                f"{where}: this deployment has no {direction} '{name}'."
+                f"{where}: this deployment has no {direction} '{name}'.", field=where
             )
         given = [k for k in change if k not in (key, *ECHOED_KEYS)]
         if not given:
@@ -417,18 +421,23 @@ def mappings_update(
                 raise ValidationFailed(
                     f"{where}: {direction} '{name}' is mapped to {current_kind}; only the "
                     "value of a constant_value or datastore_path mapping can change, "
-                    "never the mapping type."
+                    "never the mapping type.",
+                    field=where,
                 )
             if k == "constant_value":
-                problem = value_type_error(change[k], data_types.get(name))
+                problem = type_problem(change[k], data_types.get(name))
                 if problem:
                     raise ValidationFailed(
-                        f"{where}: {direction} '{name}': constant_value does not match its "
-                        f"data type {data_types.get(name)}: {problem}."
+                        f"{where}: {direction} '{name}': constant_value {problem}.",
+                        field=where,
                     )
             else:
-                problem = datastore_path_error(change[k], output=direction == "output")
+                problem = datastore_path_problem(
+                    change[k], output=direction == "output"
+                )
                 if problem:
-                    raise ValidationFailed(f"{where}: {direction} '{name}': {problem}.")
+                    raise ValidationFailed(
+                        f"{where}: {direction} '{name}': {problem}", field=where
+                    )
             mapping[k] = change[k]
     return updated

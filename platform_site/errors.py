@@ -33,8 +33,14 @@ class ApiError(Exception):
 
 
 class ValidationFailed(ApiError):
+    """400. `field` names the request field at fault (the wizard shows the error on its step)."""
+
     status = 400
     name = "ValidationError"
+
+    def __init__(self, message: str, *, field: str | None = None, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.field = field
 
 
 class NotAuthenticated(ApiError):

@@ -7,45 +7,23 @@ show it next to the right field.
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
 
-from executions.models import EnvironmentVariable
-from platform_site.bodies import MalformedJson, json_loads
-from platform_site.errors import ValidationFailed
-
-INPUT_SOURCE_KEYS = (
-    "endpoint_input_name",
-    "constant_value",
-    "environment_variable_name",
-    "is_null",
-    "datastore_path",
+from deployments.io_rules import (
+    EXPECTED,
+    INPUT_SOURCES,
+    OUTPUT_DESTINATIONS,
+    datastore_path_problem,
+    describe,
+    one_key,
+    parse_text,
+    type_problem,
 )
-OUTPUT_DESTINATION_KEYS = ("endpoint_output_name", "datastore_path", "is_null")
-SOURCE_MAPPING_TYPES = {
-    "endpoint_input_name": "endpoint",
-    "constant_value": "constant",
-    "environment_variable_name": "environment_variable",
-    "is_null": "is_null",
-    "datastore_path": "datastore",
-}
-DESTINATION_MAPPING_TYPES = {
-    "endpoint_output_name": "endpoint",
-    "datastore_path": "datastore",
-    "is_null": "is_null",
-}
-EXPECTED = {
-    "number": "a number",
-    "boolean": "a boolean (true or false)",
-    "string": "a string",
-    "array": "an array",
-    "json": "any JSON value",
-    "file": "a file",
-}
+from executions.models import EnvironmentVariable
+from platform_site.errors import ValidationFailed
 
 
 @dataclass
@@ -64,88 +42,20 @@ def _invalid(name: str, message: str, *, kind: str = "Input") -> ValidationFaile
     return ValidationFailed(message, data={kind.lower(): name})
 
 
-def _describe(value: Any) -> str:
-    kind = {
-        bool: "boolean",
-        int: "number",
-        float: "number",
-        str: "string",
-        list: "array",
-        dict: "object",
-        type(None): "null",
-    }.get(type(value), type(value).__name__)
-    if isinstance(value, str):
-        return f"string '{value[:40]}'" + ("..." if len(value) > 40 else "")
-    shown = json.dumps(value, default=str)
-    if len(shown) > 40:
-        shown = shown[:37] + "..."
-    return f"{kind} {shown}"
-
-
-def fits_type(value: Any, data_type: str) -> bool:
-    """Whether `value` (decoded JSON) is a valid value of a declared `data_type`."""
-    return {
-        # NaN and Infinity are not JSON: PostgreSQL's jsonb refuses to store them.
-        "number": isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(value),
-        "boolean": isinstance(value, bool),
-        "string": isinstance(value, str),
-        "array": isinstance(value, list),
-        "json": True,
-        "file": False,
-    }.get(data_type, False)
-
-
 def value_type_error(
     *, name: str, data_type: str, value: Any, kind: str = "Input"
 ) -> str | None:
     """None when `value` (decoded JSON) fits `data_type`, else the sentence to show."""
-    if fits_type(value, data_type):
-        return None
-    expected = EXPECTED.get(data_type, f"of type {data_type}")
-    return f"{kind} '{name}' must be {expected}, got {_describe(value)}."
+    problem = type_problem(value, data_type)
+    return f"{kind} '{name}' {problem}." if problem else None
 
 
 def coerce_text(*, name: str, data_type: str, raw: str) -> Any:
     """Turn text (a form field, an environment variable) into a value of `data_type`."""
-    text = raw.strip()
-    if data_type == "string":
-        return raw
-    if data_type == "number":
-        try:
-            number = float(text)
-        except ValueError:
-            raise _invalid(
-                name, f"Input '{name}' must be a number, got string '{raw[:40]}'."
-            ) from None
-        return (
-            int(number)
-            if number.is_integer() and "." not in text and "e" not in text.lower()
-            else number
-        )
-    if data_type == "boolean":
-        lowered = text.lower()
-        if lowered in ("true", "1", "yes", "on"):
-            return True
-        if lowered in ("false", "0", "no", "off", ""):
-            return False
-        raise _invalid(
-            name,
-            f"Input '{name}' must be a boolean (true or false), got string '{raw[:40]}'.",
-        )
     try:
-        value = json_loads(text, what=f"input '{name}'")
-    except MalformedJson:
-        if data_type == "json":
-            return raw  # a bare word is a perfectly good JSON string for a human
-        raise _invalid(
-            name, f"Input '{name}' must be a JSON array, got text that is not JSON."
-        ) from None
-    error = value_type_error(name=name, data_type=data_type, value=value)
-    if error:
-        raise _invalid(name, error)
-    return value
+        return parse_text(raw, data_type)
+    except ValueError as exc:
+        raise _invalid(name, f"Input '{name}' {exc}.") from None
 
 
 def _check(name: str, data_type: str, value: Any) -> Any:
@@ -155,23 +65,11 @@ def _check(name: str, data_type: str, value: Any) -> Any:
     return value
 
 
-def _datastore_path_error(path: Any, *, template: bool) -> str | None:
-    from datastore.services import datastore_path_error
-
-    if not isinstance(path, str):
-        return "datastore_path must be a string."
-    # Output paths may hold {execution_id}, {date}, {date_time}; input paths may not.
-    return datastore_path_error(path, template=template)
-
-
 def _source_key(entry: dict, *, name: str) -> str:
-    keys = [k for k in INPUT_SOURCE_KEYS if k in entry]
-    if len(keys) != 1:
-        raise _invalid(
-            name,
-            f"Input mapping for '{name}' must have exactly one source among {', '.join(INPUT_SOURCE_KEYS)}.",
-        )
-    return keys[0]
+    key, problem = one_key(entry, INPUT_SOURCES, "source")
+    if key is None:
+        raise _invalid(name, f"Input mapping for '{name}' {problem}.")
+    return key
 
 
 def _mapping_by_name(pipeline, inputs_mapping: list[dict] | None) -> dict[str, dict]:
@@ -211,7 +109,7 @@ def _from_given(
         upload = files.get(name)
         if upload is None and given.get(name) is not None:
             raise _invalid(
-                name, f"Input '{name}' must be a file, got {_describe(given[name])}."
+                name, f"Input '{name}' must be a file, got {describe(given[name])}."
             )
         if upload is None:
             if is_required:
@@ -244,7 +142,7 @@ def _from_mapping(
     *, declared: dict, entry: dict, key: str, given: dict, files: dict
 ) -> ResolvedInput:
     name, data_type = declared["name"], declared["data_type"]
-    mapping_type = SOURCE_MAPPING_TYPES[key]
+    mapping_type = INPUT_SOURCES[key]
     if key == "endpoint_input_name":
         value_keys = {
             k: entry[k]
@@ -293,7 +191,7 @@ def _from_mapping(
             )
         resolved.value = coerce_text(name=name, data_type=data_type, raw=variable.value)
         return resolved
-    error = _datastore_path_error(entry[key], template=False)
+    error = datastore_path_problem(entry[key], output=False)
     if error:
         raise _invalid(name, f"Input '{name}': {error}")
     resolved.value = {"path": entry[key]}
@@ -333,7 +231,7 @@ def input_values_resolve(
             if key != "endpoint_input_name" and (name in given or name in files):
                 raise _invalid(
                     name,
-                    f"Input '{name}' is mapped to a {SOURCE_MAPPING_TYPES[key]}: do not also send a value.",
+                    f"Input '{name}' is mapped to a {INPUT_SOURCES[key]}: do not also send a value.",
                 )
             resolved.append(
                 _from_mapping(
@@ -375,24 +273,22 @@ def outputs_mapping_resolve(
                 f"outputs_mapping: pipeline '{pipeline.name}' has no output '{name}'.",
                 kind="Output",
             )
-        keys = [k for k in OUTPUT_DESTINATION_KEYS if k in entry]
-        if len(keys) != 1:
+        key, problem = one_key(entry, OUTPUT_DESTINATIONS, "destination")
+        if key is None:
             raise _invalid(
-                name,
-                f"Output mapping for '{name}' must have exactly one destination among {', '.join(OUTPUT_DESTINATION_KEYS)}.",
-                kind="Output",
+                name, f"Output mapping for '{name}' {problem}.", kind="Output"
             )
-        if keys[0] == "datastore_path":
-            error = _datastore_path_error(entry["datastore_path"], template=True)
+        if key == "datastore_path":
+            error = datastore_path_problem(entry["datastore_path"], output=True)
             if error:
                 raise _invalid(name, f"Output '{name}': {error}", kind="Output")
-        by_name[name] = {keys[0]: True if keys[0] == "is_null" else entry[keys[0]]}
+        by_name[name] = {key: True if key == "is_null" else entry[key]}
     result = []
     for declared in pipeline.outputs:
         name = declared["name"]
         if name in by_name:
             key = next(iter(by_name[name]))
-            mapping_type, mapping_value = DESTINATION_MAPPING_TYPES[key], by_name[name]
+            mapping_type, mapping_value = OUTPUT_DESTINATIONS[key], by_name[name]
         else:
             mapping_type = source
             mapping_value = (

@@ -154,7 +154,7 @@ def test_it_rejects_a_constant_of_the_wrong_type(alice_client, pipeline):
     data = {**GENERAL, **PERIODIC, **PERIODIC_MAPPING, "in0_constant": "three"}
     r = post(alice_client, "mapping", **data)
     assert r.status_code == 422
-    assert "“three” is not a number." in r.content.decode()
+    assert "must be a number, got string &#x27;three&#x27;" in r.content.decode()
 
 
 def test_it_reviews_the_answers(alice_client, pipeline):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from deployments.forms import TriggerForm, basic_schedule, parse_typed
+from deployments.forms import TriggerForm, basic_schedule
 
 
 @pytest.mark.parametrize(
@@ -45,27 +45,3 @@ def test_it_ignores_the_schedule_of_endpoints(db):
     form = TriggerForm(data={"execution_rule": "endpoint", "schedule": "nonsense"})
     assert form.is_valid()
     assert form.cleaned_data["cron"] is None
-
-
-@pytest.mark.parametrize(
-    ("raw", "data_type", "expected"),
-    [
-        ("3", "number", 3),
-        ("2.5", "number", 2.5),
-        ("true", "boolean", True),
-        ("[1, 2]", "array", [1, 2]),
-        ('{"k": 1}', "json", {"k": 1}),
-        (" keep spaces ", "string", " keep spaces "),
-    ],
-)
-def test_it_parses_typed_values(raw, data_type, expected):
-    assert parse_typed(raw, data_type) == expected
-
-
-@pytest.mark.parametrize(
-    ("raw", "data_type"),
-    [("three", "number"), ("yes", "boolean"), ('{"k": 1}', "array"), ("{", "json")],
-)
-def test_it_rejects_values_of_the_wrong_type(raw, data_type):
-    with pytest.raises(ValueError):
-        parse_typed(raw, data_type)
