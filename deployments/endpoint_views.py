@@ -21,6 +21,9 @@ from django.views.decorators.http import (
 )
 
 from deployments.models import Deployment
+from deployments.selectors import (
+    deployment_for_endpoint_path,
+)
 from deployments.services.deployment_triggers import (
     MAX_FILES_PER_CALL,
     deployment_trigger,
@@ -28,7 +31,6 @@ from deployments.services.deployment_triggers import (
     endpoint_outputs,
     execution_failure,
 )
-from deployments.services.deployments import deployment_for_endpoint_path
 from deployments.tokens import token_decrypt, token_matches
 from executions.models import Execution, ExecutionStatus
 from executions.services.lifecycle import execution_wait

@@ -14,18 +14,22 @@ from ninja import Router
 
 from deployments.endpoint_views import trigger_body
 from deployments.models import Deployment, ExecutionRule, Pipeline
-from deployments.services.deployment_triggers import (
+from deployments.selectors import (
     deployment_executions,
+    deployment_get_or_404,
     deployment_latest_execution_id,
     deployment_logs,
+)
+from deployments.serializers import (
+    deployment_list_item,
+    deployment_to_api,
+)
+from deployments.services.deployment_triggers import (
     deployment_trigger,
 )
 from deployments.services.deployments import (
     deployment_create,
     deployment_delete,
-    deployment_get_or_404,
-    deployment_list_item,
-    deployment_to_api,
     deployment_token_rotate,
     deployment_update,
     deployment_wait_ready,

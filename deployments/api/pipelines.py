@@ -10,13 +10,15 @@ from ninja import Router, Status
 
 from deployments.flatform import FormShapeError, coerce_pipeline_form, rebuild, to_bool
 from deployments.models import Pipeline, PipelineLog
+from deployments.selectors import (
+    pipeline_get_or_404,
+    pipeline_logs_list,
+)
 from deployments.services.pipeline_files import pipeline_download_path
 from deployments.services.pipeline_validation import pipeline_spec_validate
 from deployments.services.pipelines import (
     pipeline_create,
     pipeline_delete,
-    pipeline_get_or_404,
-    pipeline_logs_list,
     pipeline_wait,
 )
 from platform_site.bodies import content_length

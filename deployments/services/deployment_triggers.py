@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from django.db import transaction
 
 from deployments.models import Deployment, ExecutionRule
-from executions.models import Execution, ExecutionIo, IoDirection, LogLine, Trigger
+from executions.models import Execution, ExecutionIo, IoDirection, Trigger
 from executions.services.inputs import input_values_resolve
 from executions.services.lifecycle import execution_create
 from platform_site.errors import ApiError, Forbidden, ValidationFailed
-from platform_site.units import iso
 
 MAX_FILES_PER_CALL = 1
 
@@ -188,80 +187,3 @@ def endpoint_output_file(
             return None
         return resolved
     return None
-
-
-def deployment_logs(
-    *,
-    deployment: Deployment,
-    from_ms: int | None = None,
-    to_ms: int | None = None,
-    limit: int | None = None,
-) -> list[dict]:
-    """Elastic deployments have no pod of their own: their log is the lines of their executions.
-
-    Each line says which execution wrote it in `pod_id` (one fresh process per
-    execution); `from` is inclusive, `to` exclusive, oldest first, at most `limit`.
-    """
-    lines = LogLine.objects.filter(execution__deployment=deployment)
-    if from_ms is not None:
-        lines = lines.filter(timestamp__gte=datetime.fromtimestamp(from_ms / 1000, UTC))
-    if to_ms is not None:
-        lines = lines.filter(timestamp__lt=datetime.fromtimestamp(to_ms / 1000, UTC))
-    lines = lines.order_by("timestamp", "execution_id", "seq").values(
-        "timestamp", "message", "stream", "execution__execution_id"
-    )
-    if limit is not None:
-        lines = lines[:limit]
-    return [
-        {
-            "timestamp": iso(line["timestamp"]),
-            "message": line["message"],
-            "stream": line["stream"],
-            "pod_id": line["execution__execution_id"],
-            "type": "deployment",
-        }
-        for line in lines
-    ]
-
-
-def deployment_executions(deployment: Deployment, *, limit: int = 100) -> list[dict]:
-    rows = (
-        Execution.objects.filter(deployment=deployment)
-        .order_by("-created_at")
-        .values(
-            "execution_id",
-            "status",
-            "created_at",
-            "created_by_id",
-            "end_date",
-            "pipeline_name",
-            "deployment_name",
-            "trigger",
-            "scheduled_for",
-        )[:limit]
-    )
-    return [
-        {
-            "execution_id": r["execution_id"],
-            "status": r["status"],
-            "created_at": iso(r["created_at"]),
-            "created_by": None
-            if r["created_by_id"] is None
-            else str(r["created_by_id"]),
-            "end_date": iso(r["end_date"]),
-            "pipeline_name": r["pipeline_name"],
-            "deployment_name": r["deployment_name"],
-            "trigger": r["trigger"],
-            "scheduled_for": iso(r["scheduled_for"]),
-        }
-        for r in rows
-    ]
-
-
-def deployment_latest_execution_id(deployment: Deployment) -> str | None:
-    return (
-        Execution.objects.filter(deployment=deployment)
-        .order_by("-created_at")
-        .values_list("execution_id", flat=True)
-        .first()
-    )

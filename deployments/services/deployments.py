@@ -1,4 +1,4 @@
-"""Deployments: create, update, delete, tokens, and the API object (§4.4).
+"""Deployments: create, update, delete, rotate tokens (reads: deployments/selectors.py).
 
 UI views, the REST API, the public endpoints and the scheduler all call these
 functions, so the three faces can never disagree. Triggers live in
@@ -27,21 +27,14 @@ from deployments.models import (
     PipelineStatus,
 )
 from deployments.schedules import schedule_error, schedule_next_run
-from deployments.services.deployment_objects import (  # noqa: F401 - re-exported
-    deployment_list_item,
-    deployment_mapping_type,
-    deployment_to_api,
-    deployment_token,
-    machine_total_ram_mib,
-    ram_requested_total_mib,
-)
+from deployments.selectors import deployment_get_or_404
 from deployments.tokens import (
     token_encrypt,
     token_format_error,
     token_generate,
 )
 from platform_site import notify
-from platform_site.errors import Conflict, NotFound, ValidationFailed
+from platform_site.errors import Conflict, ValidationFailed
 from platform_site.units import ram_request_mib
 
 LOW_LATENCY_UNAVAILABLE = (
@@ -59,29 +52,6 @@ TRANSITIONAL_STATUSES = (
 
 def deployment_channel(deployment: Deployment) -> str:
     return notify.channel_for("deployment", deployment.pk)
-
-
-# -- lookups -----------------------------------------------------------------
-
-
-def deployment_get_or_404(name: str) -> Deployment:
-    deployment = (
-        Deployment.objects.select_related("pipeline", "created_by", "updated_by")
-        .filter(name=name)
-        .first()
-    )
-    if deployment is None:
-        raise NotFound(f"Deployment '{name}' not found.")
-    return deployment
-
-
-def deployment_for_endpoint_path(path: str) -> Deployment | None:
-    """The endpoint deployment served at /endpoints/<path> (one query, pipeline joined)."""
-    return (
-        Deployment.objects.select_related("pipeline", "created_by")
-        .filter(endpoint_url_path=path, execution_rule=ExecutionRule.ENDPOINT)
-        .first()
-    )
 
 
 # -- validation helpers --------------------------------------------------------

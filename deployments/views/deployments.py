@@ -19,11 +19,13 @@ from django_htmx.http import HttpResponseClientRedirect
 from deployments.forms import TriggerForm
 from deployments.models import Deployment, ExecutionRule
 from deployments.schedules import schedule_describe, schedule_next_runs
+from deployments.selectors import (
+    deployment_token,
+)
 from deployments.services.deployments import (
     deployment_delete as deployment_delete_service,
 )
 from deployments.services.deployments import (
-    deployment_token,
     deployment_token_rotate,
     deployment_update,
 )

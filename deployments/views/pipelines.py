@@ -15,6 +15,9 @@ from django_htmx.http import HttpResponseStopPolling
 
 from deployments.archives import is_zip
 from deployments.models import DATA_TYPES, Deployment, Pipeline, PipelineStatus
+from deployments.selectors import (
+    pipeline_logs_after,
+)
 from deployments.services.pipeline_files import (
     pipeline_download_check,
     pipeline_download_path,
@@ -22,7 +25,6 @@ from deployments.services.pipeline_files import (
 from deployments.services.pipelines import (
     pipeline_create,
     pipeline_delete,
-    pipeline_logs_after,
 )
 from deployments.views.pipeline_forms import (
     KINDS,

@@ -30,10 +30,12 @@ from deployments.forms import (
 )
 from deployments.models import DeploymentMode, ExecutionRule, Pipeline, PipelineStatus
 from deployments.schedules import schedule_describe
-from deployments.services.deployments import (
-    deployment_create,
+from deployments.selectors import (
     machine_total_ram_mib,
     ram_requested_total_mib,
+)
+from deployments.services.deployments import (
+    deployment_create,
 )
 from deployments.views.deployment_display import mapping_rows
 from executions.models import EnvironmentVariable

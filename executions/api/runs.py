@@ -7,7 +7,9 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from ninja import Router
 
-from deployments.services.pipelines import pipeline_get_or_404
+from deployments.selectors import (
+    pipeline_get_or_404,
+)
 from executions import selectors, services
 from platform_site.bodies import json_loads
 from platform_site.errors import ValidationFailed

@@ -9,7 +9,12 @@ import time_machine
 from django.test import Client
 
 from deployments.models import Deployment, DeploymentStatus, Pipeline, PipelineStatus
-from deployments.services.deployments import deployment_create, deployment_token
+from deployments.selectors import (
+    deployment_token,
+)
+from deployments.services.deployments import (
+    deployment_create,
+)
 from executions.models import Execution, ExecutionStatus
 
 

@@ -6,9 +6,11 @@ from django.db import OperationalError
 from django.test import Client
 
 from deployments import endpoint_views
+from deployments.selectors import (
+    deployment_token,
+)
 from deployments.services.deployments import (
     deployment_create,
-    deployment_token,
     deployment_update,
 )
 from executions.models import Execution, ExecutionStatus

@@ -21,8 +21,15 @@ from django.urls import URLResolver, get_resolver
 from accounts.services import access_token_issue, sdk_token_create
 from datastore.services import datastore_save
 from datastore.signing import signed_url
-from deployments.services.deployment_triggers import deployment_trigger
-from deployments.services.deployments import deployment_create, deployment_token
+from deployments.selectors import (
+    deployment_token,
+)
+from deployments.services.deployment_triggers import (
+    deployment_trigger,
+)
+from deployments.services.deployments import (
+    deployment_create,
+)
 from executions.models import ExecutionStatus
 from executions.services.lifecycle import execution_claim, execution_finish
 from executions.services.variables import environment_variables_set

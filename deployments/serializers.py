@@ -1,26 +1,13 @@
-"""Read-only views of deployments: the API object (§4.4), list rows, RAM totals.
-
-Split from deployments.py to keep modules small; that module re-exports these
-names, so callers import them from `deployments.services.deployments`.
-"""
+"""The API shapes of deployments (sdk-protocol §4.4): the deployment object and list rows."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from django.db.models import Q
-
-from deployments.mappings import mapping_type
-from deployments.models import Deployment, DeploymentMode, ExecutionRule
+from deployments.models import Deployment, ExecutionRule
 from deployments.schedules import schedule_describe
-from deployments.tokens import token_decrypt
-from platform_site.units import iso, ram_request_mib
-
-
-def deployment_token(deployment: Deployment) -> str | None:
-    """The endpoint token in clear (None for periodic deployments)."""
-    return token_decrypt(deployment.endpoint_token_encrypted)
+from deployments.selectors import deployment_token
+from platform_site.units import iso
 
 
 def _input_entry(mapping: dict, spec: dict) -> dict:
@@ -103,34 +90,3 @@ def deployment_list_item(deployment: Deployment) -> dict:
         "status": deployment.status,
         "created_at": iso(deployment.created_at),
     }
-
-
-def deployment_mapping_type(mapping: dict, *, direction: str = "input") -> str:
-    return mapping_type(mapping, direction=direction)
-
-
-# -- resources (the wizard's RAM step) ------------------------------------------------
-
-
-def ram_requested_total_mib(exclude: Deployment | str | None = None) -> int:
-    """RAM requested by enabled low-latency deployments (optionally leaving one out), in MiB.
-
-    Elastic executions take memory only while they run, so only warm pods count.
-    """
-    rows = Deployment.objects.filter(
-        is_enabled=True, mode=DeploymentMode.LOW_LATENCY
-    ).exclude(Q(ram_request__isnull=True) | Q(ram_request=""))
-    if isinstance(exclude, Deployment):
-        rows = rows.exclude(pk=exclude.pk)
-    elif isinstance(exclude, str):
-        rows = rows.exclude(name=exclude)
-    return sum(
-        ram_request_mib(r) or 0 for r in rows.values_list("ram_request", flat=True)
-    )
-
-
-def machine_total_ram_mib() -> int:
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20)
-    except (ValueError, OSError, AttributeError):
-        return 0
