@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import re
 import shutil
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -54,12 +57,42 @@ def deployment_channel(deployment: Deployment) -> str:
     return notify.channel_for("deployment", deployment.pk)
 
 
+# -- messages (tests use these constants, not the sentences) -------------------------
+
+NAME_INVALID = "{field} {value!r} is invalid: use " + NAME_RULE + "."
+NAME_RESERVED = "{field} '{value}' is reserved; choose another."
+INTEGER_TOO_SMALL = "{field} must be an integer >= {minimum}."
+RULE_INVALID = "execution_rule must be 'endpoint' or 'periodic', got {value!r}."
+MODE_INVALID = "mode must be 'elastic' or 'low_latency', got {value!r}."
+DESCRIPTION_INVALID = "description must be a string."
+PARALLEL_INVALID = "enable_parallel_executions must be true or false."
+RAM_INVALID = (
+    "ram_request {value!r} is invalid: use a whole number followed by "
+    "KiB, MiB or GiB, for example '512MiB' or '1GiB'."
+)
+PIPELINE_NOT_READY = (
+    "pipeline_name: pipeline '{name}' is not ready (status {status}); "
+    "deploy it once it is ready."
+)
+ENDPOINT_ONLY = (
+    "endpoint_url_path and endpoint_token are only for endpoint deployments."
+)
+PERIODIC_ONLY = "schedule is only for periodic deployments."
+NAME_TAKEN = "A deployment named '{name}' already exists."
+URL_PATH_TAKEN = "endpoint_url_path '{path}' is already used by deployment '{owner}'."
+NAME_OR_URL_PATH_TAKEN = (
+    "A deployment named '{name}' (or with this endpoint_url_path) already exists."
+)
+
+
 # -- validation helpers --------------------------------------------------------
 
 
 def _check_name(value: Any, field: str) -> str:
     if not isinstance(value, str) or not re.match(NAME_PATTERN, value):
-        raise ValidationFailed(f"{field} {value!r} is invalid: use {NAME_RULE}.")
+        raise ValidationFailed(
+            NAME_INVALID.format(field=field, value=value), field=field
+        )
     return value
 
 
@@ -67,8 +100,24 @@ def _positive_int(value: Any, field: str, *, minimum: int = 1) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValidationFailed(f"{field} must be an integer >= {minimum}.")
+        raise ValidationFailed(
+            INTEGER_TOO_SMALL.format(field=field, minimum=minimum), field=field
+        )
     return value
+
+
+def _check_identity(*, name: Any, execution_rule: Any, description: Any) -> None:
+    _check_name(name, "name")
+    if name in RESERVED_DEPLOYMENT_NAMES:
+        raise ValidationFailed(
+            NAME_RESERVED.format(field="name", value=name), field="name"
+        )
+    if execution_rule not in ExecutionRule.values:
+        raise ValidationFailed(
+            RULE_INVALID.format(value=execution_rule), field="execution_rule"
+        )
+    if description is not None and not isinstance(description, str):
+        raise ValidationFailed(DESCRIPTION_INVALID, field="description")
 
 
 def _check_settings(
@@ -81,15 +130,13 @@ def _check_settings(
     execution_timeout_s: Any,
 ) -> None:
     if mode == DeploymentMode.LOW_LATENCY:
-        raise ValidationFailed(LOW_LATENCY_UNAVAILABLE)
+        raise ValidationFailed(LOW_LATENCY_UNAVAILABLE, field="mode")
     if mode != DeploymentMode.ELASTIC:
-        raise ValidationFailed(
-            f"mode must be 'elastic' or 'low_latency', got {mode!r}."
-        )
+        raise ValidationFailed(MODE_INVALID.format(value=mode), field="mode")
     if enable_parallel_executions is not None and not isinstance(
         enable_parallel_executions, bool
     ):
-        raise ValidationFailed("enable_parallel_executions must be true or false.")
+        raise ValidationFailed(PARALLEL_INVALID, field="enable_parallel_executions")
     _positive_int(max_parallel_executions_per_pod, "max_parallel_executions_per_pod")
     _positive_int(gpu_request, "gpu_request", minimum=0)
     _positive_int(execution_timeout_s, "execution_timeout_s")
@@ -97,17 +144,76 @@ def _check_settings(
         not isinstance(ram_request, str) or ram_request_mib(ram_request) is None
     ):
         raise ValidationFailed(
-            f"ram_request {ram_request!r} is invalid: use a whole number followed by "
-            "KiB, MiB or GiB, for example '512MiB' or '1GiB'."
+            RAM_INVALID.format(value=ram_request), field="ram_request"
         )
 
 
 def _check_pipeline(pipeline: Pipeline) -> None:
     if pipeline.status != PipelineStatus.READY:
         raise ValidationFailed(
-            f"pipeline_name: pipeline '{pipeline.name}' is not ready "
-            f"(status {pipeline.status}); deploy it once it is ready."
+            PIPELINE_NOT_READY.format(name=pipeline.name, status=pipeline.status),
+            field="pipeline_name",
         )
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """What starts a deployment's executions: a schedule, or an endpoint path and token."""
+
+    schedule: str | None = None
+    next_run_at: datetime | None = None
+    endpoint_url_path: str | None = None
+    endpoint_token: str | None = None
+
+
+def _periodic_trigger(
+    *, schedule: Any, endpoint_url_path: Any, endpoint_token: Any
+) -> Trigger:
+    if endpoint_url_path is not None or endpoint_token is not None:
+        field = (
+            "endpoint_url_path" if endpoint_url_path is not None else "endpoint_token"
+        )
+        raise ValidationFailed(ENDPOINT_ONLY, field=field)
+    problem = schedule_error(schedule)
+    if problem:
+        raise ValidationFailed(problem, field="schedule")
+    schedule = " ".join(schedule.split())
+    return Trigger(
+        schedule=schedule, next_run_at=schedule_next_run(schedule, after=timezone.now())
+    )
+
+
+def _endpoint_trigger(
+    *, name: str, schedule: Any, endpoint_url_path: Any, endpoint_token: Any
+) -> Trigger:
+    if schedule is not None:
+        raise ValidationFailed(PERIODIC_ONLY, field="schedule")
+    path = _check_name(
+        name if endpoint_url_path is None else endpoint_url_path, "endpoint_url_path"
+    )
+    if path in RESERVED_URL_PATHS:
+        raise ValidationFailed(
+            NAME_RESERVED.format(field="endpoint_url_path", value=path),
+            field="endpoint_url_path",
+        )
+    if endpoint_token is None:
+        return Trigger(endpoint_url_path=path, endpoint_token=token_generate())
+    problem = token_format_error(endpoint_token)
+    if problem:
+        raise ValidationFailed(problem, field="endpoint_token")
+    return Trigger(endpoint_url_path=path, endpoint_token=endpoint_token)
+
+
+def _check_free(*, name: str, endpoint_url_path: str | None) -> None:
+    """409 when the name or the endpoint path is taken (the unique indexes decide races)."""
+    if Deployment.objects.filter(name=name).exists():
+        raise Conflict(NAME_TAKEN.format(name=name))
+    if endpoint_url_path is not None:
+        taken = Deployment.objects.filter(endpoint_url_path=endpoint_url_path).first()
+        if taken is not None:
+            raise Conflict(
+                URL_PATH_TAKEN.format(path=endpoint_url_path, owner=taken.name)
+            )
 
 
 # -- create / update / delete ------------------------------------------------------
@@ -133,15 +239,7 @@ def deployment_create(
     created_by,
 ) -> Deployment:
     """Validate everything, then write the deployment (elastic ones are `up` at once)."""
-    _check_name(name, "name")
-    if name in RESERVED_DEPLOYMENT_NAMES:
-        raise ValidationFailed(f"name '{name}' is reserved; choose another.")
-    if execution_rule not in ExecutionRule.values:
-        raise ValidationFailed(
-            f"execution_rule must be 'endpoint' or 'periodic', got {execution_rule!r}."
-        )
-    if description is not None and not isinstance(description, str):
-        raise ValidationFailed("description must be a string.")
+    _check_identity(name=name, execution_rule=execution_rule, description=description)
     _check_settings(
         mode=mode,
         enable_parallel_executions=enable_parallel_executions,
@@ -151,54 +249,26 @@ def deployment_create(
         execution_timeout_s=execution_timeout_s,
     )
     _check_pipeline(pipeline)
-
-    next_run_at = None
-    if execution_rule == ExecutionRule.PERIODIC:
-        if endpoint_url_path is not None or endpoint_token is not None:
-            raise ValidationFailed(
-                "endpoint_url_path and endpoint_token are only for endpoint deployments."
-            )
-        problem = schedule_error(schedule)
-        if problem:
-            raise ValidationFailed(problem)
-        schedule = " ".join(schedule.split())
-        next_run_at = schedule_next_run(schedule, after=timezone.now())
-    else:
-        if schedule is not None:
-            raise ValidationFailed("schedule is only for periodic deployments.")
-        endpoint_url_path = _check_name(
-            name if endpoint_url_path is None else endpoint_url_path,
-            "endpoint_url_path",
-        )
-        if endpoint_url_path in RESERVED_URL_PATHS:
-            raise ValidationFailed(
-                f"endpoint_url_path '{endpoint_url_path}' is reserved; choose another."
-            )
-        if endpoint_token is not None:
-            problem = token_format_error(endpoint_token)
-            if problem:
-                raise ValidationFailed(problem)
-        else:
-            endpoint_token = token_generate()
-
+    make_trigger = (
+        _periodic_trigger
+        if execution_rule == ExecutionRule.PERIODIC
+        else partial(_endpoint_trigger, name=name)
+    )
+    trigger = make_trigger(
+        schedule=schedule,
+        endpoint_url_path=endpoint_url_path,
+        endpoint_token=endpoint_token,
+    )
     resolved_inputs, resolved_outputs = mappings_resolve(
         pipeline=pipeline,
         execution_rule=execution_rule,
         inputs_mapping=inputs_mapping,
         outputs_mapping=outputs_mapping,
     )
-
-    if Deployment.objects.filter(name=name).exists():
-        raise Conflict(f"A deployment named '{name}' already exists.")
-    if endpoint_url_path is not None:
-        taken = Deployment.objects.filter(endpoint_url_path=endpoint_url_path).first()
-        if taken is not None:
-            raise Conflict(
-                f"endpoint_url_path '{endpoint_url_path}' is already used by deployment '{taken.name}'."
-            )
+    _check_free(name=name, endpoint_url_path=trigger.endpoint_url_path)
     try:
         with transaction.atomic():
-            deployment = Deployment.objects.create(
+            return Deployment.objects.create(
                 name=name,
                 pipeline=pipeline,
                 execution_rule=execution_rule,
@@ -206,12 +276,14 @@ def deployment_create(
                 description=description,
                 status=DeploymentStatus.UP,
                 is_enabled=True,
-                endpoint_url_path=endpoint_url_path,
+                endpoint_url_path=trigger.endpoint_url_path,
                 endpoint_token_encrypted=(
-                    token_encrypt(endpoint_token) if endpoint_token else None
+                    token_encrypt(trigger.endpoint_token)
+                    if trigger.endpoint_token
+                    else None
                 ),
-                schedule=schedule,
-                next_run_at=next_run_at,
+                schedule=trigger.schedule,
+                next_run_at=trigger.next_run_at,
                 enable_parallel_executions=bool(enable_parallel_executions),
                 max_parallel_executions_per_pod=max_parallel_executions_per_pod or 6,
                 ram_request=ram_request,
@@ -223,11 +295,8 @@ def deployment_create(
                 updated_by=created_by,
             )
     except IntegrityError:
-        # Two requests raced past the checks above: the unique indexes decide.
-        raise Conflict(
-            f"A deployment named '{name}' (or with this endpoint_url_path) already exists."
-        ) from None
-    return deployment
+        # Two requests raced past _check_free: the unique indexes decide.
+        raise Conflict(NAME_OR_URL_PATH_TAKEN.format(name=name)) from None
 
 
 def deployment_update(
@@ -245,7 +314,9 @@ def deployment_update(
     now = timezone.now()
     if is_enabled is not None:
         if not isinstance(is_enabled, bool):
-            raise ValidationFailed("is_enabled must be true or false.")
+            raise ValidationFailed(
+                "is_enabled must be true or false.", field="is_enabled"
+            )
         deployment.is_enabled = is_enabled
         deployment.status = (
             DeploymentStatus.UP if is_enabled else DeploymentStatus.DISABLED
@@ -257,10 +328,10 @@ def deployment_update(
             fields.append("next_run_at")
     if schedule is not None:
         if deployment.execution_rule != ExecutionRule.PERIODIC:
-            raise ValidationFailed("schedule is only for periodic deployments.")
+            raise ValidationFailed(PERIODIC_ONLY, field="schedule")
         problem = schedule_error(schedule)
         if problem:
-            raise ValidationFailed(problem)
+            raise ValidationFailed(problem, field="schedule")
         deployment.schedule = " ".join(schedule.split())
         deployment.next_run_at = schedule_next_run(deployment.schedule, after=now)
         fields += ["schedule", "next_run_at"]
@@ -315,13 +386,14 @@ def deployment_token_rotate(*, deployment: Deployment, token: str | None = None)
     """Replace the endpoint token; the old one stops working with this commit."""
     if deployment.execution_rule != ExecutionRule.ENDPOINT:
         raise ValidationFailed(
-            f"Deployment '{deployment.name}' is not an endpoint deployment: it has no token."
+            f"Deployment '{deployment.name}' is not an endpoint deployment: it has no token.",
+            field="deployment_name",
         )
     if token is None or token == "":
         token = token_generate()
     problem = token_format_error(token)
     if problem:
-        raise ValidationFailed(problem)
+        raise ValidationFailed(problem, field="endpoint_token")
     with transaction.atomic():
         deployment.endpoint_token_encrypted = token_encrypt(token)
         deployment.save(update_fields=["endpoint_token_encrypted", "updated_at"])

@@ -9,7 +9,6 @@ replaces `#wizard` in place. Creating re-validates every step, then calls
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.contrib import messages
@@ -39,7 +38,7 @@ from deployments.services.deployments import (
 )
 from deployments.views.deployment_display import mapping_rows
 from executions.models import EnvironmentVariable
-from platform_site.errors import ApiError
+from platform_site.errors import ApiError, Conflict
 from platform_site.http import HtmxHttpRequest
 from platform_site.units import ram_mib
 
@@ -86,18 +85,34 @@ def _make_form(
     return form
 
 
-def _step_of_error(message: str, steps: list[str]) -> str:
-    """Which step a service error belongs to, from the field its message names."""
-    text = message.lower()
-    if "schedule" in text or "execution_rule" in text:
-        return TRIGGER
-    if re.search(r"mapping|input|output", text):
-        return MAPPING
-    if re.search(r"\bram|parallel|low.latency", text):
-        return EXECUTION if EXECUTION in steps else GENERAL
-    if re.search(r"name|mode|description|endpoint_url_path", text):
-        return GENERAL
-    return REVIEW
+# The wizard step that shows each field deployment_create may refuse.
+STEP_OF_FIELD = {
+    "name": GENERAL,
+    # Chosen on the general step; refused for what the execution step sets up.
+    "mode": EXECUTION,
+    "description": GENERAL,
+    "endpoint_url_path": GENERAL,
+    "endpoint_token": GENERAL,
+    "execution_rule": TRIGGER,
+    "schedule": TRIGGER,
+    "inputs_mapping": MAPPING,
+    "outputs_mapping": MAPPING,
+    "enable_parallel_executions": EXECUTION,
+    "max_parallel_executions_per_pod": EXECUTION,
+    "ram_request": EXECUTION,
+    "gpu_request": EXECUTION,
+    "execution_timeout_s": EXECUTION,
+}
+# Errors shown on the name field itself rather than above the form.
+NAME_FIELDS = ("name", "endpoint_url_path")
+
+
+def _step_of_error(exc: ApiError, steps: list[str]) -> str:
+    """The step holding the field the service refused (the review step when it names none)."""
+    step = STEP_OF_FIELD.get(getattr(exc, "field", None) or "", REVIEW)
+    if step == EXECUTION and EXECUTION not in steps:
+        return GENERAL  # elastic deployments have no execution step
+    return step
 
 
 def _ram_context(state: dict[str, str]) -> dict[str, Any]:
@@ -223,11 +238,13 @@ def _create(
             created_by=request.user,
         )
     except ApiError as exc:
-        step = _step_of_error(exc.message, _steps(state))
+        step = _step_of_error(exc, _steps(state))
         form = forms.get(step)
-        if step == GENERAL and re.search(r"named|name |url_path", exc.message):
+        # A 409 from create is always a taken name or endpoint path.
+        if getattr(exc, "field", None) in NAME_FIELDS or isinstance(exc, Conflict):
+            form = forms.get(GENERAL)
             form.add_error("name", exc.message)
-            return _render(request, pipeline, state, step, form, status=422)
+            return _render(request, pipeline, state, GENERAL, form, status=422)
         return _render(
             request, pipeline, state, step, form, error=exc.message, status=422
         )
