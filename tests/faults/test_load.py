@@ -1,0 +1,74 @@
+"""Load on the production stack (RELIABILITY R14, P2 in small): no error, connections within the bound."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from django.conf import settings
+
+from tests.faults.drill import Outcome, burst, drill_stack
+
+pytestmark = pytest.mark.e2e
+
+PROCESSES = 4  # web, worker, scheduler, sweeper: each with its own pool
+
+
+class ConnectionWatch:
+    """Samples the platform's PostgreSQL connections while the load runs."""
+
+    def __init__(self, drill):
+        self.drill = drill
+        self.peak = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+
+    def loop(self) -> None:
+        while not self.stop.is_set():
+            self.peak = max(
+                self.peak, self.drill.cluster.connections(self.drill.database)
+            )
+            time.sleep(0.2)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(5)
+
+
+def test_2000_calls_at_20_concurrent(tmp_path):
+    with drill_stack(tmp_path) as drill:
+        drill.endpoint_of_sleeper()
+        bound = PROCESSES * settings.DB_POOL_SIZE
+        with ConnectionWatch(drill) as watch:
+            started = time.monotonic()
+            outcome = burst(drill, calls=2000, concurrency=20)
+            took = time.monotonic() - started
+        statuses = drill.wait_final(outcome.accepted, within_s=30)
+        print(
+            f"\n2,000 calls at 20 concurrent: {outcome.summary()}; "
+            f"{2000 / took:.0f} calls/s; peak {watch.peak} connections (bound {bound})"
+        )
+
+        assert outcome.problems == [] and outcome.statuses == {200: 2000}
+        assert {s for s, _ in statuses.values()} == {"Succeeded"}
+        assert len(statuses) == 2000
+        assert watch.peak <= bound
+
+
+def test_200_concurrent_callers_never_exhaust_postgres(tmp_path):
+    """max_connections is 100 on the drill's cluster, PostgreSQL's default."""
+    with drill_stack(tmp_path) as drill:
+        drill.endpoint_of_sleeper()
+        with ConnectionWatch(drill) as watch:
+            outcome = burst(drill, calls=400, concurrency=200, outcome=Outcome())
+        print(
+            f"\n200 concurrent callers: {outcome.summary()}; peak {watch.peak} connections"
+        )
+
+        assert outcome.problems == [] and outcome.statuses == {200: 400}
+        assert watch.peak <= PROCESSES * settings.DB_POOL_SIZE < 100
