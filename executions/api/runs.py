@@ -30,7 +30,7 @@ def _json_field(request: HttpRequest, field: str, *, kind: type, default: Any) -
 
 @router.post("/pipelines/{name}/run")
 def run_pipeline(request: HttpRequest, name: str):
-    execution = services.pipeline_run(
+    execution = services.execution_create_for_run(
         pipeline=pipeline_get_or_404(name),
         given=_json_field(request, "json_inputs", kind=dict, default={}),
         files=dict(request.FILES.items()),

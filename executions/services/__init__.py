@@ -13,6 +13,7 @@ from executions.services.lifecycle import (
     execution_channel,
     execution_claim,
     execution_create,
+    execution_create_for_run,
     execution_delete,
     execution_error,
     execution_finish,
@@ -20,7 +21,6 @@ from executions.services.lifecycle import (
     execution_record_unrun,
     execution_release,
     execution_wait,
-    pipeline_run,
 )
 from executions.services.logs import LogSink, log_lines_after, log_lines_window
 from executions.services.running import execution_run
@@ -66,7 +66,7 @@ __all__ = [
     "execution_summary_to_api",
     "execution_to_api",
     "execution_wait",
-    "pipeline_run",
+    "execution_create_for_run",
     "executions_reap_lost",
     "executions_requeue_pending",
     "input_values_resolve",

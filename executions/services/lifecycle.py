@@ -157,7 +157,7 @@ def execution_create(
     return execution
 
 
-def pipeline_run(
+def execution_create_for_run(
     *,
     pipeline,
     given: dict,

@@ -28,7 +28,7 @@ def pipeline_run(request: HtmxHttpRequest, name: str) -> HttpResponse:
     form_error = None
     if not errors:
         try:
-            execution = services.pipeline_run(
+            execution = services.execution_create_for_run(
                 pipeline=pipeline, given=values, files=files, created_by=request.user
             )
         except ValidationFailed as exc:
