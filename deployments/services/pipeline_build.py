@@ -265,7 +265,8 @@ def inspect_function(pipeline: Pipeline, *, log: Log) -> dict:
     command = [
         pipeline.python_executable,
         "-I",
-        runtime_script("inspect_function.py", sandbox),
+        runtime_script("zygote.py", sandbox),
+        "--inspect",
     ]
     if sandbox is not None:
         venv = venv_root(pipeline.python_executable)

@@ -68,8 +68,8 @@ def _prctl(option: int, value: int) -> bool:
     return _libc_prctl(option, value, 0, 0, 0) == 0
 
 
-def load_function(code_dir: str, function_path: str, function_name: str):
-    """Import the user's module from code_dir/function_path and return the function."""
+def load_module(code_dir: str, function_path: str):
+    """Import the user's file code_dir/function_path as a module (the one loader of the runtime)."""
     path = os.path.join(code_dir, function_path)
     # code_dir first, then the module's own folder so that `import helpers`
     # next to src/main.py works as it would with `python src/main.py`.
@@ -91,6 +91,12 @@ def load_function(code_dir: str, function_path: str, function_name: str):
     except BaseException:
         sys.modules.pop(name, None)
         raise
+    return module
+
+
+def load_function(code_dir: str, function_path: str, function_name: str):
+    """Import the user's module from code_dir/function_path and return the function."""
+    module = load_module(code_dir, function_path)
     try:
         function = getattr(module, function_name)
     except AttributeError:

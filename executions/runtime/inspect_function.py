@@ -1,52 +1,26 @@
-"""Check a pipeline function against its declared inputs, in a child process.
+"""The build's check of a pipeline function against its declared inputs.
 
-Standard library only: it runs with the pipeline's own interpreter (its
-virtualenv when it declared requirements), with cwd = the extracted code folder
-and a minimal environment. It never imports Django.
+Run as `zygote.py --inspect` in the sandbox, with the pipeline's own
+interpreter, cwd = the extracted code folder and a minimal environment, so
+the module is imported exactly as executions will import it (child.load_module).
+Standard library only; never imports Django.
 
-Reads one JSON object on stdin: {"function_path", "function_name", "inputs": [names]}.
-Writes one JSON verdict as the LAST line of stdout:
+Request on stdin: {"function_path", "function_name", "inputs": [names]}.
+Verdict as the LAST line of stdout:
 {"ok": true, "is_async": bool, "parameters": [...]} or
 {"ok": false, "error": "<one readable line>", "details": "<traceback or null>"}.
-The user module's own prints go to stderr so they cannot corrupt the verdict.
 """
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
 import inspect
-import json
 import os
-import sys
 import traceback
 
 PASSABLE_BY_NAME = (
     inspect.Parameter.POSITIONAL_OR_KEYWORD,
     inspect.Parameter.KEYWORD_ONLY,
 )
-
-
-def load_module(code_dir: str, function_path: str):
-    """Import the function's file exactly as executions/runtime/child.py does.
-
-    The file's own folder and code_dir go on sys.path; the module is named
-    after the file unless that name is taken (a user "json.py").
-    """
-    path = os.path.join(code_dir, function_path)
-    for entry in (os.path.dirname(path), code_dir):
-        if entry not in sys.path:
-            sys.path.insert(0, entry)
-    name = os.path.splitext(os.path.basename(path))[0]
-    if not name.isidentifier() or name in sys.modules:
-        name = "__pipeline__"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {function_path}: not a Python source file")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def check_signature(func, function_name: str, inputs: list[str]) -> str | None:
@@ -73,7 +47,8 @@ def check_signature(func, function_name: str, inputs: list[str]) -> str | None:
     return None
 
 
-def verdict(request: dict) -> dict:
+def verdict(request: dict, load_module) -> dict:
+    """The verdict on the function; load_module is the runtime's loader (child.load_module)."""
     code_dir = os.getcwd()
     function_path = request["function_path"]
     function_name = request["function_name"]
@@ -111,20 +86,3 @@ def verdict(request: dict) -> dict:
         "is_async": inspect.iscoroutinefunction(func),
         "parameters": parameters,
     }
-
-
-def main() -> int:
-    # Our own folder (the runtime's) must never shadow the user's modules.
-    here = os.path.dirname(os.path.abspath(__file__))
-    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
-    real_stdout = sys.stdout
-    request = json.loads(sys.stdin.read())
-    with contextlib.redirect_stdout(sys.stderr):
-        result = verdict(request)
-    real_stdout.write("\n" + json.dumps(result) + "\n")
-    real_stdout.flush()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import select
 import signal
 import threading
 import time
@@ -19,6 +18,13 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from . import protocol
+from .collect import (
+    CANCELLED,
+    OVER_DISK_QUOTA,
+    TIMED_OUT,
+    TOO_LARGE,
+    RunCollector,
+)
 from .handle import (
     STOP_TIMEOUT_S,
     ZYGOTE_GONE_REASON,
@@ -28,28 +34,17 @@ from .handle import (
     ZygoteHandle,
     signal_name,
 )
-from .lines import LineSplitter, LogCallback
+from .lines import LogCallback
 from .sandbox import Sandbox
 
 # A zygote still importing after this long is replaced (a module stuck at import).
 ZYGOTE_START_TIMEOUT_S = 300.0
-# After SIGKILL, how long we wait for the zygote to report the exit.
-KILL_GRACE_S = 10.0
-MAX_POLL_S = 60.0
-# How often a run with a cancel event looks at it.
-CANCEL_CHECK_S = 0.25
 CANCELLED_REASON = (
     "Execution was stopped: it is no longer this worker's to run (reaped or deleted)"
 )
-READ_CHUNK_BYTES = 64 * 1024
-# After the process exited, what an escaped grandchild still writes is not
-# waited for: at most this many reads per pipe.
-MAX_DRAIN_READS = 1024
 # A child killed by a signal whose peak RSS grew by this share of its memory
 # limit is reported as over its memory limit.
 MEMORY_KILL_FRACTION = 0.9
-# How often a run with a disk quota measures its working directory.
-DISK_CHECK_S = 1.0
 DISK_QUOTA_REASON = "Execution exceeded its disk quota of {mib} MiB"
 CPU_LIMIT_REASON = "Execution exceeded its CPU time limit of {seconds:g} s"
 
@@ -93,14 +88,6 @@ class RunResult:
     cpu_seconds: float | None = None
     exit_code: int | None = None
     signal: int | None = None
-
-
-def _read(fd: int) -> bytes | None:
-    """Non-blocking read: None when nothing is there yet, b"" at end of stream."""
-    try:
-        return os.read(fd, READ_CHUNK_BYTES)
-    except BlockingIOError:
-        return None
 
 
 def _file_stamp(spec) -> tuple | None:
@@ -368,88 +355,33 @@ class ZygotePool:
         res_r: int,
         cancel: threading.Event | None = None,
     ) -> RunResult:
-        lines = {
-            out_r: LineSplitter("stdout", on_log),
-            err_r: LineSplitter("stderr", on_log),
-        }
-        poller = select.poll()
-        for fd in (out_r, err_r, res_r):
-            os.set_blocking(fd, False)
-            poller.register(fd, select.POLLIN)
-        poller.register(pending.wake_r, select.POLLIN)
-        open_fds = {out_r, err_r, res_r}
-        result = bytearray()
-        timed_out = too_large = cancelled = over_quota = False
-        kill_deadline = None
-        disk = DiskWatch(spec.work_dir, spec.disk_limit_mib)
-
-        def take(fd: int, chunk: bytes) -> None:
-            nonlocal too_large, kill_deadline
-            if fd != res_r:
-                lines[fd].feed(chunk)
-                return
-            result.extend(chunk)
-            if len(result) > protocol.MAX_RESULT_BYTES and not too_large:
-                too_large = True
-                zygote.kill(run_id)
-                kill_deadline = time.monotonic() + KILL_GRACE_S
-                poller.unregister(fd)
-                open_fds.discard(fd)
-
-        while not pending.exit and not pending.gone:
-            now = time.monotonic()
-            if cancel is not None and cancel.is_set() and kill_deadline is None:
-                cancelled = True
-                zygote.kill(run_id)
-                kill_deadline = now + KILL_GRACE_S
-                continue
-            if kill_deadline is None and disk.exceeded(now):
-                over_quota = True
-                zygote.kill(run_id)
-                kill_deadline = now + KILL_GRACE_S
-                continue
-            if kill_deadline is not None:
-                if now >= kill_deadline:
-                    break
-                wait = kill_deadline - now
-            elif deadline is not None:
-                if now >= deadline:
-                    timed_out = True
-                    zygote.kill(run_id)
-                    kill_deadline = now + KILL_GRACE_S
-                    continue
-                wait = deadline - now
-            else:
-                wait = MAX_POLL_S
-            if cancel is not None:
-                wait = min(wait, CANCEL_CHECK_S)
-            if disk.active:
-                wait = min(wait, DISK_CHECK_S)
-            # Bounded, so that a huge timeout_s never overflows poll().
-            for fd, _ in poller.poll(math.ceil(min(wait, MAX_POLL_S) * 1000)):
-                if fd not in open_fds:
-                    continue  # the wake pipe: the loop condition sees the exit
-                chunk = _read(fd)
-                if chunk is None:
-                    continue
-                if not chunk:
-                    poller.unregister(fd)
-                    open_fds.discard(fd)
-                    continue
-                take(fd, chunk)
-        # What the process wrote before it exited is in the pipes already.
-        for fd in list(open_fds):
-            for _ in range(MAX_DRAIN_READS):
-                chunk = _read(fd)
-                if not chunk:
-                    break
-                take(fd, chunk)
-        for splitter in lines.values():
-            splitter.close()
-        if cancelled:
+        collector = RunCollector(
+            out_r=out_r,
+            err_r=err_r,
+            res_r=res_r,
+            wake_fd=pending.wake_r,
+            exited=lambda: bool(pending.exit or pending.gone),
+            kill=lambda: zygote.kill(run_id),
+            on_log=on_log,
+            deadline=deadline,
+            work_dir=spec.work_dir,
+            disk_limit_mib=spec.disk_limit_mib,
+            cancel=cancel,
+        )
+        collector.run()
+        stopped_by = collector.stopped_by
+        if stopped_by == CANCELLED:
             return RunResult("failed", CANCELLED_REASON)
-        run = self._result(zygote, spec, on_log, pending, result, timed_out, too_large)
-        if over_quota:
+        run = self._result(
+            zygote,
+            spec,
+            on_log,
+            pending,
+            collector.result,
+            timed_out=stopped_by == TIMED_OUT,
+            too_large=stopped_by == TOO_LARGE,
+        )
+        if stopped_by == OVER_DISK_QUOTA:
             run.status = "failed"
             run.reason = DISK_QUOTA_REASON.format(mib=spec.disk_limit_mib)
         return run
@@ -535,41 +467,6 @@ def cpu_limit_s(timeout_s: float) -> float | None:
     if not timeout_s or timeout_s <= 0:
         return None
     return math.ceil(timeout_s) * (os.cpu_count() or 1)
-
-
-class DiskWatch:
-    """Measures a run's working directory now and then; exceeded() once it holds more than the quota."""
-
-    def __init__(self, path: str, limit_mib: int) -> None:
-        self.path = path
-        self.limit_bytes = limit_mib * 1024 * 1024 if limit_mib > 0 else 0
-        self.active = self.limit_bytes > 0
-        self._next = time.monotonic() + DISK_CHECK_S
-
-    def exceeded(self, now: float) -> bool:
-        if not self.active or now < self._next:
-            return False
-        self._next = now + DISK_CHECK_S
-        return disk_usage_bytes(self.path) > self.limit_bytes
-
-
-def disk_usage_bytes(path: str) -> int:
-    """Bytes really allocated under path (st_blocks: a sparse file costs what it holds)."""
-    total = 0
-    stack = [path]
-    while stack:
-        try:
-            entries = list(os.scandir(stack.pop()))
-        except OSError:
-            continue  # removed while we looked
-        for entry in entries:
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(entry.path)
-                total += entry.stat(follow_symlinks=False).st_blocks * 512
-            except OSError:
-                continue
-    return total
 
 
 def _near_memory_limit(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import importlib.util
+import json
 import os
 import select
 import signal
@@ -372,7 +373,24 @@ def _serve_main(argv: list[str]) -> int:
         zygote.shutdown()
 
 
+def _inspect_main() -> int:
+    """`zygote.py --inspect`: the build's check of the function (JSON request on stdin, verdict last on stdout).
+
+    The user module's own prints go to stderr so they cannot corrupt the verdict.
+    """
+    inspector = _load_sibling("inspect_function")
+    real_stdout = sys.stdout
+    request = json.loads(sys.stdin.read())
+    with contextlib.redirect_stdout(sys.stderr):
+        result = inspector.verdict(request, child.load_module)
+    real_stdout.write("\n" + json.dumps(result) + "\n")
+    real_stdout.flush()
+    return 0
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--inspect"]:
+        sys.exit(_inspect_main())
     if sys.argv[1:2] == ["--exec"]:
         child.run_spawned(sys.argv[2:])
     elif sys.argv[1:2] == ["--serve"]:
