@@ -55,7 +55,7 @@ def users_get(request: HttpRequest, user_id: str):
 
     user = (
         get_user_model().objects.filter(pk=user_id).first()
-        if user_id.isdigit()
+        if user_id.isascii() and user_id.isdigit()  # "³".isdigit() is True too
         else None
     )
     if user is None:

@@ -41,7 +41,8 @@ def _listify(node: Any) -> Any:
     if not isinstance(node, dict):
         return node
     converted = {key: _listify(value) for key, value in node.items()}
-    if converted and all(key.isdigit() for key in converted):
+    # isascii: "³".isdigit() is True, but int("³") fails.
+    if converted and all(key.isascii() and key.isdigit() for key in converted):
         indices = sorted(int(key) for key in converted)
         if indices == list(range(len(indices))):
             return [converted[str(i)] for i in indices]

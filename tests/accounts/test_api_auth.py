@@ -189,6 +189,14 @@ def test_it_answers_404_json_for_an_unknown_user(api_client):
     assert "999999" in response.json()["message"]
 
 
+@pytest.mark.parametrize("user_id", ["³", "٣", "99999999999999999999999"])
+def test_it_answers_404_for_ids_that_are_not_plain_integers(api_client, user_id):
+    # "³".isdigit() is True: found by the OpenAPI fuzz run.
+    response = api_client.get(f"/api/v1/users/{user_id}")
+
+    assert response.status_code == 404
+
+
 def test_it_stores_only_digests_of_sdk_tokens(issued, django_db_blocker):
     from django.db import connection
 

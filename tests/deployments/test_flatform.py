@@ -121,6 +121,11 @@ def test_it_keeps_sparse_indices_as_a_dict():
     assert rebuild([("a[0]", "x"), ("a[2]", "y")]) == {"a": {"0": "x", "2": "y"}}
 
 
+def test_it_keeps_unicode_digit_keys_as_a_dict():
+    # "³".isdigit() is True; found by the OpenAPI fuzz run.
+    assert rebuild([("a[³]", "x")]) == {"a": {"³": "x"}}
+
+
 def test_it_refuses_a_value_that_is_also_a_structure():
     with pytest.raises(FormShapeError):
         rebuild([("a", "x"), ("a[b]", "y")])
