@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from deployments.models import Deployment, PipelineStatus
-from executions.models import Execution
+from executions.models import Execution, LogLine
+from platform_site.units import iso
 from tests.deployments.factories import make_pipeline, unique
 
 pytestmark = pytest.mark.django_db
@@ -297,6 +301,25 @@ def test_it_rotates_the_token_with_a_form_body(api_client, pipeline):
 def test_it_returns_logs_as_a_flat_list(api_client, pipeline):
     name = unique("d")
     create(api_client, pipeline_name=pipeline.name, name=name)
+    empty = api_client.post(
+        f"/api/v1/deployments/{name}/logs", {}, content_type="application/json"
+    )
+    assert empty.json() == []
+    started = api_client.post(
+        f"/api/v1/deployments/{name}/executions",
+        {"number1": 1},
+        content_type="application/json",
+    )
+    execution = Execution.objects.get(execution_id=started.json()["execution_id"])
+    moment = timezone.now()
+    for seq, (stream, message) in enumerate([("stdout", "one"), ("stderr", "two")]):
+        LogLine.objects.create(
+            execution=execution,
+            seq=seq,
+            timestamp=moment + timedelta(milliseconds=seq),
+            stream=stream,
+            message=message,
+        )
 
     response = api_client.post(
         f"/api/v1/deployments/{name}/logs",
@@ -304,7 +327,17 @@ def test_it_returns_logs_as_a_flat_list(api_client, pipeline):
         content_type="application/json",
     )
 
-    assert response.status_code == 200 and response.json() == []
+    assert response.status_code == 200
+    assert response.json() == [
+        {
+            "timestamp": iso(moment + timedelta(milliseconds=seq)),
+            "message": message,
+            "stream": stream,
+            "pod_id": execution.execution_id,
+            "type": "deployment",
+        }
+        for seq, (stream, message) in enumerate([("stdout", "one"), ("stderr", "two")])
+    ]
 
 
 def test_it_needs_a_bearer_token(client):

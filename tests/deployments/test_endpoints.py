@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import threading
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import OperationalError
+from django.db import OperationalError, connection
 from django.test import Client
 
 from deployments import endpoint_views
@@ -163,14 +165,29 @@ def test_it_decodes_multipart_fields_as_json_with_a_text_fallback(deployment):
     assert execution.io.get(name="number1").value == 3
 
 
-def test_it_returns_plain_outputs_when_done_in_time(deployment, monkeypatch):
-    def finished(*, execution, timeout_s):
-        finish(execution, 9)
-        return Execution.objects.get(pk=execution.pk)
+@pytest.mark.django_db(transaction=True)
+def test_it_returns_plain_outputs_when_done_in_time(deployment, settings):
+    """A "worker" thread finishes the execution while the real hold waits for it."""
+    settings.ENDPOINT_HOLD_S = 20
+    stop = threading.Event()
 
-    monkeypatch.setattr(endpoint_views, "execution_wait", finished)
+    def worker() -> None:
+        try:
+            while not stop.wait(0.02):
+                pending = Execution.objects.filter(deployment=deployment).first()
+                if pending is not None:
+                    finish(pending, 9)
+                    return
+        finally:
+            connection.close()
 
-    response = call(deployment, '{"a": 2}')
+    thread = threading.Thread(target=worker)
+    thread.start()
+    try:
+        response = call(deployment, '{"a": 2}')
+    finally:
+        stop.set()
+        thread.join(10)
 
     assert response.status_code == 200
     assert response.json()["outputs"] == {"result": 9}

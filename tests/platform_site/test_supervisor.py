@@ -45,7 +45,7 @@ def python(code: str) -> list[str]:
 
 def wait_exit(child, timeout: float = 10) -> None:
     child.proc.wait(timeout)
-    time.sleep(0.1)  # the output thread copies the last lines
+    child.reader.join(timeout)  # it copies the last lines, then sees EOF
 
 
 def test_it_grows_the_backoff_and_caps_it():
