@@ -1,0 +1,195 @@
+"""Elastic endpoint throughput under load, against a bare Django view in the same run.
+
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/platform \\
+    REDIS_URL=redis://127.0.0.1:6379/0 .venv/bin/python bench/bench_endpoint_load.py [--calls 1000]
+
+For each stack (PostgreSQL + Redis as in production; SQLite + the embedded
+Redis of a bare `make run`), 20 keep-alive callers send --calls endpoint
+calls to an elastic deployment of a no-op function, each one a fresh
+execution. The baseline is a bare Django view (bench/bare_urls.py)
+computing the same function inline, under the same server (uvicorn through
+platform_site.web), the same settings and middleware, and the same client.
+Prints calls/s, p50/p99 and errors of both, and the ratio.
+Target: ratio >= 0.12 and p99 <= 300 ms, no error, on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from platform_site.processes import BASE_DIR  # noqa: E402
+from tests.e2e.live import (  # noqa: E402
+    LivePlatform,
+    drop_live_platform,
+    free_port,
+    start_live_platform,
+)
+from tests.faults.drill import Drill, Outcome, burst  # noqa: E402
+
+CONCURRENCY = 20
+TARGET_RATIO = 0.12
+TARGET_P99_MS = 300.0
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))]
+
+
+def measure(drill: Drill, calls: int, warmup: int) -> tuple[float, Outcome]:
+    burst(drill, calls=warmup, concurrency=CONCURRENCY)
+    started = time.perf_counter()
+    outcome = burst(drill, calls=calls, concurrency=CONCURRENCY)
+    return calls / (time.perf_counter() - started), outcome
+
+
+def report(label: str, rate: float, outcome: Outcome) -> tuple[float, float]:
+    ms = [s * 1000 for s in outcome.latencies] or [float("nan")]
+    errors = sum(n for status, n in outcome.statuses.items() if status != 200)
+    p99 = percentile(ms, 0.99)
+    print(
+        f"  {label:<34} {rate:8.1f} calls/s   p50 {statistics.median(ms):6.1f} ms"
+        f"   p99 {p99:6.1f} ms   errors {errors + len(outcome.problems)}"
+    )
+    return rate, p99
+
+
+@contextlib.contextmanager
+def bare_server(env: dict[str, str]):
+    """The baseline: the same web process, settings with only the bare view."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "platform_site.web", "--port", str(port)],
+        cwd=BASE_DIR,
+        env={**env, "DJANGO_SETTINGS_MODULE": "bench.bare_settings"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            with contextlib.suppress(OSError):
+                urllib.request.urlopen(f"{url}/endpoints/x", data=b'{"seconds": 0}')
+                break
+            time.sleep(0.1)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(10)
+
+
+@contextlib.contextmanager
+def embedded_stack(tmp: Path):
+    """`make run` as a first-time user has it: SQLite and the embedded Redis."""
+    from tests.platform_site.test_runplatform_live import descendants, healthz
+
+    port = free_port()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("REDIS_URL", "DATABASE_URL", "DJANGO_SETTINGS_MODULE")
+    }
+    env.update(
+        PLATFORM_DATA_DIR=str(tmp / "data"),
+        PORT=str(port),
+        PLATFORM_ADMIN_PASSWORD="bench-password-1234",
+        PYTHONUNBUFFERED="1",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(BASE_DIR / "manage.py"), "runplatform"],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                if healthz(url)[0] == 200:
+                    break
+            time.sleep(0.5)
+        platform = LivePlatform(
+            url=url, env=env, data_dir=tmp / "data", database_url="", log_dir=tmp
+        )
+        platform.sdk_token = platform.new_sdk_token("admin")
+        yield platform
+    finally:
+        for pid in descendants(proc.pid) | {proc.pid}:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        proc.wait(15)
+
+
+def compare(label: str, platform: LivePlatform, tmp: Path, args) -> bool:
+    drill = Drill(cluster=None, redis=None, platform=platform, tmp=tmp)
+    drill.endpoint_of_sleeper()
+    print(f"{label}: {args.calls} calls, {CONCURRENCY} concurrent, keep-alive")
+    rate, outcome = measure(drill, args.calls, args.warmup)
+    rate, p99 = report("elastic endpoint (fresh execution)", rate, outcome)
+    with bare_server(platform.env) as url:
+        bare = Drill(
+            cluster=None,
+            redis=None,
+            platform=LivePlatform(
+                url=url, env={}, data_dir=tmp, database_url="", log_dir=tmp
+            ),
+            tmp=tmp,
+            endpoint="bare",
+            endpoint_token="-",
+        )
+        bare_rate, bare_outcome = measure(bare, args.calls, args.warmup)
+        report("bare Django view, same server", bare_rate, bare_outcome)
+    ratio = rate / bare_rate
+    ok = ratio >= TARGET_RATIO and p99 <= TARGET_P99_MS and not outcome.problems
+    print(
+        f"  ratio elastic / bare = {ratio:.3f} (target >= {TARGET_RATIO}); "
+        f"p99 target <= {TARGET_P99_MS:.0f} ms: {'ok' if ok else 'MISSED'}"
+    )
+    return ok
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=1000)
+    parser.add_argument("--warmup", type=int, default=100)
+    parser.add_argument(
+        "--stack", choices=("both", "postgresql", "embedded"), default="both"
+    )
+    args = parser.parse_args()
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
+        if args.stack in ("both", "postgresql"):
+            platform = start_live_platform(Path(tmp) / "pg")
+            try:
+                results.append(compare("PostgreSQL + Redis", platform, Path(tmp), args))
+            finally:
+                drop_live_platform(platform)
+        if args.stack in ("both", "embedded"):
+            with embedded_stack(Path(tmp) / "embedded") as platform:
+                compare(
+                    "SQLite + embedded Redis (not the target)",
+                    platform,
+                    Path(tmp),
+                    args,
+                )
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
