@@ -74,8 +74,9 @@ def test_it_stores_the_token_only_encrypted(alice):
     )
 
     with connection.cursor() as cursor:
+        # By name: every database binds a string (SQLite cannot bind a UUID).
         cursor.execute(
-            "SELECT * FROM deployments_deployment WHERE id = %s", [deployment.pk]
+            "SELECT * FROM deployments_deployment WHERE name = %s", [deployment.name]
         )
         row = cursor.fetchone()
     assert not any("my-chosen-token-123" in str(column) for column in row)
