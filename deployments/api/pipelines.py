@@ -8,8 +8,13 @@ from django.conf import settings
 from django.http import HttpRequest
 from ninja import Router, Status
 
-from deployments.flatform import FormShapeError, coerce_pipeline_form, rebuild, to_bool
 from deployments.models import Pipeline, PipelineLog
+from deployments.sdk_multipart import (
+    FormShapeError,
+    coerce_pipeline_form,
+    rebuild,
+    to_bool,
+)
 from deployments.selectors import (
     pipeline_get_or_404,
     pipeline_logs_list,

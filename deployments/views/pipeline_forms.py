@@ -1,7 +1,7 @@
 """The "New pipeline" form: plain fields, input/output rows, and the uploaded code.
 
 Rows are posted as `inputs[<row id>][name]` (the client's bracket format), so
-`deployments.flatform.rebuild` reads them back in page order. Only form
+`deployments.sdk_multipart.rebuild` reads them back in page order. Only form
 mechanics live here; every rule on names, types and paths is in
 `deployments.services.pipeline_validation`, reached through `pipeline_create`.
 """
@@ -19,7 +19,7 @@ from typing import Any
 from django.core.files.uploadedfile import UploadedFile
 from django.http import QueryDict
 
-from deployments.flatform import FormShapeError, rebuild, to_bool, to_number
+from deployments.sdk_multipart import FormShapeError, rebuild, to_bool, to_number
 from platform_site.bodies import MalformedJson, json_loads
 
 ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
