@@ -75,6 +75,24 @@ def _single_source(
     return key
 
 
+def _endpoint_name(
+    value: Any, *, kind: str, name: str, execution_rule: str, where: str
+) -> str:
+    """The endpoint's name for a pipeline input or output; only endpoint deployments have one."""
+    if execution_rule != "endpoint":
+        raise ValidationFailed(
+            f"{where}: {kind} '{name}' is mapped to an endpoint {kind}, which only "
+            f"endpoint deployments have (this one is {execution_rule}).",
+            field=where,
+        )
+    if not isinstance(value, str) or not value or len(value) > ENDPOINT_NAME_MAX:
+        raise ValidationFailed(
+            f"{where}: {kind} '{name}': endpoint_{kind}_name must be a non-empty string.",
+            field=where,
+        )
+    return value
+
+
 def _check_input_entry(
     entry: dict, spec: dict, execution_rule: str, where: str
 ) -> dict:
@@ -112,18 +130,9 @@ def _check_input_entry(
             field=where,
         )
     if key == "endpoint_input_name":
-        if execution_rule != "endpoint":
-            raise ValidationFailed(
-                f"{where}: input '{name}' is mapped to an endpoint input, which only "
-                f"endpoint deployments have (this one is {execution_rule}).",
-                field=where,
-            )
-        if not isinstance(value, str) or not value or len(value) > ENDPOINT_NAME_MAX:
-            raise ValidationFailed(
-                f"{where}: input '{name}': endpoint_input_name must be a non-empty string.",
-                field=where,
-            )
-        resolved["endpoint_input_name"] = value
+        resolved["endpoint_input_name"] = _endpoint_name(
+            value, kind="input", name=name, execution_rule=execution_rule, where=where
+        )
         if "is_required" in entry:
             if not isinstance(entry["is_required"], bool):
                 raise ValidationFailed(
@@ -217,18 +226,9 @@ def _check_output_entry(
     value = entry[key]
     resolved: dict[str, Any] = {"pipeline_output_name": name}
     if key == "endpoint_output_name":
-        if execution_rule != "endpoint":
-            raise ValidationFailed(
-                f"{where}: output '{name}' is mapped to an endpoint output, which only "
-                f"endpoint deployments have (this one is {execution_rule}).",
-                field=where,
-            )
-        if not isinstance(value, str) or not value or len(value) > ENDPOINT_NAME_MAX:
-            raise ValidationFailed(
-                f"{where}: output '{name}': endpoint_output_name must be a non-empty string.",
-                field=where,
-            )
-        resolved["endpoint_output_name"] = value
+        resolved["endpoint_output_name"] = _endpoint_name(
+            value, kind="output", name=name, execution_rule=execution_rule, where=where
+        )
     elif key == "datastore_path":
         problem = datastore_path_problem(value, output=True)
         if problem:
