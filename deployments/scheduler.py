@@ -82,6 +82,12 @@ def scheduler_step(
         # One UPDATE per distinct next time: a batch mostly shares a few schedules.
         for next_run_at, pks in upcoming.items():
             Deployment.objects.filter(pk__in=pks).update(next_run_at=next_run_at)
+    # One line per batch: hundreds of deployments on one minute would flood the log.
+    logger.info(
+        "Fired the due ticks of %d deployment(s), oldest %s",
+        len(deployments),
+        deployments[0].next_run_at,
+    )
     return True
 
 
@@ -91,7 +97,7 @@ def _fire(deployment: Deployment) -> None:
     try:
         with transaction.atomic():  # a savepoint: a lost race must not poison the batch
             execution = deployment_fire_tick(deployment=deployment, scheduled_for=tick)
-        logger.info(
+        logger.debug(
             "Fired %s for tick %s: %s", deployment.name, tick, execution.execution_id
         )
     except IntegrityError:

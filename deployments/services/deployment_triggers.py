@@ -123,16 +123,16 @@ def deployment_fire_tick(
         inputs_mapping=deployment.inputs_mapping,
         source="periodic",
     )
-    with transaction.atomic():
-        return execution_create(
-            pipeline=deployment.pipeline,
-            trigger=Trigger.PERIODIC,
-            created_by=deployment.created_by,
-            inputs=inputs,
-            outputs_mapping=deployment.outputs_mapping,
-            deployment=deployment,
-            scheduled_for=scheduled_for,
-        )
+    # execution_create is one transaction; the scheduler's savepoint encloses it.
+    return execution_create(
+        pipeline=deployment.pipeline,
+        trigger=Trigger.PERIODIC,
+        created_by=deployment.created_by,
+        inputs=inputs,
+        outputs_mapping=deployment.outputs_mapping,
+        deployment=deployment,
+        scheduled_for=scheduled_for,
+    )
 
 
 # -- reading results back ----------------------------------------------------------
