@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.db import connection
 from django.utils import timezone
 
@@ -12,6 +13,17 @@ from deployments.scheduler import scheduler_step, seconds_until_next_tick
 from deployments.services.deployments import deployment_create, deployment_update
 from executions.models import EnvironmentVariable, Execution
 from tests.deployments.factories import make_pipeline, unique
+
+
+@pytest.fixture(autouse=True)
+def _mid_minute():
+    """Each test starts at second 30 of a minute, with the clock running.
+
+    The steps compute ticks from the real clock: a test that crossed a minute
+    boundary between two steps would see one more tick due than it expects.
+    """
+    with time_machine.travel(datetime(2026, 3, 2, 12, 0, 30, tzinfo=UTC), tick=True):
+        yield
 
 
 def periodic(
