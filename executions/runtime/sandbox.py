@@ -144,11 +144,12 @@ class Sandbox:
             args += ["--bind", path, path]
         if cwd is not None:
             args += ["--chdir", cwd]
-        args += ["--", "prlimit", f"--nproc={self.max_processes}"]
+        args += ["--", _tool("prlimit"), f"--nproc={self.max_processes}"]
         args += [f"--nofile={self.max_open_files}", "--core=0", "--"]
         if self.as_root:
             uid = str(self.uid_for(key))
-            args += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
+            args += [_tool("setpriv"), f"--reuid={uid}", f"--regid={uid}"]
+            args += ["--clear-groups"]
             args += ["--inh-caps=-all", "--bounding-set=-all", "--"]
         return args + list(argv)
 
@@ -209,6 +210,11 @@ def exit_signal(returncode: int) -> int | None:
     if 128 < returncode < 128 + 65:
         return returncode - 128
     return None
+
+
+def _tool(name: str) -> str:
+    """util-linux's `name` by its absolute path (under /usr, so inside the sandbox too): PATH may be anything."""
+    return shutil.which(name, path="/usr/bin:/bin:/usr/sbin:/sbin") or name
 
 
 def _parents(paths: Iterable[str]) -> list[str]:
