@@ -1,4 +1,5 @@
-# make run    - start the whole platform in the foreground (creates .venv on first use)
+# make run    - start the whole platform in the foreground (creates .venv on first use);
+#               ROLES=web or ROLES=worker,scheduler,sweeper starts only those (README "Several machines")
 # make test   - lint, then the whole test suite (needs PostgreSQL and Redis, see README)
 # make bench  - run every bench/bench_*.py and print their figures
 # make lint / make format
@@ -41,7 +42,7 @@ run: $(RUN_STAMP)
 		echo "bubblewrap (bwrap) runs user code in a sandbox and is missing:"; \
 		echo "  sudo apt-get install bubblewrap   (Debian/Ubuntu; dnf install bubblewrap on Fedora)"; \
 		echo "or, on a development machine only: PLATFORM_SANDBOX=off make run"; exit 1; } ;; esac
-	exec $(BIN)/python manage.py runplatform
+	exec $(BIN)/python manage.py runplatform $(if $(ROLES),--roles $(ROLES))
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .

@@ -15,7 +15,11 @@ import redis
 from django.conf import settings
 from django.db import connection
 
+from platform_site.roles import node_name, own_roles
+
 HEARTBEAT_KEY = "platform:heartbeat:{part}"
+# One key per part and machine, so /healthz can name who is alive where.
+NODE_KEY = "platform:node:{part}:{node}"
 HEARTBEAT_TTL_S = 15
 # The processes that must have beaten within HEARTBEAT_TTL_S for /healthz to be 200.
 BEATING_PARTS = ("worker", "scheduler", "sweeper")
@@ -50,9 +54,31 @@ def redis_client() -> redis.Redis:
 
 def beat(part: str, client: redis.Redis | None = None) -> None:
     """Called by long-running processes (worker, scheduler, sweeper) every few seconds."""
-    (client or redis_client()).set(
-        HEARTBEAT_KEY.format(part=part), str(time.time()), ex=HEARTBEAT_TTL_S
-    )
+    client = client or redis_client()
+    now = str(time.time())
+    with client.pipeline(transaction=False) as pipe:
+        pipe.set(HEARTBEAT_KEY.format(part=part), now, ex=HEARTBEAT_TTL_S)
+        pipe.set(NODE_KEY.format(part=part, node=node_name()), now, ex=HEARTBEAT_TTL_S)
+        pipe.execute()
+
+
+def live_nodes(client: redis.Redis) -> dict[str, list[dict]]:
+    """{part: [{"host", "seen_s_ago"}]} of every machine whose part beat within the TTL."""
+    found: dict[str, list[dict]] = {part: [] for part in BEATING_PARTS}
+    now = time.time()
+    for part in BEATING_PARTS:
+        prefix = NODE_KEY.format(part=part, node="")
+        keys = sorted(client.scan_iter(match=f"{prefix}*", count=500))
+        for key, value in zip(keys, client.mget(keys) if keys else [], strict=True):
+            if value is None:  # expired between the scan and the read
+                continue
+            found[part].append(
+                {
+                    "host": key.decode()[len(prefix) :],
+                    "seen_s_ago": round(max(0.0, now - float(value)), 1),
+                }
+            )
+    return found
 
 
 def _check_database() -> str | None:
@@ -73,6 +99,7 @@ def _check_part(client: redis.Redis, part: str) -> str | None:
 def check_all() -> dict:
     """{"status": "ok"|"down", "parts": {part: "ok"|problem}, "message", "name"}."""
     parts: dict[str, str] = {}
+    nodes: dict[str, list[dict]] = {}
     db_problem = _check_database()
     parts["database"] = db_problem or "ok"
     try:
@@ -82,6 +109,7 @@ def check_all() -> dict:
         for part in BEATING_PARTS:
             problem = _check_part(client, part)
             parts[part] = problem or "ok"
+        nodes = live_nodes(client)
     except redis.RedisError as exc:
         parts["broker"] = f"broker unreachable: {exc.__class__.__name__}"
         for part in BEATING_PARTS:
@@ -93,6 +121,9 @@ def check_all() -> dict:
         "message": "All parts answer." if not problems else "; ".join(problems),
         "name": "Healthy" if not problems else "Unavailable",
         "sandbox": "on" if settings.SANDBOX_ENABLED else "off",
+        # What this machine's runplatform owns; what is alive anywhere, by host.
+        "node": {"host": node_name(), "roles": list(own_roles())},
+        "nodes": nodes,
     }
     if not settings.SANDBOX_ENABLED:
         report["warnings"] = [SANDBOX_OFF_WARNING]

@@ -18,10 +18,15 @@ class ProcessSpec:
 
 
 def platform_processes(
-    *, port: int, host: str = "127.0.0.1", python: str = sys.executable
+    *,
+    port: int,
+    host: str = "127.0.0.1",
+    python: str = sys.executable,
+    roles: tuple[str, ...] | None = None,
 ) -> list[ProcessSpec]:
+    """The processes of `roles` (platform_site/roles.py; None: every one)."""
     manage = str(BASE_DIR / "manage.py")
-    return [
+    specs = [
         ProcessSpec(
             "web",
             # uvicorn, plus held requests answering at once on SIGTERM.
@@ -51,3 +56,4 @@ def platform_processes(
         ProcessSpec("scheduler", [python, manage, "run_scheduler"]),
         ProcessSpec("sweeper", [python, manage, "run_sweeper"]),
     ]
+    return [spec for spec in specs if roles is None or spec.name in roles]

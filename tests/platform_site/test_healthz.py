@@ -87,3 +87,14 @@ def test_it_warns_loudly_when_the_sandbox_is_off(client, db, all_beating, settin
     body = client.get("/healthz").json()
     assert body["sandbox"] == "off"
     assert body["warnings"] == [health.SANDBOX_OFF_WARNING]
+
+
+def test_it_names_the_live_hosts_of_each_part(client, db, all_beating, monkeypatch):
+    monkeypatch.setenv("PLATFORM_NODE_NAME", "worker-b")
+    health.beat("worker")
+    monkeypatch.setenv("PLATFORM_ROLES", "web")
+    monkeypatch.setenv("PLATFORM_NODE_NAME", "web-a")
+    body = client.get("/healthz").json()
+    assert body["node"] == {"host": "web-a", "roles": ["web"]}
+    hosts = [node["host"] for node in body["nodes"]["worker"]]
+    assert "worker-b" in hosts

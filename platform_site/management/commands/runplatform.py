@@ -27,10 +27,13 @@ from platform_site import embedded_redis
 from platform_site.env import envint, envstr
 from platform_site.health import SANDBOX_OFF_WARNING
 from platform_site.processes import BASE_DIR, platform_processes
+from platform_site.roles import ROLES, ROLES_ENV, RolesError, node_name, parse_roles
 from platform_site.supervisor import Output, Supervisor
 
 READY_TIMEOUT_S = 180.0
 LAUNCHER = "platform"
+# Any fixed number: every runplatform of one database migrates in turn.
+MIGRATE_LOCK_ID = 7_310_013
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -129,23 +132,57 @@ def announce_when_ready(
         output.line(LAUNCHER, f"not healthy after {timeout_s:.0f} s: {last}")
 
 
+def migrate_and_ensure_admin() -> str | None:
+    """Migrate, then create `admin`; one runplatform at a time per PostgreSQL database.
+
+    Several machines may start together: Django's migrate is not safe to run
+    twice at once, so a session advisory lock makes the others wait their turn.
+    """
+    env_password = os.environ.get("PLATFORM_ADMIN_PASSWORD") or None
+    if connection.vendor != "postgresql":
+        call_command("migrate", interactive=False, verbosity=0)
+        return admin_user_ensure(password=env_password)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [MIGRATE_LOCK_ID])
+        try:
+            call_command("migrate", interactive=False, verbosity=0)
+            return admin_user_ensure(password=env_password)
+        finally:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [MIGRATE_LOCK_ID])
+
+
 class Command(BaseCommand):
-    help = "Run the whole platform in the foreground (what `make run` calls)."
+    help = "Run the platform in the foreground (what `make run` calls): every role, or those named."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--roles",
+            default=os.environ.get(ROLES_ENV, ""),
+            help=f"comma-separated, among {','.join(ROLES)} (default: all)",
+        )
 
     def handle(self, *args, **options):
+        try:
+            roles = parse_roles(options["roles"])
+        except RolesError as exc:
+            raise CommandError(str(exc)) from None
         port = envint("PORT", 8000)
         host = envstr("HOST", "127.0.0.1")
         url = public_url(host, port)
         output = Output(sys.stdout)
-        if not port_is_free(host, port):
+        if "web" in roles and not port_is_free(host, port):
             raise CommandError(
                 f"Port {port} on {host} is already in use: set PORT to a free port."
             )
-        self._check_sandbox(output)
+        if "worker" in roles:  # only workers run user code
+            self._check_sandbox(output)
         liveness_dir = settings.DATA_DIR / "liveness"
         liveness_dir.mkdir(exist_ok=True)
+        env = child_env(dict(os.environ))
+        # /healthz (in web) says which parts this runplatform owns.
+        env[ROLES_ENV] = ",".join(roles)
         supervisor = Supervisor(
-            env=child_env(dict(os.environ)),
+            env=env,
             cwd=BASE_DIR,
             output=output,
             liveness_dir=liveness_dir,
@@ -160,14 +197,16 @@ class Command(BaseCommand):
             if settings.EMBEDDED_REDIS:
                 self._start_redis(supervisor, output)
             output.line(LAUNCHER, f"data dir {settings.DATA_DIR}")
+            output.line(LAUNCHER, f"roles {','.join(roles)} on {node_name()}")
             # whitenoise warns at every start when STATIC_ROOT is missing.
             settings.STATIC_ROOT.mkdir(parents=True, exist_ok=True)
-            specs = platform_processes(port=port, host=host, python=sys.executable)
+            specs = platform_processes(
+                port=port, host=host, python=sys.executable, roles=roles
+            )
             output.line(LAUNCHER, database_line(processes=len(specs)))
-            call_command("migrate", interactive=False, verbosity=0)
+            password = migrate_and_ensure_admin()
             output.line(LAUNCHER, "database migrated")
             env_password = os.environ.get("PLATFORM_ADMIN_PASSWORD") or None
-            password = admin_user_ensure(password=env_password)
             # The children have their own pools: ours would only hold connections.
             connection.close()
             if connection.vendor == "postgresql":
@@ -180,6 +219,12 @@ class Command(BaseCommand):
             return
         for spec in specs:
             supervisor.start(supervisor.add(spec.name, spec.argv, watched=True))
+        if "web" not in roles:  # no URL to print or poll here
+            if password is not None and env_password is None:
+                output.line(
+                    LAUNCHER, banner(url="", password=password, from_env=False)[2]
+                )
+            sys.exit(supervisor.run())
         output.lines(
             LAUNCHER,
             banner(url=url, password=password, from_env=env_password is not None),
