@@ -3,12 +3,18 @@
 PostgreSQL stays the truth: a waiter re-checks the database after each wake-up
 (and every `recheck_s` in case a message was missed), so a lost notification
 costs latency, never correctness.
+
+One listener thread per process holds one subscription to every platform
+channel (a pattern) and wakes the waiters of the channel a message names: a
+held request costs no Redis connection, SUBSCRIBE or UNSUBSCRIBE of its own.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import threading
 import time
 from collections.abc import Callable
 
@@ -18,6 +24,12 @@ from platform_site.draining import is_draining
 from platform_site.health import redis_client
 
 logger = logging.getLogger(__name__)
+
+PATTERN = "platform:*"
+# How long a first waiter waits for the listener to subscribe before it relies
+# on its periodic re-checks alone.
+SUBSCRIBE_WAIT_S = 1.0
+RECONNECT_PAUSE_S = 1.0
 
 
 def channel_for(kind: str, key: object) -> str:
@@ -32,6 +44,82 @@ def publish(channel: str) -> None:
         logger.warning("Could not publish %s", channel)
 
 
+class Listener:
+    """The process's one subscription; waiters register an Event per channel."""
+
+    def __init__(self) -> None:
+        self.waiters: dict[str, set[threading.Event]] = {}
+        self.lock = threading.Lock()
+        self.subscribed = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="notify", daemon=True)
+        self.thread.start()
+
+    def watch(self, channel: str) -> threading.Event:
+        event = threading.Event()
+        with self.lock:
+            self.waiters.setdefault(channel, set()).add(event)
+        self.subscribed.wait(SUBSCRIBE_WAIT_S)
+        return event
+
+    def forget(self, channel: str, event: threading.Event) -> None:
+        with self.lock:
+            events = self.waiters.get(channel)
+            if events is not None:
+                events.discard(event)
+                if not events:
+                    del self.waiters[channel]
+
+    def _run(self) -> None:
+        while True:
+            try:
+                self._listen()
+            except redis.RedisError as exc:
+                logger.warning("Wake-up listener lost Redis (%s); reconnecting", exc)
+            self.subscribed.clear()
+            self._wake_everyone()  # they re-check the database while we reconnect
+            time.sleep(RECONNECT_PAUSE_S)
+
+    def _listen(self) -> None:
+        pubsub = redis_client().pubsub(ignore_subscribe_messages=True)
+        try:
+            pubsub.psubscribe(PATTERN)
+            while True:
+                # get_message polls with a timeout: an idle subscription is not an error.
+                message = pubsub.get_message(timeout=1.0)
+                if not self.subscribed.is_set() and pubsub.subscribed:
+                    self.subscribed.set()
+                if message is not None:
+                    self._wake(message["channel"].decode("utf-8", "replace"))
+        finally:
+            with contextlib.suppress(redis.RedisError):
+                pubsub.close()
+
+    def _wake(self, channel: str) -> None:
+        with self.lock:
+            events = list(self.waiters.get(channel, ()))
+        for event in events:
+            event.set()
+
+    def _wake_everyone(self) -> None:
+        with self.lock:
+            events = [e for events in self.waiters.values() for e in events]
+        for event in events:
+            event.set()
+
+
+_listeners: dict[int, Listener] = {}
+_listeners_lock = threading.Lock()
+
+
+def listener() -> Listener:
+    """This process's listener, started on first use (a forked child gets its own)."""
+    pid = os.getpid()
+    with _listeners_lock:
+        if pid not in _listeners:
+            _listeners[pid] = Listener()
+        return _listeners[pid]
+
+
 def wait_until(
     channel: str, done: Callable[[], bool], *, timeout_s: float, recheck_s: float = 1.0
 ) -> bool:
@@ -41,11 +129,9 @@ def wait_until(
     the next look, at most `recheck_s` later.
     """
     deadline = time.monotonic() + timeout_s
-    try:
-        pubsub = redis_client().pubsub(ignore_subscribe_messages=True)
-        pubsub.subscribe(channel)
-    except redis.RedisError:
-        pubsub = None
+    hub = listener()
+    # Registered before the first look: a message sent in between still wakes us.
+    event = hub.watch(channel)
     try:
         while True:
             if done():
@@ -53,15 +139,7 @@ def wait_until(
             remaining = deadline - time.monotonic()
             if remaining <= 0 or is_draining():
                 return False
-            wait = min(recheck_s, remaining)
-            if pubsub is None:
-                time.sleep(wait)
-                continue
-            try:
-                pubsub.get_message(timeout=wait)
-            except redis.RedisError:
-                pubsub = None
+            event.wait(min(recheck_s, remaining))
+            event.clear()
     finally:
-        if pubsub is not None:
-            with contextlib.suppress(redis.RedisError):
-                pubsub.close()
+        hub.forget(channel, event)

@@ -21,7 +21,6 @@ from django.utils import timezone
 
 from deployments.models import PipelineStatus
 from executions.models import (
-    FINAL_STATUSES,
     Execution,
     ExecutionIo,
     ExecutionStatus,
@@ -317,20 +316,27 @@ def execution_error(*, execution: Execution, reason: str, from_status: str) -> b
 def execution_wait(*, execution: Execution, timeout_s: float) -> Execution:
     """Hold until the execution is final or `timeout_s` passes; return the fresh row."""
     pk = execution.pk
+    last_seen: dict[str, Execution | None] = {}
 
     def done() -> bool:
         try:
-            return Execution.objects.filter(pk=pk, status__in=FINAL_STATUSES).exists()
+            row = Execution.objects.filter(pk=pk).first()
         except DATABASE_BLIPS:
             return False  # the database may be back by the next look
-        finally:
-            # A held request must not pin a pooled connection while it waits.
-            if not connection.in_atomic_block:
-                connection.close()
+        last_seen["row"] = row
+        if row is None or row.is_final:
+            return True  # the caller reads its outputs next, on this connection
+        # A held request must not pin a pooled connection while it waits.
+        if not connection.in_atomic_block:
+            connection.close()
+        return False
 
     if not execution.is_final:
         notify.wait_until(execution_channel(execution), done, timeout_s=timeout_s)
-    fresh = Execution.objects.filter(pk=pk).first()
+    if "row" in last_seen:
+        fresh = last_seen["row"]
+    else:
+        fresh = Execution.objects.filter(pk=pk).first()
     if fresh is None:
         raise NotFound(f"Execution '{execution.execution_id}' was deleted.")
     return fresh
