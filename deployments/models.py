@@ -96,6 +96,21 @@ class Pipeline(models.Model):
         return next((o for o in self.outputs if o["name"] == name), None)
 
 
+class PipelineArchive(models.Model):
+    """A pipeline's uploaded code, kept in the database so that every worker machine reads it.
+
+    Worker machines share no disk: each extracts (and builds the virtualenv
+    of) its own copy on first use (deployments/services/pipeline_local.py),
+    checked against `sha256`.
+    """
+
+    pipeline = models.OneToOneField(
+        Pipeline, primary_key=True, on_delete=models.CASCADE, related_name="archive"
+    )
+    content = models.BinaryField()
+    sha256 = models.CharField(max_length=64)
+
+
 class PipelineLog(models.Model):
     """One line of a pipeline's creation log (archive checks, requirement installs)."""
 

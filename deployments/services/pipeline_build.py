@@ -20,6 +20,12 @@ from pathlib import Path
 
 from deployments.archives import ArchiveError, extract_archive
 from deployments.models import Pipeline
+from deployments.services.pipeline_local import (
+    local_copy_forget,
+    local_copy_mark,
+    local_lock,
+    pipeline_archive_fetch,
+)
 from executions.runtime.sandbox import base_python, runtime_script, venv_root
 from executions.worker import get_sandbox
 
@@ -94,19 +100,29 @@ def _tail(text: str) -> list[str]:
 
 def run_build(pipeline: Pipeline, *, log: Log) -> dict:
     """Extract, install, inspect. Returns the inspection verdict; BuildFailed otherwise."""
+    with local_lock(pipeline):
+        note_ignored_config(pipeline, log=log)
+        prepare_local_copy(pipeline, log=log)
+        verdict = inspect_function(pipeline, log=log)
+        local_copy_mark(pipeline)
+    return verdict
+
+
+def prepare_local_copy(pipeline: Pipeline, *, log: Log) -> None:
+    """This machine's code folder and virtualenv, from the archive in the database."""
     # A redelivered task starts from scratch: nothing half-built survives.
+    local_copy_forget(pipeline)
     shutil.rmtree(pipeline.code_dir, ignore_errors=True)
     shutil.rmtree(pipeline.venv_dir, ignore_errors=True)
     extract(pipeline, log=log)
     check_function_file(pipeline, log=log)
-    note_ignored_config(pipeline, log=log)
     if pipeline.requirements_path:
         install_requirements(pipeline, log=log)
-    return inspect_function(pipeline, log=log)
 
 
 def extract(pipeline: Pipeline, *, log: Log) -> None:
-    if not pipeline.archive_path.is_file():
+    # The database holds the archive; a local file alone (tests) is used as it is.
+    if not pipeline_archive_fetch(pipeline) and not pipeline.archive_path.is_file():
         raise BuildFailed("The uploaded archive is missing; create the pipeline again")
     log("Extracting the uploaded code")
     try:

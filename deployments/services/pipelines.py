@@ -22,6 +22,7 @@ from django.utils import timezone
 from deployments.models import Deployment, Pipeline, PipelineLog, PipelineStatus
 from deployments.services.deployments import deployment_delete
 from deployments.services.pipeline_build import BuildFailed, run_build
+from deployments.services.pipeline_local import pipeline_archive_save
 from deployments.services.pipeline_validation import pipeline_spec_validate
 from platform_site import notify
 from platform_site.errors import Conflict, NotFound, TooLarge, ValidationFailed
@@ -59,16 +60,6 @@ def pipeline_log(*, pipeline: Pipeline, message: str) -> None:
 
 def _archive_size(archive: UploadedFile | bytes) -> int:
     return len(archive) if isinstance(archive, bytes | bytearray) else archive.size
-
-
-def _save_archive(pipeline: Pipeline, archive: UploadedFile | bytes) -> None:
-    pipeline.folder.mkdir(parents=True, exist_ok=True)
-    with open(pipeline.archive_path, "wb") as out:
-        if isinstance(archive, bytes | bytearray):
-            out.write(archive)
-        else:
-            for chunk in archive.chunks():
-                out.write(chunk)
 
 
 def pipeline_create(
@@ -130,7 +121,7 @@ def pipeline_create(
                     )
             except IntegrityError:
                 raise conflict from None
-            _save_archive(created, archive)
+            pipeline_archive_save(pipeline=created, archive=archive)
             who = created_by.get_username() if created_by is not None else "unknown"
             pipeline_log(
                 pipeline=created, message=f"Pipeline creation requested by {who}"

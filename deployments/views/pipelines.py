@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from xml.sax.saxutils import escape
 
 from django.conf import settings
@@ -13,7 +14,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from deployments.archives import is_zip
+from deployments.archives import ZIP_MAGIC
 from deployments.models import DATA_TYPES, Deployment, Pipeline, PipelineStatus
 from deployments.selectors import (
     pipeline_logs_after,
@@ -22,6 +23,7 @@ from deployments.services.pipeline_files import (
     pipeline_download_check,
     pipeline_download_path,
 )
+from deployments.services.pipeline_local import pipeline_archive_content
 from deployments.services.pipelines import (
     pipeline_create,
     pipeline_delete,
@@ -166,14 +168,16 @@ def pipeline_download(request: HtmxHttpRequest, name: str) -> HttpResponse:
     )
     if problem is not None:
         return _xml_error("AccessDenied", problem, 403)
-    if not pipeline.archive_path.is_file():
+    # From the database: any web machine answers, whichever received the upload.
+    content = pipeline_archive_content(pipeline)
+    if content is None:
         return _xml_error("NoSuchKey", f"Pipeline '{name}' has no uploaded code", 404)
     return FileResponse(
-        open(pipeline.archive_path, "rb"),  # noqa: SIM115 - FileResponse closes it
+        io.BytesIO(content),
         content_type="application/octet-stream",
         as_attachment=True,
         # The UI also accepts zip uploads; their bytes are kept as they came.
-        filename=f"{pipeline.name}.{'zip' if is_zip(pipeline.archive_path) else 'tgz'}",
+        filename=f"{pipeline.name}.{'zip' if content[:4] in ZIP_MAGIC else 'tgz'}",
     )
 
 

@@ -20,6 +20,8 @@ from django.db import connection
 from django.utils import timezone
 
 from deployments.models import PipelineStatus
+from deployments.services.pipeline_build import BuildFailed
+from deployments.services.pipeline_local import pipeline_local_ensure
 from executions.models import (
     EnvironmentVariable,
     Execution,
@@ -215,6 +217,16 @@ def execution_run(*, execution_pk, pool) -> None:
         execution_error(
             execution=execution,
             reason=f"Pipeline '{execution.pipeline_name}' is {state}, not ready: it cannot run.",
+            from_status=ExecutionStatus.RUNNING,
+        )
+        return
+    try:
+        # A worker machine that never ran this pipeline makes its own copy first.
+        pipeline_local_ensure(pipeline=pipeline)
+    except (BuildFailed, OSError) as exc:
+        execution_error(
+            execution=execution,
+            reason=f"Could not prepare the pipeline's code on this worker: {getattr(exc, 'message', exc)}",
             from_status=ExecutionStatus.RUNNING,
         )
         return

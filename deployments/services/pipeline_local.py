@@ -1,0 +1,144 @@
+"""This machine's copy of a pipeline's code and virtualenv, made from the archive in the database.
+
+Worker machines share no disk. The build (on whichever worker takes it)
+checks the pipeline; every other worker extracts the archive and installs
+its requirements again on first use. A copy is keyed by the archive's
+SHA-256 (a pipeline's code never changes: a new upload is a new pipeline),
+and made under a file lock, so concurrent executions on one machine wait
+for one preparation instead of racing over the same folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+
+from deployments.models import Pipeline, PipelineArchive, PipelineLog
+from platform_site.roles import node_name
+
+logger = logging.getLogger(__name__)
+
+MARKER = ".prepared"  # holds the SHA-256 of the archive the folder was made from
+
+Log = Callable[[str], None]
+
+
+def pipeline_archive_save(*, pipeline: Pipeline, archive: UploadedFile | bytes) -> None:
+    """Store the uploaded archive in the database (and this machine's copy of it)."""
+    if isinstance(archive, bytes | bytearray):
+        content = bytes(archive)
+    else:
+        content = b"".join(archive.chunks())
+    PipelineArchive.objects.create(
+        pipeline=pipeline, content=content, sha256=hashlib.sha256(content).hexdigest()
+    )
+    pipeline.folder.mkdir(parents=True, exist_ok=True)
+    pipeline.archive_path.write_bytes(content)
+
+
+def pipeline_archive_content(pipeline: Pipeline) -> bytes | None:
+    """The archive's bytes; None when none was stored."""
+    content = (
+        PipelineArchive.objects.filter(pipeline=pipeline)
+        .values_list("content", flat=True)
+        .first()
+    )
+    return None if content is None else bytes(content)
+
+
+def _archive_sha256(pipeline: Pipeline) -> str | None:
+    return (
+        PipelineArchive.objects.filter(pipeline=pipeline)
+        .values_list("sha256", flat=True)
+        .first()
+    )
+
+
+def pipeline_archive_fetch(pipeline: Pipeline) -> bool:
+    """Write this machine's copy of the archive from the database; False when none is stored."""
+    content = pipeline_archive_content(pipeline)
+    if content is None:
+        return False
+    pipeline.folder.mkdir(parents=True, exist_ok=True)
+    temp = pipeline.archive_path.with_suffix(".partial")
+    temp.write_bytes(content)
+    temp.replace(pipeline.archive_path)
+    return True
+
+
+@contextlib.contextmanager
+def local_lock(pipeline: Pipeline) -> Iterator[None]:
+    """Held while this machine's copy is made (threads and processes alike: flock)."""
+    locks = Path(settings.PIPELINES_DIR) / ".locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with open(locks / str(pipeline.pk), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _marker(pipeline: Pipeline) -> Path:
+    return pipeline.folder / MARKER
+
+
+def local_copy_is(pipeline: Pipeline, sha256: str | None) -> bool:
+    try:
+        return _marker(pipeline).read_text() == sha256
+    except FileNotFoundError:
+        return False
+
+
+def local_copy_mark(pipeline: Pipeline) -> None:
+    """Say the folder is complete (the build or a preparation finished)."""
+    sha256 = _archive_sha256(pipeline)
+    if sha256 is not None:
+        _marker(pipeline).write_text(sha256)
+
+
+def local_copy_forget(pipeline: Pipeline) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        _marker(pipeline).unlink()
+
+
+def pipeline_local_ensure(*, pipeline: Pipeline) -> None:
+    """Make this machine's copy of a ready pipeline if it is missing; BuildFailed if it cannot.
+
+    Nothing to do when no archive is stored (a folder written by hand in tests).
+    """
+    from deployments.services.pipeline_build import prepare_local_copy
+
+    sha256 = _archive_sha256(pipeline)
+    if sha256 is None or local_copy_is(pipeline, sha256):
+        return
+    with local_lock(pipeline):
+        if local_copy_is(pipeline, sha256):  # another thread made it while we waited
+            return
+        host = node_name()
+        started = time.monotonic()
+        _log_line(pipeline, f"Preparing the code on {host}")
+        prepare_local_copy(
+            pipeline, log=lambda line: logger.info("%s: %s", pipeline.name, line)
+        )
+        local_copy_mark(pipeline)
+        _log_line(
+            pipeline,
+            f"Code ready on {host} in {time.monotonic() - started:.1f} s",
+        )
+
+
+def _log_line(pipeline: Pipeline, message: str) -> None:
+    from django.utils import timezone
+
+    PipelineLog.objects.create(
+        pipeline=pipeline, timestamp=timezone.now(), message=message
+    )
