@@ -1,7 +1,9 @@
-"""The data store: files shared by the environment, stored under settings.DATASTORE_DIR.
+"""The data store: files shared by the environment, under settings.DATASTORE_DIR or in S3.
 
-The filesystem is the store (no model): an object's key is its path relative
-to DATASTORE_DIR. Names that are not valid key segments (`~tmp-...` files of
+With PLATFORM_STORAGE=local the filesystem is the store (no model): an
+object's key is its path relative to DATASTORE_DIR. With PLATFORM_STORAGE=s3
+every function below validates the key the same way, then hands over to
+datastore/s3_backend.py. Names that are not valid key segments (`~tmp-...` files of
 writes in progress, the `~multipart` folder) are invisible to every reader.
 """
 
@@ -19,6 +21,7 @@ from typing import BinaryIO
 
 from django.conf import settings
 
+from datastore import s3_backend
 from datastore.keys import (
     SEGMENT,
     describe,
@@ -27,6 +30,7 @@ from datastore.keys import (
     render_template,
 )
 from platform_site.errors import Conflict, NotFound, TooLarge, ValidationFailed
+from platform_site.object_store import s3_enabled
 
 COPY_CHUNK = 1024 * 1024
 TEMP_PREFIX = (
@@ -137,11 +141,17 @@ def _existing_file(path: str) -> Path:
 
 def datastore_info(path: str) -> ObjectInfo:
     """Size and modification time of one object; NotFound when it does not exist."""
+    if s3_enabled():
+        key = validate_key(path)
+        return s3_backend.info(key, not_found=OBJECT_NOT_FOUND.format(path=path))
     return _info(path, _existing_file(path))
 
 
 def datastore_open(path: str) -> BinaryIO:
     """The object opened for binary reading (the caller closes it)."""
+    if s3_enabled():
+        key = validate_key(path)
+        return s3_backend.open_object(key, not_found=OBJECT_NOT_FOUND.format(path=path))
     return _existing_file(path).open("rb")
 
 
@@ -164,6 +174,8 @@ def datastore_list(
     An unknown folder lists nothing (as an object store does).
     """
     key = validate_folder(folder)
+    if s3_enabled():
+        return s3_backend.list_objects(key, after=after, limit=limit)
     base = _resolve(key, field="folder_path") if key else datastore_root()
     if not base.is_dir():
         return ObjectPage(items=[], next_after=None)
@@ -179,12 +191,16 @@ def datastore_list(
 
 def datastore_folder_exists(folder: str) -> bool:
     key = validate_folder(folder)
+    if s3_enabled():
+        return s3_backend.folder_exists(key)
     return not key or _resolve(key, field="folder_path").is_dir()
 
 
 def datastore_browse(folder: str | None) -> FolderListing:
     """Direct sub-folders and files of one folder, for the UI; NotFound when absent."""
     key = validate_folder(folder, field="folder")
+    if s3_enabled():
+        return s3_backend.browse(key, not_found=FOLDER_NOT_FOUND.format(path=key))
     base = _resolve(key, field="folder") if key else datastore_root()
     if not base.is_dir():
         raise NotFound(FOLDER_NOT_FOUND.format(path=key))
@@ -249,6 +265,8 @@ def datastore_save(
     Readers see the old content or the new one, never a partial file.
     """
     key = validate_key(path)
+    if s3_enabled():
+        return s3_backend.save(key, fileobj, max_bytes=max_bytes)
     target = _resolve(key)
     out = _open_temp(key, target)
     temp = Path(out.name)
@@ -270,6 +288,10 @@ def datastore_save(
 
 def datastore_delete(path: str) -> str:
     """Delete one object, then the folders it leaves empty; returns its key."""
+    if s3_enabled():
+        key = validate_key(path)
+        s3_backend.delete(key, not_found=OBJECT_NOT_FOUND.format(path=path))
+        return path
     file = _existing_file(path)
     file.unlink()
     root = datastore_root()
@@ -288,6 +310,11 @@ def datastore_delete(path: str) -> str:
 
 def datastore_stage_input(*, path: str, dest_dir: Path) -> Path:
     """Copy an object into dest_dir under its basename, for an execution input."""
+    if s3_enabled():
+        key = validate_key(path)
+        return s3_backend.stage_input(
+            key, dest_dir, not_found=OBJECT_NOT_FOUND.format(path=path)
+        )
     source = _existing_file(path)
     dest_dir.mkdir(parents=True, exist_ok=True)
     dest = dest_dir / source.name

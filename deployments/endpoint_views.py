@@ -32,6 +32,7 @@ from deployments.services.deployment_triggers import (
     execution_failure,
 )
 from deployments.tokens import token_decrypt, token_matches
+from executions.files import execution_file_name, execution_file_open
 from executions.models import Execution, ExecutionStatus
 from executions.services.lifecycle import execution_wait
 from platform_site.bodies import MalformedJson, content_length, json_loads
@@ -260,9 +261,15 @@ def endpoint_output_file_view(
         raise NotFound(
             f"Execution '{execution_id}' has no file output '{output_name}'."
         )
+    try:
+        handle = execution_file_open(file_path)
+    except FileNotFoundError:
+        raise NotFound(
+            f"Execution '{execution_id}' has no file output '{output_name}'."
+        ) from None
     return FileResponse(
-        open(file_path, "rb"),  # noqa: SIM115 - FileResponse closes it
+        handle,
         content_type="application/octet-stream",
         as_attachment=True,
-        filename=file_path.name,
+        filename=execution_file_name(file_path),
     )

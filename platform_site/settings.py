@@ -186,6 +186,17 @@ MAX_REQUEST_BYTES = MAX_UPLOAD_BYTES + 1024 * 1024
 PIPELINES_DIR = DATA_DIR / "pipelines"
 EXECUTIONS_DIR = DATA_DIR / "executions"
 DATASTORE_DIR = DATA_DIR / "datastore"
+# Where the data store and execution files live (platform_site/object_store.py):
+# "local" (the folders above) or "s3", shared by every machine (README "Several machines").
+STORAGE = envstr("PLATFORM_STORAGE", "local")
+if STORAGE not in ("local", "s3"):
+    raise ImproperlyConfigured(f"PLATFORM_STORAGE must be local or s3, not {STORAGE!r}")
+S3_BUCKET = envstr("PLATFORM_S3_BUCKET", "")
+if STORAGE == "s3" and not S3_BUCKET:
+    raise ImproperlyConfigured("PLATFORM_STORAGE=s3 needs PLATFORM_S3_BUCKET")
+S3_PREFIX = envstr("PLATFORM_S3_PREFIX", "")
+S3_ENDPOINT_URL = envstr("PLATFORM_S3_ENDPOINT_URL", "")  # MinIO, Ceph...; empty: AWS
+S3_REGION = envstr("PLATFORM_S3_REGION", "us-east-1")
 ACCESS_TOKEN_LIFETIME_S = envint("PLATFORM_ACCESS_TOKEN_LIFETIME_S", 3600)
 EXECUTION_TIMEOUT_S = envint("PLATFORM_EXECUTION_TIMEOUT_S", 3600)
 EXECUTION_MEMORY_LIMIT_MIB = envint("PLATFORM_EXECUTION_MEMORY_LIMIT_MIB", 2048)

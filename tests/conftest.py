@@ -23,6 +23,28 @@ def live_platform(tmp_path_factory):
     drop_live_platform(platform)
 
 
+@pytest.fixture(scope="session")
+def s3_server():
+    """An S3-compatible server (moto in server mode) for the whole session."""
+    from tests.s3_server import running_s3_server
+
+    with running_s3_server() as server:
+        yield server
+
+
+@pytest.fixture
+def s3_storage(s3_server, settings, monkeypatch):
+    """PLATFORM_STORAGE=s3 on a fresh bucket of the test server; the bucket's name."""
+    bucket = s3_server.new_bucket()
+    for name, value in s3_server.env(bucket).items():
+        monkeypatch.setenv(name, value)
+    settings.STORAGE = "s3"
+    settings.S3_BUCKET = bucket
+    settings.S3_ENDPOINT_URL = s3_server.url
+    settings.S3_PREFIX = ""
+    return bucket
+
+
 @pytest.fixture(autouse=True)
 def _isolated_data_dir(settings, tmp_path):
     """Pipeline code and execution files of unit tests go to a temporary folder."""

@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 
 from deployments.models import Deployment, ExecutionRule
+from executions.files import S3_MARK
 from executions.models import Execution, ExecutionIo, IoDirection, Trigger
 from executions.services.inputs import input_values_resolve
 from executions.services.lifecycle import execution_create
@@ -168,16 +169,17 @@ def endpoint_outputs(execution: Execution, *, wrap: bool, file_url) -> dict[str,
     return outputs
 
 
-def endpoint_output_file(
-    execution: Execution, endpoint_output_name: str
-) -> Path | None:
-    """The stored file of an endpoint-mapped file output, kept inside the execution folder."""
+def endpoint_output_file(execution: Execution, endpoint_output_name: str) -> str | None:
+    """The file_path (executions/files.py) of an endpoint-mapped file output, kept with its execution."""
     for row in ExecutionIo.objects.filter(
         execution=execution, direction=IoDirection.OUTPUT, mapping_type="endpoint"
     ):
         name = (row.mapping_value or {}).get("endpoint_output_name") or row.name
         if name != endpoint_output_name or not row.file_path:
             continue
+        if row.file_path.startswith(S3_MARK):
+            inside = row.file_path.startswith(f"{S3_MARK}executions/{execution.pk}/")
+            return row.file_path if inside else None
         path = Path(row.file_path)
         if not path.is_absolute():
             path = execution.work_dir / path
@@ -185,5 +187,5 @@ def endpoint_output_file(
         root = Path(execution.work_dir).resolve()
         if root not in resolved.parents or not resolved.is_file():
             return None
-        return resolved
+        return str(resolved)
     return None

@@ -8,13 +8,11 @@ functions, so the three faces can never disagree. Triggers live in
 from __future__ import annotations
 
 import re
-import shutil
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -36,6 +34,7 @@ from deployments.tokens import (
     token_format_error,
     token_generate,
 )
+from executions.files import execution_files_delete
 from platform_site import notify
 from platform_site.errors import Conflict, ValidationFailed
 from platform_site.units import ram_request_mib
@@ -364,18 +363,10 @@ def deployment_update(
 def deployment_delete(*, deployment: Deployment) -> dict:
     """Delete the deployment and (cascade) its executions, then their files."""
     result = {"name": deployment.name, "execution_rule": deployment.execution_rule}
-    folders = [
-        settings.EXECUTIONS_DIR / str(pk)
-        for pk in deployment.executions.values_list("pk", flat=True)
-    ]
+    pks = list(deployment.executions.values_list("pk", flat=True))
     with transaction.atomic():
         Deployment.objects.filter(pk=deployment.pk).delete()
-
-        def remove_files() -> None:
-            for folder in folders:
-                shutil.rmtree(folder, ignore_errors=True)
-
-        transaction.on_commit(remove_files)
+        transaction.on_commit(lambda: execution_files_delete(pks))
     return result
 
 

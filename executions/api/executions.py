@@ -9,6 +9,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from ninja import Router
 
 from executions import selectors, services
+from executions.files import execution_file_open
 from executions.models import Execution, ExecutionStatus, IoDirection
 from platform_site.errors import ValidationFailed, error_response
 from platform_site.http import json_body
@@ -67,7 +68,7 @@ def _value_response(execution: Execution, *, direction: str, name: str) -> HttpR
     row = selectors.execution_io_get(execution, direction=direction, name=name)
     if row.data_type == "file" and row.file_path:
         try:
-            handle = open(row.file_path, "rb")  # noqa: SIM115 - FileResponse closes it
+            handle = execution_file_open(row.file_path)
         except FileNotFoundError:
             return HttpResponse("null", content_type="application/json")
         return FileResponse(handle, content_type="application/octet-stream")

@@ -7,10 +7,10 @@ can never move an execution out of a final state or run it twice.
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import secrets
-import shutil
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from deployments.models import PipelineStatus
+from executions.files import execution_file_store, execution_files_delete
 from executions.models import (
     Execution,
     ExecutionIo,
@@ -57,17 +58,15 @@ def safe_filename(name: str | None, fallback: str) -> str:
 
 def _store_input_file(execution: Execution, item: ResolvedInput) -> str:
     filename = safe_filename(getattr(item.file, "name", None), item.name)
-    target = (
-        execution.work_dir / "inputs" / safe_filename(item.name, "input") / filename
+    relative = f"inputs/{safe_filename(item.name, 'input')}/{filename}"
+    source = (
+        io.BytesIO(item.file) if isinstance(item.file, bytes | bytearray) else item.file
     )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target, "wb") as out:
-        if isinstance(item.file, bytes | bytearray):
-            out.write(item.file)
-        else:
-            for chunk in item.file.chunks():
-                out.write(chunk)
-    return str(target)
+    if hasattr(source, "seek"):
+        source.seek(0)
+    return execution_file_store(
+        execution_pk=execution.pk, relative=relative, source=source
+    )
 
 
 def execution_enqueue(execution_pk: str) -> None:
@@ -344,8 +343,8 @@ def execution_wait(*, execution: Execution, timeout_s: float) -> Execution:
 
 def execution_delete(*, execution: Execution) -> None:
     """Remove the row (inputs, outputs and log lines cascade) and its files."""
-    folder = execution.work_dir
+    pk = execution.pk
     with transaction.atomic():
-        Execution.objects.filter(pk=execution.pk).delete()
-        transaction.on_commit(lambda: shutil.rmtree(folder, ignore_errors=True))
+        Execution.objects.filter(pk=pk).delete()
+        transaction.on_commit(lambda: execution_files_delete([pk]))
     notify.publish(execution_channel(execution))

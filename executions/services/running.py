@@ -22,6 +22,11 @@ from django.utils import timezone
 from deployments.models import PipelineStatus
 from deployments.services.pipeline_build import BuildFailed
 from deployments.services.pipeline_local import pipeline_local_ensure
+from executions.files import (
+    execution_file_copy,
+    execution_file_name,
+    execution_file_store,
+)
 from executions.models import (
     EnvironmentVariable,
     Execution,
@@ -94,8 +99,11 @@ def _stage_inputs(execution: Execution, work_dir: Path) -> dict[str, Any]:
                 continue
             dest = inputs_dir / safe_filename(row.name, "input")
             dest.mkdir(parents=True, exist_ok=True)
-            target = dest / Path(row.file_path).name
-            shutil.copyfile(row.file_path, target)
+            target = dest / execution_file_name(row.file_path)
+            try:
+                execution_file_copy(row.file_path, target)
+            except FileNotFoundError:
+                raise UserInputError(f"Input '{row.name}': its file is gone.") from None
             kwargs[row.name] = {"path": str(target)}
         elif row.value is not None or row.mapping_type in ("is_null", "constant"):
             kwargs[row.name] = row.value
@@ -144,13 +152,15 @@ def _store_outputs(
                     f"Output '{row.name}' must be a file written in the execution's "
                     f'working directory, returned as {{"path": ...}}.'
                 )
-            target = execution.work_dir / "outputs" / safe_filename(row.name, "output")
-            target.mkdir(parents=True, exist_ok=True)
-            target = target / safe_filename(source.name, row.name)
-            shutil.copyfile(source, target)
+            filename = safe_filename(source.name, row.name)
             stored[row.name] = {
-                "value": {"filename": target.name},
-                "file_path": str(target),
+                "value": {"filename": filename},
+                "file_path": execution_file_store(
+                    execution_pk=execution.pk,
+                    relative=f"outputs/{safe_filename(row.name, 'output')}/{filename}",
+                    source=source,
+                ),
+                "local_path": str(source),
             }
         else:
             error = value_type_error(
@@ -172,7 +182,7 @@ def _to_datastore(
     from datastore.services import datastore_store_output
 
     if "file_path" in stored:
-        source = Path(stored["file_path"])
+        source = Path(stored.pop("local_path"))
     else:
         source = work_dir / f".output-{safe_filename(row.name, 'output')}.json"
         source.write_text(json.dumps(stored["value"]))

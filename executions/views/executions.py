@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -14,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from executions import selectors, services
+from executions.files import execution_file_name, execution_file_open
 from executions.models import Execution, IoDirection
 from executions.views.forms import ExecutionFilterForm
 from executions.views.pages import LOG_PAGE_LINES, display_lines, timeline_segments
@@ -127,10 +126,12 @@ def execution_file(
     if row.data_type != "file" or not row.file_path:
         raise Http404("This value is not a stored file.")
     try:
-        handle = open(row.file_path, "rb")  # noqa: SIM115 - FileResponse closes it
+        handle = execution_file_open(row.file_path)
     except FileNotFoundError:
         raise Http404("The file is gone.") from None
-    return FileResponse(handle, as_attachment=True, filename=Path(row.file_path).name)
+    return FileResponse(
+        handle, as_attachment=True, filename=execution_file_name(row.file_path)
+    )
 
 
 @login_required

@@ -1,0 +1,75 @@
+"""Execution files (file inputs and outputs): in EXECUTIONS_DIR, or in S3 with PLATFORM_STORAGE=s3.
+
+`ExecutionIo.file_path` says where one lives: an absolute path on this
+machine's disk, or `s3:executions/<execution pk>/...` in the bucket, so that a
+file a worker wrote on one machine downloads through any web process.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+from typing import BinaryIO
+
+from django.conf import settings
+
+from platform_site import object_store
+
+S3_MARK = "s3:"
+
+
+def _key(execution_pk: object, relative: str) -> str:
+    return f"executions/{execution_pk}/{relative}"
+
+
+def execution_file_store(
+    *, execution_pk: object, relative: str, source: Path | BinaryIO
+) -> str:
+    """Store a file at `relative` (e.g. outputs/report/report.csv) of the execution; its file_path."""
+    if object_store.s3_enabled():
+        key = _key(execution_pk, relative)
+        if isinstance(source, Path):
+            object_store.put_file(key, source)
+        else:
+            object_store.put(key, source)
+        return S3_MARK + key
+    target = Path(settings.EXECUTIONS_DIR) / str(execution_pk) / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(source, Path):
+        shutil.copyfile(source, target)
+    else:
+        with target.open("wb") as out:
+            shutil.copyfileobj(source, out)
+    return str(target)
+
+
+def execution_file_name(file_path: str) -> str:
+    return file_path.rsplit("/", 1)[-1]
+
+
+def execution_file_open(file_path: str) -> BinaryIO:
+    """The file opened for reading (the caller closes it); FileNotFoundError when gone."""
+    if file_path.startswith(S3_MARK):
+        stream = object_store.open_stream(file_path.removeprefix(S3_MARK))
+        if stream is None:
+            raise FileNotFoundError(file_path)
+        return stream
+    return open(file_path, "rb")  # noqa: SIM115 - the caller closes it
+
+
+def execution_file_copy(file_path: str, dest: Path) -> None:
+    """Copy the file to a local path (an execution's input folder)."""
+    if file_path.startswith(S3_MARK):
+        if not object_store.download_to(file_path.removeprefix(S3_MARK), dest):
+            raise FileNotFoundError(file_path)
+        return
+    shutil.copyfile(file_path, dest)
+
+
+def execution_files_delete(execution_pks: Iterable[object]) -> None:
+    """Remove the files of deleted executions (call once their rows are gone)."""
+    for pk in execution_pks:
+        shutil.rmtree(Path(settings.EXECUTIONS_DIR) / str(pk), ignore_errors=True)
+        if object_store.s3_enabled():
+            object_store.delete_prefix(_key(pk, ""))
