@@ -3,33 +3,22 @@
 The client never looks at the status of its part PUTs, so `end` is where a
 lost or truncated part must be caught: it checks the part numbers, every
 part's size against the declared chunk size and total, and the ETags.
-Staging lives in DATASTORE_DIR/~multipart/<upload id>/ (`~` is not a key
-character, so staging can never collide with an object or be listed).
+Parts wait in datastore/multipart_staging.py: this machine's
+DATASTORE_DIR/~multipart/<upload id>/, or the bucket with PLATFORM_STORAGE=s3.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
 import re
-import shutil
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, BinaryIO
 
-from datastore.services import (
-    COPY_CHUNK,
-    ObjectInfo,
-    datastore_root,
-    datastore_save,
-    validate_key,
-)
-from platform_site.errors import NotFound, TooLarge, ValidationFailed
+from datastore.multipart_staging import md5_reader, staging
+from datastore.services import ObjectInfo, datastore_save, validate_key
+from platform_site.errors import NotFound, ValidationFailed
 
-STAGING = "~multipart"
 UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 MAX_PARTS = 10_000
 STALE_AFTER_S = 24 * 3600
@@ -51,63 +40,33 @@ class StoredPart:
     etag: str
 
 
-def _staging_root() -> Path:
-    return datastore_root() / STAGING
-
-
-def _sweep_stale(now: float) -> None:
-    """Abandoned uploads (the client died mid-way) are removed after a day."""
-    staging = _staging_root()
-    if not staging.is_dir():
-        return
-    for entry in staging.iterdir():
-        with contextlib.suppress(FileNotFoundError):
-            if now - entry.stat().st_mtime > STALE_AFTER_S:
-                shutil.rmtree(entry, ignore_errors=True)
-
-
-def _upload_dir(upload_id: object) -> Path:
+def _upload_id(upload_id: object) -> str:
+    """A well-formed upload id that is still staged."""
     if not isinstance(upload_id, str) or not UPLOAD_ID.fullmatch(upload_id):
         raise ValidationFailed(UPLOAD_UNKNOWN)
-    folder = _staging_root() / upload_id
-    if not folder.is_dir():
+    if not staging().exists(upload_id):
         raise NotFound(UPLOAD_UNKNOWN)
-    return folder
+    return upload_id
 
 
-def _read_json(file: Path) -> dict:
-    try:
-        return json.loads(file.read_text())
-    except FileNotFoundError:
-        return {}
-
-
-def _write_json(file: Path, value: dict) -> None:
-    temp = file.with_name(f"{file.name}.{uuid.uuid4().hex}.tmp")
-    temp.write_text(json.dumps(value))
-    temp.replace(file)
-
-
-def _checked_upload(*, path: str, configuration: Any) -> tuple[str, Path]:
-    """The key and staging folder of an upload the caller is continuing."""
+def _checked_upload(*, path: str, configuration: Any) -> tuple[str, str]:
+    """The key and upload id of an upload the caller is continuing."""
     key = validate_key(path)
-    upload_id = (
-        configuration.get("upload_id") if isinstance(configuration, dict) else None
-    )
-    folder = _upload_dir(upload_id)
-    if _read_json(folder / "upload.json").get("path") != key:
+    given = configuration.get("upload_id") if isinstance(configuration, dict) else None
+    upload_id = _upload_id(given)
+    if staging().read_json(upload_id, "upload.json").get("path") != key:
         raise ValidationFailed(UPLOAD_OTHER_PATH)
-    return key, folder
+    return key, upload_id
 
 
 def datastore_multipart_start(*, path: str) -> dict:
     """Open a multipart upload; the returned dict is echoed back by the client."""
     key = validate_key(path)
-    _sweep_stale(time.time())
+    # Abandoned uploads (the client died mid-way) are removed after a day.
+    staging().sweep_older_than(time.time() - STALE_AFTER_S)
     upload_id = uuid.uuid4().hex
-    folder = _staging_root() / upload_id
-    folder.mkdir(parents=True)
-    _write_json(folder / "upload.json", {"path": key})
+    staging().create(upload_id)
+    staging().write_json(upload_id, "upload.json", {"path": key})
     return {"upload_id": upload_id, "path_to_object": key}
 
 
@@ -123,7 +82,7 @@ def datastore_multipart_part(
 
     The last part carries the total `size`: recorded, with the chunk size, for `end`.
     """
-    _, folder = _checked_upload(path=path, configuration=configuration)
+    _, upload_id = _checked_upload(path=path, configuration=configuration)
     if not 1 <= part_number <= MAX_PARTS:
         raise ValidationFailed(PART_NUMBER_RANGE)
     if chunk_size < 1:
@@ -131,70 +90,24 @@ def datastore_multipart_part(
     if size is not None:
         if size < 0:
             raise ValidationFailed("size must not be negative.")
-        _write_json(
-            folder / "expected.json",
+        staging().write_json(
+            upload_id,
+            "expected.json",
             {"parts": part_number, "chunk_size": chunk_size, "size": size},
         )
-    return folder.name
-
-
-def _part_file(folder: Path, number: int) -> Path:
-    return folder / f"part-{number:05d}"
+    return upload_id
 
 
 def datastore_multipart_put(
     *, upload_id: str, part_number: int, stream: BinaryIO, max_bytes: int
 ) -> StoredPart:
-    """Store one part's bytes (atomically: a retried PUT replaces the part whole)."""
-    folder = _upload_dir(upload_id)
+    """Store one part's bytes (a retried PUT replaces the part whole)."""
+    upload_id = _upload_id(upload_id)
     if not 1 <= part_number <= MAX_PARTS:
         raise ValidationFailed(PART_NUMBER_RANGE)
-    target = _part_file(folder, part_number)
-    temp = folder / f"{target.name}.{uuid.uuid4().hex}.tmp"
-    digest = hashlib.md5(usedforsecurity=False)
-    written = 0
-    try:
-        with temp.open("xb") as out:
-            while chunk := stream.read(COPY_CHUNK):
-                written += len(chunk)
-                if written > max_bytes:
-                    raise TooLarge(
-                        f"Part {part_number} is larger than the {max_bytes} bytes allowed."
-                    )
-                digest.update(chunk)
-                out.write(chunk)
-        etag = f'"{digest.hexdigest()}"'
-        temp.replace(target)
-        target.with_suffix(".etag").write_text(etag)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            temp.unlink()
-    return StoredPart(etag=etag)
-
-
-class _ChainedParts:
-    """Read part files one after the other, as one stream."""
-
-    def __init__(self, files: list[Path]):
-        self._files = iter(files)
-        self._current: BinaryIO | None = None
-
-    def read(self, size: int = -1) -> bytes:
-        while True:
-            if self._current is None:
-                nxt = next(self._files, None)
-                if nxt is None:
-                    return b""
-                self._current = nxt.open("rb")
-            chunk = self._current.read(size)
-            if chunk:
-                return chunk
-            self._current.close()
-            self._current = None
-
-    def close(self) -> None:
-        if self._current is not None:
-            self._current.close()
+    reader = md5_reader(stream, max_bytes=max_bytes, number=part_number)
+    staging().put_part(upload_id, part_number, reader)
+    return StoredPart(etag=reader.etag)
 
 
 def _part_numbers(parts: Any) -> list[int]:
@@ -211,27 +124,25 @@ def _part_numbers(parts: Any) -> list[int]:
     return numbers
 
 
-def _verify_parts(folder: Path, parts: list[dict], numbers: list[int]) -> list[Path]:
-    files = []
-    for part, number in sorted(zip(parts, numbers, strict=True), key=lambda p: p[1]):
-        file = _part_file(folder, number)
-        if not file.is_file():
+def _verify_parts(upload_id: str, parts: list[dict], numbers: list[int]) -> list[int]:
+    """The part numbers in order, once every part is there, whole and of the right size."""
+    store = staging()
+    sizes = []
+    ordered = sorted(zip(parts, numbers, strict=True), key=lambda p: p[1])
+    for part, number in ordered:
+        found = store.part(upload_id, number)
+        if found is None:
             raise ValidationFailed(PART_MISSING.format(n=number))
+        size, stored_etag = found
         etag = part.get("metadata")
-        stored = file.with_suffix(".etag")
-        if (
-            etag
-            and stored.is_file()
-            and etag.strip('"') != stored.read_text().strip('"')
-        ):
+        if etag and stored_etag and etag.strip('"') != stored_etag.strip('"'):
             raise ValidationFailed(PART_ETAG_MISMATCH.format(n=number))
-        files.append(file)
-    sizes = [f.stat().st_size for f in files]
-    expected = _read_json(folder / "expected.json")
+        sizes.append(size)
+    expected = store.read_json(upload_id, "expected.json")
     chunk_size = expected.get("chunk_size", sizes[0])
-    if "parts" in expected and expected["parts"] != len(files):
+    if "parts" in expected and expected["parts"] != len(sizes):
         raise ValidationFailed(
-            PARTS_WRONG_COUNT.format(want=expected["parts"], got=len(files))
+            PARTS_WRONG_COUNT.format(want=expected["parts"], got=len(sizes))
         )
     for number, size in enumerate(sizes[:-1], start=1):
         if size != chunk_size:
@@ -242,22 +153,22 @@ def _verify_parts(folder: Path, parts: list[dict], numbers: list[int]) -> list[P
         raise ValidationFailed(
             TOTAL_WRONG_SIZE.format(got=sum(sizes), want=expected["size"])
         )
-    return files
+    return [number for _, number in ordered]
 
 
 def datastore_multipart_end(*, path: str, configuration: Any, parts: Any) -> ObjectInfo:
-    """Verify every part, assemble them into the object, drop the staging folder.
+    """Verify every part, assemble them into the object, drop the staging.
 
     A failed check also drops the upload: the client cannot resend a part.
     """
-    key, folder = _checked_upload(path=path, configuration=configuration)
+    key, upload_id = _checked_upload(path=path, configuration=configuration)
     try:
         numbers = _part_numbers(parts)
-        files = _verify_parts(folder, parts, numbers)
-        stream = _ChainedParts(files)
+        ordered = _verify_parts(upload_id, parts, numbers)
+        stream = staging().open_parts(upload_id, ordered)
         try:
             return datastore_save(path=key, fileobj=stream)  # type: ignore[arg-type]
         finally:
             stream.close()
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        staging().drop(upload_id)

@@ -129,6 +129,12 @@ class _Bounded:
 
     def read(self, size: int = -1) -> bytes:
         chunk = self._fileobj.read(size)
+        # Fill the request: boto3 takes a short first read for the end of the file.
+        while size is not None and 0 < len(chunk) < size:
+            more = self._fileobj.read(size - len(chunk))
+            if not more:
+                break
+            chunk += more
         self.read_bytes += len(chunk)
         if self._max is not None and self.read_bytes > self._max:
             self.exceeded = True

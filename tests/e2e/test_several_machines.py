@@ -347,3 +347,17 @@ def test_it_fires_a_periodic_deployment_on_the_scheduler_machine(machines, count
         ]
 
     assert wait_for(succeeded, timeout_s=90, every_s=2)
+
+
+def test_it_uploads_in_parts_through_the_bucket(machines, monkeypatch):
+    sdk = machines["sdk"]
+    monkeypatch.setattr(sdk, "_MULTIPART_THRESHOLD", 100)
+    monkeypatch.setattr(sdk, "_MULTIPART_PART_SIZE", 100)
+    data = os.urandom(250)
+
+    sdk.upload_data_store_object(io.BytesIO(data), "parts/big.bin")
+    buffer = io.BytesIO()
+    sdk.download_data_store_object("parts/big.bin", buffer)
+
+    assert buffer.getvalue() == data
+    assert not (machines["web"].data_dir / "datastore").exists()
