@@ -9,7 +9,11 @@ calls to an elastic deployment of a no-op function, each one a fresh
 execution. The baseline is a bare Django view (bench/bare_urls.py)
 computing the same function inline, under the same server (uvicorn through
 platform_site.web), the same settings and middleware, and the same client.
-Prints calls/s, p50/p99 and errors of both, and the ratio.
+Prints calls/s, p50/p99 and errors of both, and the ratio, then where each
+execution's CPU went (web, worker, its forked zygote and execution
+processes, PostgreSQL, Redis, the load client): the PostgreSQL stack runs on
+a cluster and a redis-server of its own (tests/faults/services.py), so
+nothing else on the machine is counted.
 Target: ratio >= 0.12 and p99 <= 300 ms, no error, on PostgreSQL.
 """
 
@@ -25,6 +29,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -32,11 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from platform_site.processes import BASE_DIR  # noqa: E402
 from tests.e2e.live import (  # noqa: E402
     LivePlatform,
-    drop_live_platform,
     free_port,
-    start_live_platform,
 )
-from tests.faults.drill import Drill, Outcome, burst  # noqa: E402
+from tests.faults.drill import Drill, Outcome, burst, drill_stack  # noqa: E402
 
 CONCURRENCY = 20
 TARGET_RATIO = 0.12
@@ -48,11 +51,59 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))]
 
 
-def measure(drill: Drill, calls: int, warmup: int) -> tuple[float, Outcome]:
+def cpu_seconds(pid: int) -> float:
+    """CPU of a process and of its children that it has reaped."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rpartition(")")[2].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(parent, []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def cpu_by_part(parts: dict[str, Callable[[], list[int]]]) -> dict[str, float]:
+    """Each part names its processes when asked (they come and go with the load)."""
+    return {
+        name: sum(cpu_seconds(pid) for pid in pids()) for name, pids in parts.items()
+    }
+
+
+def with_descendants(pid: int) -> Callable[[], list[int]]:
+    return lambda: [pid, *descendants(pid)]
+
+
+def measure(
+    drill: Drill,
+    calls: int,
+    warmup: int,
+    parts: dict[str, Callable[[], list[int]]] | None = None,
+) -> tuple[float, Outcome, dict[str, float]]:
+    """calls/s, what the callers saw, and CPU seconds per call of each part."""
     burst(drill, calls=warmup, concurrency=CONCURRENCY)
+    parts = parts or {}
+    before, client_before = cpu_by_part(parts), time.process_time()
     started = time.perf_counter()
     outcome = burst(drill, calls=calls, concurrency=CONCURRENCY)
-    return calls / (time.perf_counter() - started), outcome
+    elapsed = time.perf_counter() - started
+    after, client_after = cpu_by_part(parts), time.process_time()
+    per_call = {name: (after[name] - before[name]) / calls for name in parts}
+    per_call["load client"] = (client_after - client_before) / calls
+    return calls / elapsed, outcome, per_call
 
 
 def report(label: str, rate: float, outcome: Outcome) -> tuple[float, float]:
@@ -136,11 +187,17 @@ def embedded_stack(tmp: Path):
         proc.wait(15)
 
 
-def compare(label: str, platform: LivePlatform, tmp: Path, args) -> bool:
+def compare(
+    label: str,
+    platform: LivePlatform,
+    tmp: Path,
+    args,
+    parts: dict[str, Callable[[], list[int]]] | None = None,
+) -> bool:
     drill = Drill(cluster=None, redis=None, platform=platform, tmp=tmp)
     drill.endpoint_of_sleeper()
     print(f"{label}: {args.calls} calls, {CONCURRENCY} concurrent, keep-alive")
-    rate, outcome = measure(drill, args.calls, args.warmup)
+    rate, outcome, cpu = measure(drill, args.calls, args.warmup, parts)
     rate, p99 = report("elastic endpoint (fresh execution)", rate, outcome)
     with bare_server(platform.env) as url:
         bare = Drill(
@@ -153,8 +210,14 @@ def compare(label: str, platform: LivePlatform, tmp: Path, args) -> bool:
             endpoint="bare",
             endpoint_token="-",
         )
-        bare_rate, bare_outcome = measure(bare, args.calls, args.warmup)
+        bare_rate, bare_outcome, bare_cpu = measure(bare, args.calls, args.warmup)
         report("bare Django view, same server", bare_rate, bare_outcome)
+    if parts:
+        print("  CPU per elastic call (ms):")
+        for name, seconds in cpu.items():
+            print(f"    {name:<34} {seconds * 1000:6.2f}")
+        print(f"    {'total':<34} {sum(cpu.values()) * 1000:6.2f}")
+        print(f"  load client per bare call: {bare_cpu['load client'] * 1000:.2f} ms")
     ratio = rate / bare_rate
     ok = ratio >= TARGET_RATIO and p99 <= TARGET_P99_MS and not outcome.problems
     print(
@@ -162,6 +225,10 @@ def compare(label: str, platform: LivePlatform, tmp: Path, args) -> bool:
         f"p99 target <= {TARGET_P99_MS:.0f} ms: {'ok' if ok else 'MISSED'}"
     )
     return ok
+
+
+def postmaster_pid(cluster) -> int:
+    return int((cluster.folder / "data" / "postmaster.pid").read_text().split()[0])
 
 
 def main() -> int:
@@ -175,11 +242,21 @@ def main() -> int:
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
         if args.stack in ("both", "postgresql"):
-            platform = start_live_platform(Path(tmp) / "pg")
-            try:
-                results.append(compare("PostgreSQL + Redis", platform, Path(tmp), args))
-            finally:
-                drop_live_platform(platform)
+            with drill_stack(Path(tmp) / "pg") as stack:
+                procs = stack.platform.procs
+                worker = procs["worker"].pid
+                parts = {
+                    "web": with_descendants(procs["web"].pid),
+                    "worker (Celery, Django side)": lambda: [worker],
+                    "zygotes + execution processes": lambda: descendants(worker),
+                    "PostgreSQL": with_descendants(postmaster_pid(stack.cluster)),
+                    "Redis": lambda: [stack.redis.proc.pid],
+                }
+                results.append(
+                    compare(
+                        "PostgreSQL + Redis", stack.platform, Path(tmp), args, parts
+                    )
+                )
         if args.stack in ("both", "embedded"):
             with embedded_stack(Path(tmp) / "embedded") as platform:
                 compare(

@@ -21,6 +21,7 @@ PUBLIC_PREFIXES = (
     "accounts/login/",
     "accounts/logout/",
     "healthz",
+    "metrics",  # a bearer token instead (tests/platform_site/test_metrics.py)
     "api/",
     "endpoints/",
     "data-store/signed/",

@@ -131,7 +131,7 @@ class Outcome:
 
     def summary(self) -> str:
         return (
-            f"answers {dict(sorted(self.statuses.items()))}, accepted "
+            f"answers {dict(sorted(self.statuses.items(), key=str))}, accepted "
             f"{len(self.accepted)}, succeeded {len(self.succeeded)}, "
             f"problems {len(self.problems)}"
         )

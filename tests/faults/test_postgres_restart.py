@@ -60,6 +60,7 @@ def test_a_burst_of_calls_survives_a_postgres_restart(tmp_path):
         print(f"\nPostgreSQL restart during a 300-call burst: {outcome.summary()}")
 
         assert outcome.problems == [] and outcome.statuses[500] == 0
+        assert [statuses[i] for i in rows if statuses[i][0] != "Succeeded"] == []
         assert len(outcome.succeeded) == 300
         assert rows == outcome.accepted  # nothing accepted is missing, nothing extra
         assert {statuses[i][0] for i in rows} == {"Succeeded"}
