@@ -218,14 +218,21 @@ def execution_record_unrun(
 def execution_claim(*, execution_pk) -> bool:
     """Pending -> Running. False when another delivery already took it (or it is gone)."""
     now = timezone.now()
-    claimed = db_retry(
-        lambda: Execution.objects.filter(
+
+    def claim() -> bool:
+        if Execution.objects.filter(
             pk=execution_pk, status=ExecutionStatus.PENDING
-        ).update(status=ExecutionStatus.RUNNING, started_at=now, heartbeat_at=now),
-        what=f"claiming execution {execution_pk}",
-        for_s=CLAIM_RETRY_S,
+        ).update(status=ExecutionStatus.RUNNING, started_at=now, heartbeat_at=now):
+            return True
+        # A retry after a lost reply: our own first UPDATE may have committed
+        # (this started_at, to the microsecond, is ours alone).
+        return Execution.objects.filter(
+            pk=execution_pk, status=ExecutionStatus.RUNNING, started_at=now
+        ).exists()
+
+    return db_retry(
+        claim, what=f"claiming execution {execution_pk}", for_s=CLAIM_RETRY_S
     )
-    return claimed == 1
 
 
 def execution_release(*, execution_pk) -> bool:

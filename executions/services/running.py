@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -209,16 +210,27 @@ def _failure_reason(result) -> str:
 
 
 def execution_run(*, execution_pk, pool) -> None:
-    """Claim, run and record one execution. A duplicate delivery returns at once."""
+    """Claim, run and record one execution. A duplicate delivery returns at once.
+
+    A database blip before user code started hands the execution back
+    (Pending, sent again); after, every write retries (db_retry) and one that
+    still fails is left to the reaper: user code never runs twice.
+    """
     if not execution_claim(execution_pk=execution_pk):
         return
+    user_code_started = threading.Event()
     try:
-        execution = (
-            Execution.objects.select_related("pipeline").filter(pk=execution_pk).first()
-        )
-    except DATABASE_BLIPS:  # nothing ran yet: hand it back for another try
+        _run_claimed(execution_pk, pool, user_code_started)
+    except DATABASE_BLIPS:
+        if user_code_started.is_set():
+            raise
         execution_release(execution_pk=execution_pk)
-        return
+
+
+def _run_claimed(execution_pk, pool, user_code_started: threading.Event) -> None:
+    execution = (
+        Execution.objects.select_related("pipeline").filter(pk=execution_pk).first()
+    )
     if execution is None:  # deleted between the claim and now
         return
     pipeline = execution.pipeline
@@ -242,7 +254,7 @@ def execution_run(*, execution_pk, pool) -> None:
         return
     work_dir = run_work_dir(execution)
     try:
-        _run_in_work_dir(execution, pool, work_dir)
+        _run_in_work_dir(execution, pool, work_dir, user_code_started)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
 
@@ -252,7 +264,9 @@ def run_work_dir(execution: Execution) -> Path:
     return execution.pipeline.runs_dir / str(execution.id)
 
 
-def _run_in_work_dir(execution: Execution, pool, work_dir: Path) -> None:
+def _run_in_work_dir(
+    execution: Execution, pool, work_dir: Path, user_code_started: threading.Event
+) -> None:
     from executions.runtime.pool import RunSpec
 
     pipeline = execution.pipeline
@@ -264,9 +278,6 @@ def _run_in_work_dir(execution: Execution, pool, work_dir: Path) -> None:
         execution_finish(
             execution=execution, status=ExecutionStatus.FAILED, reason=str(exc)
         )
-        return
-    except DATABASE_BLIPS:  # nothing ran yet: hand it back for another try
-        execution_release(execution_pk=execution.pk)
         return
     spec = RunSpec(
         zygote_key=f"{pipeline.pk}:{pipeline.python_executable}",
@@ -291,6 +302,7 @@ def _run_in_work_dir(execution: Execution, pool, work_dir: Path) -> None:
     sink.start()
     # The run may last an hour: its connection goes back to the pool meanwhile.
     connection.close()
+    user_code_started.set()
     try:
         result = pool.run(spec, sink.on_log, cancel=sink.lost)
     except (
