@@ -20,8 +20,8 @@ def test_it_keeps_the_named_roles_in_canonical_order():
 
 
 def test_it_refuses_an_unknown_role():
-    with pytest.raises(RolesError, match="'pods'"):
-        parse_roles("web,pods")
+    with pytest.raises(RolesError, match="'gpu'"):
+        parse_roles("web,gpu")
 
 
 def test_it_refuses_only_commas():

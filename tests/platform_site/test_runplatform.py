@@ -4,6 +4,7 @@ import io
 import socket
 
 import pytest
+from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from executions.runtime.sandbox import Sandbox
@@ -86,3 +87,8 @@ def test_it_warns_three_times_when_the_sandbox_is_off(settings):
     out = io.StringIO()
     runplatform.Command()._check_sandbox(Output(out))
     assert out.getvalue().count("PLATFORM_SANDBOX=off") == 3
+
+
+def test_it_refuses_an_unknown_role_before_starting_anything():
+    with pytest.raises(CommandError, match="Unknown role 'gpu'"):
+        call_command("runplatform", roles="gpu")

@@ -88,20 +88,22 @@ def database_line(*, processes: int) -> str:
     )
 
 
-def banner(*, url: str, password: str | None, from_env: bool) -> list[str]:
+def login_line(*, password: str | None, from_env: bool) -> str:
     if password is None:
-        login = f"Log in as {ADMIN_USERNAME} (password set on first start)."
-    elif from_env:
-        login = f"Created user {ADMIN_USERNAME}, password from PLATFORM_ADMIN_PASSWORD."
-    else:
-        login = (
-            f"Created user {ADMIN_USERNAME} with password {password}"
-            "  <- shown once, stored only hashed"
-        )
+        return f"Log in as {ADMIN_USERNAME} (password set on first start)."
+    if from_env:
+        return f"Created user {ADMIN_USERNAME}, password from PLATFORM_ADMIN_PASSWORD."
+    return (
+        f"Created user {ADMIN_USERNAME} with password {password}"
+        "  <- shown once, stored only hashed"
+    )
+
+
+def banner(*, url: str, password: str | None, from_env: bool) -> list[str]:
     return [
         "",
         f"Platform starting at {url}",
-        f"  {login}",
+        f"  {login_line(password=password, from_env=from_env)}",
         f"  SDK token: .venv/bin/python manage.py create_sdk_token {ADMIN_USERNAME}"
         f"  (or {url}/accounts/settings/)",
         f"  SDK: export CRAFT_AI_ENVIRONMENT_URL={url} CRAFT_AI_CONTROL_URL={url}"
@@ -220,9 +222,10 @@ class Command(BaseCommand):
         for spec in specs:
             supervisor.start(supervisor.add(spec.name, spec.argv, watched=True))
         if "web" not in roles:  # no URL to print or poll here
-            if password is not None and env_password is None:
+            if password is not None:  # this machine created `admin`
                 output.line(
-                    LAUNCHER, banner(url="", password=password, from_env=False)[2]
+                    LAUNCHER,
+                    login_line(password=password, from_env=env_password is not None),
                 )
             sys.exit(supervisor.run())
         output.lines(
