@@ -8,11 +8,13 @@ import time
 import pytest
 from django.conf import settings
 
+from platform_site.processes import platform_processes
 from tests.faults.drill import Outcome, burst, drill_stack
 
 pytestmark = pytest.mark.e2e
 
-PROCESSES = 4  # web, worker, scheduler, sweeper: each with its own pool
+# web, worker, scheduler, sweeper, …: each with its own pool
+PROCESSES = len(platform_processes(port=0))
 
 
 class ConnectionWatch:

@@ -57,7 +57,8 @@ class Command(LoopCommand):
             return False  # nothing can be re-sent before the broker is back
         if lost:
             logger.warning(
-                "The broker lost its messages: re-sending Pending executions"
+                "The broker holds none of our messages (new, flushed or restarted "
+                "bare): re-sending every Pending execution"
             )
         requeued = executions_requeue_pending(broker_lost=lost)
         if requeued:
