@@ -84,7 +84,7 @@ def deployment_logs(
     )
     if limit is not None:
         lines = lines[:limit]
-    return [
+    found = [
         {
             "timestamp": iso(line["timestamp"]),
             "message": line["message"],
@@ -94,6 +94,15 @@ def deployment_logs(
         }
         for line in lines
     ]
+    if deployment.mode == "low_latency":
+        # Pod starts, restarts and their reasons, what the module printed at import.
+        from pods.selectors import pod_log_lines
+
+        found = sorted(
+            found + pod_log_lines(deployment, from_ms=from_ms, to_ms=to_ms),
+            key=lambda line: line["timestamp"],
+        )[:limit]
+    return found
 
 
 def deployment_executions(deployment: Deployment, *, limit: int = 100) -> list[dict]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deployments.models import Deployment, ExecutionRule
+from deployments.models import Deployment, DeploymentMode, ExecutionRule
 from deployments.schedules import schedule_describe
 from deployments.selectors import deployment_token
 from platform_site.units import iso
@@ -70,6 +70,15 @@ def deployment_to_api(deployment: Deployment) -> dict:
         "gpu_request": deployment.gpu_request,
         "execution_timeout_s": deployment.execution_timeout_s,
     }
+    if deployment.mode == DeploymentMode.LOW_LATENCY:
+        from pods.services import deployment_pods
+
+        # A disabled deployment's pod is being stopped: it is not listed.
+        data["pods"] = [
+            {"pod_id": pod["pod_id"], "status": pod["status"]}
+            for pod in deployment_pods(deployment)
+            if deployment.is_enabled
+        ]
     if deployment.execution_rule == ExecutionRule.ENDPOINT:
         data["endpoint_token"] = deployment_token(deployment)
         data["endpoint_url_path"] = deployment.endpoint_url_path

@@ -23,6 +23,9 @@ NODE_KEY = "platform:node:{part}:{node}"
 HEARTBEAT_TTL_S = 15
 # The processes that must have beaten within HEARTBEAT_TTL_S for /healthz to be 200.
 BEATING_PARTS = ("worker", "scheduler", "sweeper")
+# Listed by host in /healthz when they beat, never required: a platform with
+# no low-latency deployment needs no pod host.
+REPORTED_PARTS = (*BEATING_PARTS, "pods")
 
 
 SANDBOX_OFF_WARNING = (
@@ -64,9 +67,9 @@ def beat(part: str, client: redis.Redis | None = None) -> None:
 
 def live_nodes(client: redis.Redis) -> dict[str, list[dict]]:
     """{part: [{"host", "seen_s_ago"}]} of every machine whose part beat within the TTL."""
-    found: dict[str, list[dict]] = {part: [] for part in BEATING_PARTS}
+    found: dict[str, list[dict]] = {part: [] for part in REPORTED_PARTS}
     now = time.time()
-    for part in BEATING_PARTS:
+    for part in REPORTED_PARTS:
         prefix = NODE_KEY.format(part=part, node="")
         keys = sorted(client.scan_iter(match=f"{prefix}*", count=500))
         for key, value in zip(keys, client.mget(keys) if keys else [], strict=True):

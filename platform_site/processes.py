@@ -55,5 +55,7 @@ def platform_processes(
         ),
         ProcessSpec("scheduler", [python, manage, "run_scheduler"]),
         ProcessSpec("sweeper", [python, manage, "run_sweeper"]),
+        # The pods of low-latency deployments (one pod host per machine).
+        ProcessSpec("pods", [python, manage, "run_pods"]),
     ]
     return [spec for spec in specs if roles is None or spec.name in roles]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import socket
 
-ROLES = ("web", "worker", "scheduler", "sweeper")
+ROLES = ("web", "worker", "scheduler", "sweeper", "pods")
 ROLES_ENV = "PLATFORM_ROLES"
 NODE_NAME_ENV = "PLATFORM_NODE_NAME"
 UNKNOWN_ROLE = "Unknown role {role!r}: choose among {choices} (comma-separated)."

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "deployments",
     "executions",
     "datastore",
+    "pods",
 ]
 
 MIDDLEWARE = [

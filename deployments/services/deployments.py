@@ -38,10 +38,13 @@ from executions.files import execution_files_delete
 from platform_site import notify
 from platform_site.errors import Conflict, ValidationFailed
 from platform_site.units import ram_request_mib
+from pods.resources import gpu_count
 
-LOW_LATENCY_UNAVAILABLE = (
-    "Low-latency mode is not available yet on this platform; use mode='elastic'."
+ELASTIC_NO_REQUESTS = (
+    "{field} is only for low-latency deployments (mode='low_latency'): "
+    "elastic executions get the platform's per-execution limits."
 )
+GPU_UNAVAILABLE = "gpu_request {wanted} cannot be met: this machine has {count} GPU(s)."
 RESERVED_URL_PATHS = ("v1",)
 # Names that would shadow a page of the UI (deployments/cron-preview/).
 RESERVED_DEPLOYMENT_NAMES = ("cron-preview",)
@@ -128,16 +131,28 @@ def _check_settings(
     gpu_request: Any,
     execution_timeout_s: Any,
 ) -> None:
-    if mode == DeploymentMode.LOW_LATENCY:
-        raise ValidationFailed(LOW_LATENCY_UNAVAILABLE, field="mode")
-    if mode != DeploymentMode.ELASTIC:
+    if mode not in DeploymentMode.values:
         raise ValidationFailed(MODE_INVALID.format(value=mode), field="mode")
+    if mode == DeploymentMode.ELASTIC:
+        for field, value in (
+            ("ram_request", ram_request),
+            ("gpu_request", gpu_request),
+        ):
+            if value:
+                raise ValidationFailed(
+                    ELASTIC_NO_REQUESTS.format(field=field), field=field
+                )
     if enable_parallel_executions is not None and not isinstance(
         enable_parallel_executions, bool
     ):
         raise ValidationFailed(PARALLEL_INVALID, field="enable_parallel_executions")
     _positive_int(max_parallel_executions_per_pod, "max_parallel_executions_per_pod")
     _positive_int(gpu_request, "gpu_request", minimum=0)
+    if gpu_request and gpu_request > gpu_count():
+        raise ValidationFailed(
+            GPU_UNAVAILABLE.format(wanted=gpu_request, count=gpu_count()),
+            field="gpu_request",
+        )
     _positive_int(execution_timeout_s, "execution_timeout_s")
     if ram_request is not None and (
         not isinstance(ram_request, str) or ram_request_mib(ram_request) is None
@@ -273,7 +288,11 @@ def deployment_create(
                 execution_rule=execution_rule,
                 mode=mode,
                 description=description,
-                status=DeploymentStatus.UP,
+                status=(
+                    DeploymentStatus.CREATION_PENDING
+                    if mode == DeploymentMode.LOW_LATENCY
+                    else DeploymentStatus.UP
+                ),
                 is_enabled=True,
                 endpoint_url_path=trigger.endpoint_url_path,
                 endpoint_token_encrypted=(
@@ -316,10 +335,15 @@ def deployment_update(
             raise ValidationFailed(
                 "is_enabled must be true or false.", field="is_enabled"
             )
+        if is_enabled != deployment.is_enabled:
+            deployment.status = (
+                DeploymentStatus.DISABLED
+                if not is_enabled
+                else DeploymentStatus.CREATION_PENDING
+                if deployment.mode == DeploymentMode.LOW_LATENCY
+                else DeploymentStatus.UP
+            )
         deployment.is_enabled = is_enabled
-        deployment.status = (
-            DeploymentStatus.UP if is_enabled else DeploymentStatus.DISABLED
-        )
         fields += ["is_enabled", "status"]
         if is_enabled and deployment.schedule:
             # Re-enabling never replays the ticks missed while disabled.

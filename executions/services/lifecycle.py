@@ -153,7 +153,16 @@ def execution_create(
             )
         ExecutionIo.objects.bulk_create(rows)
         pk = str(execution.pk)
-        transaction.on_commit(lambda: execution_enqueue(pk))
+        if deployment is not None and deployment.mode == "low_latency":
+            # Straight to the deployment's pod host, never through Celery.
+            from pods.services import pod_enqueue
+
+            deployment_pk = deployment.pk
+            transaction.on_commit(
+                lambda: pod_enqueue(execution_pk=pk, deployment_pk=deployment_pk)
+            )
+        else:
+            transaction.on_commit(lambda: execution_enqueue(pk))
     return execution
 
 

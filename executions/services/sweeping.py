@@ -85,7 +85,10 @@ def executions_requeue_pending(
     the broker lost its messages, and any waiting past REQUEUE_AFTER_S.
     """
     now = now or timezone.now()
-    waiting = Execution.objects.filter(status=ExecutionStatus.PENDING)
+    # Low-latency executions are the pod host's to find (pods/runner.py), never Celery's.
+    waiting = Execution.objects.filter(status=ExecutionStatus.PENDING).exclude(
+        deployment__mode="low_latency"
+    )
     sent_before = now if broker_lost else now - timedelta(seconds=REQUEUE_AFTER_S)
     waiting = waiting.filter(
         Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=sent_before)

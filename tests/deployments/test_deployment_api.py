@@ -157,8 +157,11 @@ def test_it_refuses_unknown_and_unready_pipelines(api_client):
 @pytest.mark.parametrize(
     ("extra", "fragment"),
     [
-        ({"mode": "low_latency"}, "Low-latency mode is not available yet"),
-        ({"ram_request": "1GB"}, "ram_request"),
+        ({"mode": "turbo"}, "mode must be 'elastic' or 'low_latency'"),
+        ({"mode": "low_latency", "ram_request": "1GB"}, "ram_request '1GB' is invalid"),
+        ({"ram_request": "512MiB"}, "only for low-latency deployments"),
+        ({"gpu_request": 1}, "only for low-latency deployments"),
+        ({"mode": "low_latency", "gpu_request": 64}, "this machine has"),
         ({"max_parallel_executions_per_pod": 0}, "max_parallel_executions_per_pod"),
         ({"execution_timeout_s": 0}, "execution_timeout_s"),
     ],

@@ -6,7 +6,7 @@ import pytest
 from django.template.loader import render_to_string
 
 from deployments.models import Deployment, Pipeline, PipelineStatus
-from deployments.services.deployments import LOW_LATENCY_UNAVAILABLE, deployment_create
+from deployments.services.deployments import deployment_create
 
 URL = "/pipelines/adder/deploy/"
 GENERAL = {"name": "adder-api", "description": "", "mode": "elastic"}
@@ -199,7 +199,9 @@ def test_it_revalidates_every_step_on_create(alice_client, pipeline):
     assert not Deployment.objects.exists()
 
 
-def test_it_shows_the_low_latency_refusal_on_the_execution_step(alice_client, pipeline):
+def test_it_creates_a_low_latency_deployment_waiting_for_its_pod(
+    alice_client, pipeline
+):
     data = {
         **GENERAL,
         "mode": "low_latency",
@@ -211,9 +213,12 @@ def test_it_shows_the_low_latency_refusal_on_the_execution_step(alice_client, pi
         **ENDPOINT_MAPPING,
     }
     r = post(alice_client, "review", "create", **data)
-    assert r.status_code == 422
-    assert b'data-step="execution"' in r.content
-    assert LOW_LATENCY_UNAVAILABLE.encode() in r.content.replace(b"&#x27;", b"'")
+    assert r.status_code == 302
+    deployment = Deployment.objects.get(name="adder-api")
+    assert deployment.mode == "low_latency"
+    assert deployment.status == "creation_pending"
+    assert deployment.ram_request == "1GiB"
+    assert deployment.enable_parallel_executions is False
 
 
 def test_it_answers_htmx_with_the_fragment(alice_client, pipeline):

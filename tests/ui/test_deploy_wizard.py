@@ -10,8 +10,6 @@ import pytest
 from craft_ai_sdk.io import Input, Output
 from playwright.sync_api import Page, expect
 
-from deployments.services.deployments import LOW_LATENCY_UNAVAILABLE
-
 pytestmark = [pytest.mark.e2e]
 
 ADDER = """
@@ -158,8 +156,5 @@ def test_it_shows_why_a_step_fails(page: Page, live_platform, adder, shoot):
     next_step(page, "review")
     shoot("wizard-lowlatency-5-review")
     page.click("#wizard-create")
-    # The service refuses low latency for now: the refusal shows on its step.
-    expect(page.locator('form[data-step="execution"] #wizard-error')).to_have_text(
-        LOW_LATENCY_UNAVAILABLE
-    )
-    shoot("wizard-error-low-latency")
+    page.wait_for_url("**/deployments/*/")
+    shoot("deployment-low-latency-page")

@@ -1,0 +1,92 @@
+"""The pod host: claims low-latency deployments and keeps one PodRunner per claimed deployment.
+
+Any number of pod hosts may run (one per worker machine): each claims
+deployments with row locks and beats its pods; pods of a silent host are
+claimed by another one (services.HOST_TIMEOUT_S).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+
+from deployments.models import Deployment, DeploymentMode
+from pods import services
+from pods.models import Pod
+from pods.runner import PodRunner, generation, pod_dir_for
+
+logger = logging.getLogger(__name__)
+
+
+class PodHost:
+    def __init__(self, host: str | None = None) -> None:
+        self.host = host or services.host_name()
+        self.runners: dict = {}
+
+    def step(self) -> bool:
+        """Claim, reconcile, beat; True when something changed."""
+        changed = self.reconcile()
+        for deployment in services.pods_claim(host=self.host):
+            self.start(deployment)
+            changed = True
+        running = [
+            pk for runner in self.runners.values() for pk in runner.running_pks()
+        ]
+        services.pods_beat(
+            host=self.host, deployment_pks=list(self.runners), running_pks=running
+        )
+        return changed
+
+    def start(self, deployment: Deployment) -> None:
+        old = self.runners.pop(deployment.pk, None)
+        if old is not None:
+            old.stop()
+        runner = PodRunner(deployment, self.host)
+        self.runners[deployment.pk] = runner
+        runner.start()
+        logger.info("pod host %s: serving deployment %s", self.host, deployment.name)
+
+    def reconcile(self) -> bool:
+        """Stop pods of deployments deleted, disabled, taken over or changed."""
+        if not self.runners:
+            return False
+        current = {
+            d.pk: d
+            for d in Deployment.objects.filter(
+                pk__in=list(self.runners)
+            ).select_related("pipeline")
+        }
+        mine = set(
+            Pod.objects.filter(
+                host=self.host, deployment_id__in=list(self.runners)
+            ).values_list("deployment_id", flat=True)
+        )
+        changed = False
+        for pk, runner in list(self.runners.items()):
+            deployment = current.get(pk)
+            keep = (
+                deployment is not None
+                and deployment.is_enabled
+                and deployment.mode == DeploymentMode.LOW_LATENCY
+                and pk in mine
+            )
+            if keep and generation(deployment) == runner.generation:
+                continue
+            changed = True
+            runner.stop()
+            del self.runners[pk]
+            if keep:
+                self.start(deployment)
+                continue
+            if pk in mine:
+                services.pod_release(deployment_pk=pk, host=self.host)
+            if deployment is None:
+                shutil.rmtree(pod_dir_for(pk), ignore_errors=True)
+            logger.info("pod host %s: stopped the pod of %s", self.host, pk)
+        return changed
+
+    def close(self) -> None:
+        for pk, runner in list(self.runners.items()):
+            runner.stop()
+            services.pod_release(deployment_pk=pk, host=self.host)
+        self.runners.clear()

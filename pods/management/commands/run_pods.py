@@ -1,0 +1,26 @@
+"""The pod host of this machine: keeps the pods of low-latency deployments running."""
+
+from __future__ import annotations
+
+from platform_site.loops import LoopCommand
+from pods.host import PodHost
+
+IDLE_SLEEP_S = 0.5
+
+
+class Command(LoopCommand):
+    help = "Run the pods of low-latency deployments (claimed with row locks)."
+    part = "pods"
+
+    def handle(self, *args, **options):
+        self.pod_host = PodHost()
+        try:
+            super().handle(*args, **options)
+        finally:
+            self.pod_host.close()
+
+    def step(self) -> bool:
+        return self.pod_host.step()
+
+    def idle_pause(self) -> float:
+        return IDLE_SLEEP_S

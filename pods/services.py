@@ -1,0 +1,142 @@
+"""Pods: the delivery queue of low-latency executions, claims across pod hosts, pod logs and statuses.
+
+The web process and the pod host share only PostgreSQL and Redis: an
+execution row is written Pending in the request's transaction, and its pk
+is pushed on the deployment's Redis list once committed. The list is a
+wake-up with the order of arrival; the row stays the truth (a pod host also
+picks up Pending rows whose message was lost).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import timedelta
+
+import redis
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from deployments.models import Deployment, DeploymentMode, DeploymentStatus
+from platform_site import notify
+from platform_site.health import redis_client
+from platform_site.roles import node_name
+from pods.models import Pod, PodLog, PodStatus
+
+logger = logging.getLogger(__name__)
+
+# A pod host silent this long loses its pods to another pod host.
+HOST_TIMEOUT_S = 15
+
+
+def pod_queue_key(deployment_pk) -> str:
+    return f"platform:{settings.CELERY_TASK_DEFAULT_QUEUE}:pods:{deployment_pk}"
+
+
+def pod_enqueue(*, execution_pk: str, deployment_pk) -> None:
+    """Best effort: a lost push is found by the pod host's scan of Pending rows."""
+    try:
+        redis_client().lpush(pod_queue_key(deployment_pk), execution_pk)
+    except redis.RedisError:
+        logger.warning("Could not push execution %s to its pod", execution_pk)
+
+
+def host_name() -> str:
+    return f"{node_name()}:{os.getpid()}"
+
+
+def pods_claim(*, host: str, limit: int = 10) -> list[Deployment]:
+    """Enabled low-latency deployments without a live pod host become `host`'s (row locks)."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=HOST_TIMEOUT_S)
+    with transaction.atomic():
+        claimable = (
+            Deployment.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(mode=DeploymentMode.LOW_LATENCY, is_enabled=True)
+            .filter(Q(pod__isnull=True) | Q(pod__heartbeat_at__lt=stale))
+            .select_related("pipeline")[:limit]
+        )
+        claimed = list(claimable)
+        for deployment in claimed:
+            Pod.objects.update_or_create(
+                deployment=deployment,
+                defaults={
+                    "host": host,
+                    "heartbeat_at": now,
+                    "status": PodStatus.STARTING,
+                    "pod_id": f"{deployment.name}-{os.urandom(4).hex()}",
+                    "pid": None,
+                },
+            )
+    return claimed
+
+
+def pods_beat(*, host: str, deployment_pks: list, running_pks: list) -> None:
+    """The host is alive: its pods and the executions they run."""
+    from executions.models import Execution, ExecutionStatus
+
+    now = timezone.now()
+    Pod.objects.filter(host=host, deployment_id__in=deployment_pks).update(
+        heartbeat_at=now
+    )
+    if running_pks:
+        Execution.objects.filter(
+            pk__in=running_pks, status=ExecutionStatus.RUNNING
+        ).update(heartbeat_at=now)
+
+
+def pod_update(*, deployment_pk, host: str, **fields) -> None:
+    Pod.objects.filter(deployment_id=deployment_pk, host=host).update(**fields)
+
+
+def pod_release(*, deployment_pk, host: str) -> None:
+    Pod.objects.filter(deployment_id=deployment_pk, host=host).delete()
+
+
+def pod_log(
+    *, deployment_pk, pod_id: str, message: str, stream: str = "stdout"
+) -> None:
+    if not Deployment.objects.filter(pk=deployment_pk).exists():
+        return  # deleted meanwhile
+    PodLog.objects.create(
+        deployment_id=deployment_pk,
+        pod_id=pod_id,
+        timestamp=timezone.now(),
+        stream=stream,
+        message=message,
+    )
+
+
+def deployment_status_set(*, deployment_pk, status: str) -> None:
+    """A pod host's view of the deployment; never over `disabled` (the user's choice)."""
+    updated = (
+        Deployment.objects.filter(pk=deployment_pk, is_enabled=True)
+        .exclude(status=status)
+        .update(status=status)
+    )
+    if updated:
+        notify.publish(notify.channel_for("deployment", deployment_pk))
+
+
+def deployment_pods(deployment: Deployment) -> list[dict]:
+    """§4.4 `pods`, with what the UI shows of each."""
+    pod = Pod.objects.filter(deployment=deployment).first()
+    if pod is None:
+        return []
+    return [
+        {
+            "pod_id": pod.pod_id,
+            "status": pod.status,
+            "rss_kib": pod.rss_kib,
+            "restarts": pod.restarts,
+            "host": pod.host,
+        }
+    ]
+
+
+def deployment_enters_pending(deployment: Deployment) -> None:
+    """A low-latency deployment (re)starting its pod waits in creation_pending."""
+    if deployment.mode == DeploymentMode.LOW_LATENCY:
+        deployment.status = DeploymentStatus.CREATION_PENDING
