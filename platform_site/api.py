@@ -14,6 +14,7 @@ from accounts.services import INVALID_ACCESS_TOKEN
 from datastore.api import router as datastore_router
 from deployments.api import router as deployments_router
 from executions.api import router as executions_router
+from metrics.api import router as metrics_router
 from platform_site.bodies import json_request_body
 from platform_site.errors import ApiError, api_error_response, error_response
 
@@ -38,6 +39,7 @@ api.add_router("", accounts_router)
 api.add_router("", deployments_router)
 api.add_router("", executions_router)
 api.add_router("", datastore_router)
+api.add_router("", metrics_router)
 
 
 def first_error_message(exc: NinjaValidationError) -> str:

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "executions",
     "datastore",
     "pods",
+    "metrics",
 ]
 
 MIDDLEWARE = [

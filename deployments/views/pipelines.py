@@ -40,6 +40,7 @@ from deployments.views.pipeline_forms import (
     is_single_file,
     new_row_id,
 )
+from metrics.display import pipeline_metrics_context
 from platform_site.errors import ApiError
 from platform_site.http import HtmxHttpRequest
 
@@ -73,9 +74,10 @@ def pipeline_list(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "deployments/pipeline_list.html", {"pipelines": pipelines})
 
 
-def _detail_context(pipeline: Pipeline, **extra) -> dict:
+def _detail_context(pipeline: Pipeline, metric: str | None = None, **extra) -> dict:
     lines = list(pipeline.logs.order_by("id"))
     return {
+        **pipeline_metrics_context(pipeline, metric),
         "pipeline": pipeline,
         "lines": lines,
         "cursor": lines[-1].id if lines else 0,
@@ -91,7 +93,9 @@ def _detail_context(pipeline: Pipeline, **extra) -> dict:
 @require_GET
 def pipeline_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
     pipeline = _get_pipeline(name)
-    return render(request, DETAIL, _detail_context(pipeline))
+    return render(
+        request, DETAIL, _detail_context(pipeline, metric=request.GET.get("metric"))
+    )
 
 
 @login_required

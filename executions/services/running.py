@@ -1,7 +1,8 @@
 """Run a claimed execution in a fresh child process (elastic mode) and record the result.
 
 The child gets only the platform environment variables and the execution
-context: never DATABASE_URL, SECRET_KEY, the broker URL or tokens. It talks to
+context: never DATABASE_URL, SECRET_KEY, the broker URL or a user's token
+(only one scoped to its own execution's metrics). It talks to
 us only through the runtime's pipes (log lines, outputs).
 """
 
@@ -45,6 +46,7 @@ from executions.services.lifecycle import (
     safe_filename,
 )
 from executions.services.logs import LogSink
+from metrics.tokens import execution_sdk_token_issue
 from platform_site.db_retry import DATABASE_BLIPS, db_retry
 from platform_site.errors import ApiError
 
@@ -74,7 +76,17 @@ def child_environment(execution: Execution, work_dir: Path) -> dict[str, str]:
     )
     if execution.deployment_name:
         env["CRAFT_AI_DEPLOYMENT_NAME"] = execution.deployment_name
+    env.update(_sdk_environment(execution))
     return env
+
+
+def _sdk_environment(execution: Execution) -> dict[str, str]:
+    """What `CraftAiSdk()` reads, with a token that only records this execution's metrics."""
+    return {
+        "CRAFT_AI_SDK_TOKEN": execution_sdk_token_issue(execution=execution),
+        "CRAFT_AI_ENVIRONMENT_URL": settings.PUBLIC_URL,
+        "CRAFT_AI_CONTROL_URL": settings.PUBLIC_URL,
+    }
 
 
 def _stage_inputs(execution: Execution, work_dir: Path) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from executions.files import execution_file_name, execution_file_open
 from executions.models import Execution, IoDirection
 from executions.views.forms import ExecutionFilterForm
 from executions.views.pages import LOG_PAGE_LINES, display_lines, timeline_segments
+from metrics.display import execution_metrics_context
 from platform_site.errors import NotFound
 from platform_site.http import HtmxHttpRequest
 
@@ -87,6 +88,7 @@ def execution_detail(request: HtmxHttpRequest, execution_id: str) -> HttpRespons
         "inputs": [r for r in rows if r.direction == IoDirection.INPUT],
         "outputs": [r for r in rows if r.direction == IoDirection.OUTPUT],
         "segments": timeline_segments(execution),
+        **execution_metrics_context(execution),
         **_log_context(execution, _after(request)),
     }
     return render(request, "executions/execution_detail.html", context)
