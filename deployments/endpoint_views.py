@@ -32,6 +32,8 @@ from deployments.services.deployment_triggers import (
     execution_failure,
 )
 from deployments.tokens import token_decrypt, token_matches
+from endpoint_access.rate_limit import RateLimited, endpoint_rate_limit_check
+from endpoint_access.services import endpoint_main_token_used, endpoint_token_accepts
 from executions.files import execution_file_name, execution_file_open
 from executions.models import Execution, ExecutionStatus
 from executions.services.lifecycle import execution_wait
@@ -75,7 +77,11 @@ def _authorize(request: HttpRequest, path: str, token: str | None) -> Deployment
     expected = (
         token_decrypt(deployment.endpoint_token_encrypted) if deployment else None
     )
-    if deployment is None or not token_matches(token, expected):
+    if deployment is None:
+        raise NotAuthenticated(ENDPOINT_REFUSED)
+    if token_matches(token, expected):
+        endpoint_main_token_used(deployment=deployment)
+    elif not endpoint_token_accepts(deployment=deployment, raw=token):
         raise NotAuthenticated(ENDPOINT_REFUSED)
     return deployment
 
@@ -155,6 +161,10 @@ def _errors_as_json(view):
     def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         try:
             return view(request, *args, **kwargs)
+        except RateLimited as exc:
+            response = api_error_response(exc)
+            response["Retry-After"] = str(exc.retry_after_s)
+            return response
         except ApiError as exc:
             return api_error_response(exc)
 
@@ -169,6 +179,7 @@ def _errors_as_json(view):
 def endpoint_trigger(request: HttpRequest, path: str) -> HttpResponse:
     """Start an execution; 200 with its outputs if it ends within the hold, else 303."""
     deployment = _authorize(request, path, _header_token(request))
+    endpoint_rate_limit_check(deployment)
     if not deployment.is_enabled:
         raise Forbidden(
             f"Deployment '{deployment.name}' is disabled: it accepts no executions "

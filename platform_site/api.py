@@ -13,6 +13,7 @@ from accounts.auth import AccessTokenAuth
 from accounts.services import INVALID_ACCESS_TOKEN
 from datastore.api import router as datastore_router
 from deployments.api import router as deployments_router
+from endpoint_access.api import router as endpoint_access_router
 from executions.api import router as executions_router
 from metrics.api import router as metrics_router
 from platform_site.bodies import json_request_body
@@ -40,6 +41,7 @@ api.add_router("", deployments_router)
 api.add_router("", executions_router)
 api.add_router("", datastore_router)
 api.add_router("", metrics_router)
+api.add_router("", endpoint_access_router)
 
 
 def first_error_message(exc: NinjaValidationError) -> str:

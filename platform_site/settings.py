@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "datastore",
     "pods",
     "metrics",
+    "endpoint_access",
 ]
 
 MIDDLEWARE = [

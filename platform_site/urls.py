@@ -15,4 +15,5 @@ urlpatterns = [
     path("", include("deployments.urls")),
     path("", include("executions.urls")),
     path("", include("datastore.urls")),
+    path("", include("endpoint_access.urls")),
 ]

@@ -30,6 +30,7 @@ from deployments.services.deployments import (
     deployment_update,
 )
 from deployments.views.deployment_display import endpoint_examples, mapping_rows
+from endpoint_access.views import endpoint_access_context
 from executions.models import Execution
 from platform_site.http import HtmxHttpRequest, public_url
 
@@ -70,6 +71,7 @@ def _endpoint_context(request: HtmxHttpRequest, deployment: Deployment) -> dict:
         "base_url": settings.PUBLIC_URL,
         "token": deployment_token(deployment),
         **endpoint_examples(deployment.inputs_mapping, deployment.pipeline.inputs),
+        **endpoint_access_context(deployment),
     }
 
 

@@ -1,0 +1,169 @@
+"""Endpoint token lifecycle: named tokens, revocation, rotation with a grace period."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from deployments.models import Deployment, ExecutionRule
+from deployments.services.deployments import deployment_token_rotate
+from deployments.tokens import token_decrypt, token_generate
+from endpoint_access.models import EndpointLimits, EndpointToken
+from platform_site.errors import Conflict, ValidationFailed
+
+SHOWN_PREFIX_CHARS = 6
+# Last use is written at most this often per token, so a busy endpoint does
+# not turn every call into a write.
+LAST_USE_PRECISION = timedelta(seconds=60)
+MAX_GRACE = timedelta(days=30)
+NOT_AN_ENDPOINT = "Only endpoint deployments have tokens."
+
+
+def _digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _require_endpoint(deployment: Deployment) -> None:
+    if deployment.execution_rule != ExecutionRule.ENDPOINT:
+        raise ValidationFailed(NOT_AN_ENDPOINT, field="deployment_name")
+
+
+@dataclass(frozen=True)
+class IssuedEndpointToken:
+    token: EndpointToken
+    raw: str  # shown once, never stored
+
+
+def endpoint_token_create(
+    *, deployment: Deployment, name: str, expires_at: datetime | None = None
+) -> IssuedEndpointToken:
+    """A new named token that works at once, until revoked or `expires_at`."""
+    _require_endpoint(deployment)
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise ValidationFailed(
+            "A token needs a name of 1 to 100 characters.", field="name"
+        )
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationFailed("expires_at must be in the future.", field="expires_at")
+    if endpoint_tokens_active(deployment).filter(name=name).exists():
+        raise Conflict(f"This deployment already has an active token named '{name}'.")
+    raw = token_generate()
+    token = EndpointToken.objects.create(
+        deployment=deployment,
+        name=name,
+        prefix=raw[:SHOWN_PREFIX_CHARS],
+        digest=_digest(raw),
+        expires_at=expires_at,
+    )
+    return IssuedEndpointToken(token=token, raw=raw)
+
+
+def endpoint_token_revoke(*, token: EndpointToken) -> None:
+    """Stops this token at once; the others keep working."""
+    EndpointToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+
+
+def endpoint_tokens_active(deployment: Deployment):
+    now = timezone.now()
+    return EndpointToken.objects.filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now),
+        deployment=deployment,
+        revoked_at__isnull=True,
+    )
+
+
+def endpoint_token_accepts(*, deployment: Deployment, raw: str) -> bool:
+    """Whether `raw` is an active named token of this deployment (and mark its use).
+
+    Lookup by digest through a unique index: the secret is never compared byte by byte.
+    """
+    token = endpoint_tokens_active(deployment).filter(digest=_digest(raw)).first()
+    if token is None:
+        return False
+    now = timezone.now()
+    EndpointToken.objects.filter(pk=token.pk).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USE_PRECISION)
+    ).update(last_used_at=now)
+    return True
+
+
+def endpoint_limits(deployment: Deployment) -> EndpointLimits | None:
+    """The deployment's limits row, read once per request (cached on the instance)."""
+    if not hasattr(deployment, "_endpoint_limits"):
+        deployment._endpoint_limits = EndpointLimits.objects.filter(
+            deployment=deployment
+        ).first()
+    return deployment._endpoint_limits
+
+
+def endpoint_main_token_used(*, deployment: Deployment) -> None:
+    now = timezone.now()
+    limits = endpoint_limits(deployment)
+    if limits is None:
+        EndpointLimits.objects.get_or_create(
+            deployment=deployment, defaults={"main_token_last_used_at": now}
+        )
+    elif (
+        limits.main_token_last_used_at is None
+        or limits.main_token_last_used_at < now - LAST_USE_PRECISION
+    ):
+        EndpointLimits.objects.filter(pk=limits.pk).update(main_token_last_used_at=now)
+
+
+def endpoint_token_rotate(
+    *, deployment: Deployment, token: str | None = None, grace: timedelta | None = None
+) -> str:
+    """A new main token; with `grace`, the old one keeps working that long.
+
+    Without a grace period this is exactly `generate_new_endpoint_token`: the
+    old token stops with this commit.
+    """
+    _require_endpoint(deployment)
+    if grace is not None and not (timedelta(0) <= grace <= MAX_GRACE):
+        raise ValidationFailed(
+            f"grace_period_s must be between 0 and {int(MAX_GRACE.total_seconds())}.",
+            field="grace_period_s",
+        )
+    with transaction.atomic():
+        old = token_decrypt(deployment.endpoint_token_encrypted)
+        new = deployment_token_rotate(deployment=deployment, token=token)
+        if grace and old and old != new:
+            now = timezone.now()
+            EndpointToken.objects.update_or_create(
+                deployment=deployment,
+                digest=_digest(old),
+                defaults={
+                    "name": f"previous main token (rotated {now:%Y-%m-%d %H:%M} UTC)",
+                    "prefix": old[:SHOWN_PREFIX_CHARS],
+                    "expires_at": now + grace,
+                    "revoked_at": None,
+                },
+            )
+    return new
+
+
+def endpoint_rate_limit_set(
+    *, deployment: Deployment, calls_per_minute: int | None
+) -> None:
+    """Calls per minute this endpoint accepts (None: no limit)."""
+    _require_endpoint(deployment)
+    if calls_per_minute is not None and (
+        isinstance(calls_per_minute, bool)
+        or not isinstance(calls_per_minute, int)
+        or not 1 <= calls_per_minute <= 1_000_000
+    ):
+        raise ValidationFailed(
+            "calls_per_minute must be a whole number from 1 to 1000000, or null.",
+            field="calls_per_minute",
+        )
+    EndpointLimits.objects.update_or_create(
+        deployment=deployment, defaults={"calls_per_minute": calls_per_minute}
+    )
