@@ -27,6 +27,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis
+import requests
 from craft_ai_sdk import CraftAiSdk, Input, InputSource, Output, OutputDestination
 from craft_ai_sdk.exceptions import SdkException
 
@@ -361,3 +362,37 @@ def test_it_uploads_in_parts_through_the_bucket(machines, monkeypatch):
 
     assert buffer.getvalue() == data
     assert not (machines["web"].data_dir / "datastore").exists()
+
+
+def test_it_serves_an_endpoint_file_output_from_the_bucket(machines, counter):
+    sdk = machines["sdk"]
+    deployment = sdk.create_deployment(
+        pipeline_name=counter,
+        deployment_name="counter-files",
+        execution_rule="endpoint",
+        mode="elastic",
+        inputs_mapping=[
+            *words_from_the_data_store(),
+            InputSource(pipeline_input_name="n", constant_value=0),
+        ],
+        outputs_mapping=[
+            OutputDestination(pipeline_output_name="total", is_null=True),
+            OutputDestination(
+                pipeline_output_name="report", endpoint_output_name="report"
+            ),
+        ],
+    )
+    token = deployment["endpoint_token"]
+
+    called = requests.post(
+        f"{machines['url']}/endpoints/{deployment['endpoint_url_path']}",
+        headers={"Authorization": f"EndpointToken {token}"},
+        json={},
+        timeout=60,
+    )
+    file_url = called.json()["outputs"]["report"]["url"]
+    report = requests.get(file_url, params={"token": token}, timeout=30)
+
+    assert called.status_code == 200, called.text
+    assert report.status_code == 200
+    assert report.content == b"3 words, plus 40"
