@@ -181,7 +181,11 @@ def start_live_platform(tmp_root: Path, redis_url: str | None = None) -> LivePla
     platform.sdk_token = platform.new_sdk_token("alice")
     for spec in platform_processes(port=port):
         platform.start(spec.name)
-    platform.wait_healthy()
+    try:
+        platform.wait_healthy()
+    except BaseException:
+        platform.stop_all()  # no caller gets the platform to stop: never leave it running
+        raise
     return platform
 
 
