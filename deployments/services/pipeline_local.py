@@ -14,7 +14,9 @@ import contextlib
 import fcntl
 import hashlib
 import logging
+import shutil
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -27,6 +29,8 @@ from platform_site.roles import node_name
 logger = logging.getLogger(__name__)
 
 MARKER = ".prepared"  # holds the SHA-256 of the archive the folder was made from
+# A folder this young may belong to a pipeline whose creation has not committed yet.
+PRUNE_MIN_AGE_S = 15 * 60
 
 Log = Callable[[str], None]
 
@@ -134,6 +138,35 @@ def pipeline_local_ensure(*, pipeline: Pipeline) -> None:
             pipeline,
             f"Code ready on {host} in {time.monotonic() - started:.1f} s",
         )
+    local_copies_prune()
+
+
+def local_copies_prune(*, now: float | None = None) -> list[str]:
+    """Remove this machine's copies of deleted pipelines; returns their ids.
+
+    A delete only removes the copy of the machine that served it: the others
+    forget theirs here, the next time they prepare a pipeline.
+    """
+    root = Path(settings.PIPELINES_DIR)
+    if not root.is_dir():
+        return []
+    now = time.time() if now is None else now
+    candidates = {}
+    for entry in root.iterdir():
+        with contextlib.suppress(ValueError, FileNotFoundError):
+            if entry.is_dir() and now - entry.stat().st_mtime > PRUNE_MIN_AGE_S:
+                candidates[str(uuid.UUID(entry.name))] = entry
+    alive = {
+        str(pk)
+        for pk in Pipeline.objects.filter(pk__in=list(candidates)).values_list(
+            "pk", flat=True
+        )
+    }
+    gone = sorted(set(candidates) - alive)
+    for pipeline_id in gone:
+        shutil.rmtree(candidates[pipeline_id], ignore_errors=True)
+        (root / ".locks" / pipeline_id).unlink(missing_ok=True)
+    return gone
 
 
 def _log_line(pipeline: Pipeline, message: str) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
+import uuid
 
 import pytest
 from django.contrib.auth.models import User
@@ -11,6 +13,8 @@ from django.db import connection
 
 from deployments.models import PipelineArchive, PipelineStatus
 from deployments.services.pipeline_local import (
+    PRUNE_MIN_AGE_S,
+    local_copies_prune,
     local_copy_is,
     pipeline_archive_content,
     pipeline_local_ensure,
@@ -86,3 +90,26 @@ def test_it_prepares_again_when_the_copy_was_left_half_made(alice, settings, tmp
     pipeline_local_ensure(pipeline=pipeline)
 
     assert (pipeline.code_dir / "src/main.py").read_text() == MAIN
+
+
+def test_it_forgets_the_copies_of_deleted_pipelines(alice, settings):
+    kept = create(alice)
+    build(kept)
+    deleted_id = uuid.uuid4()
+    stale = settings.PIPELINES_DIR / str(deleted_id)
+    (stale / "code").mkdir(parents=True)
+    later = time.time() + PRUNE_MIN_AGE_S + 60
+
+    gone = local_copies_prune(now=later)
+
+    assert gone == [str(deleted_id)]
+    assert not stale.exists()
+    assert kept.code_dir.exists()
+
+
+def test_it_leaves_a_young_folder_alone(alice, settings):
+    young = settings.PIPELINES_DIR / str(uuid.uuid4())
+    young.mkdir(parents=True)
+
+    assert local_copies_prune() == []
+    assert young.exists()
