@@ -169,12 +169,15 @@ def seconds_until_next_tick(
 ) -> float:
     """How long the loop may sleep: until the earliest next_run_at, at most `cap`."""
     now = now or timezone.now()
+    # The same rows as _due, or one that never fires (status disabled, past
+    # next_run_at) would make the loop spin without sleeping.
     earliest = (
         Deployment.objects.filter(
             execution_rule=ExecutionRule.PERIODIC,
             is_enabled=True,
             next_run_at__isnull=False,
         )
+        .exclude(status=DeploymentStatus.DISABLED)
         .order_by("next_run_at")
         .values_list("next_run_at", flat=True)
         .first()

@@ -8,7 +8,7 @@ import time_machine
 from django.db import connection
 from django.utils import timezone
 
-from deployments.models import Deployment
+from deployments.models import Deployment, DeploymentStatus
 from deployments.scheduler import scheduler_step, seconds_until_next_tick
 from deployments.services.deployments import deployment_create, deployment_update
 from executions.models import EnvironmentVariable, Execution
@@ -182,3 +182,12 @@ def test_it_sleeps_until_the_next_tick_at_most_one_second(alice):
 
     assert pause == pytest.approx(0.4)
     assert seconds_until_next_tick(now=now - timedelta(hours=1)) == 1.0
+
+
+@pytest.mark.django_db
+def test_it_sleeps_past_a_deployment_that_never_fires(alice):
+    deployment = periodic(alice, due_ago_s=120)
+    Deployment.objects.filter(pk=deployment.pk).update(status=DeploymentStatus.DISABLED)
+
+    assert scheduler_step() is False
+    assert seconds_until_next_tick() == 1.0  # not 0: the loop must not spin
