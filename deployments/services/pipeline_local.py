@@ -34,6 +34,10 @@ PRUNE_MIN_AGE_S = 15 * 60
 
 Log = Callable[[str], None]
 
+# Pipelines whose copy this process saw complete: a pipeline never changes, so
+# their next executions skip the digest query (a stat of the marker remains).
+_seen_complete: set[str] = set()
+
 
 def pipeline_archive_save(*, pipeline: Pipeline, archive: UploadedFile | bytes) -> None:
     """Store the uploaded archive in the database (and this machine's copy of it)."""
@@ -110,6 +114,7 @@ def local_copy_mark(pipeline: Pipeline) -> None:
 
 
 def local_copy_forget(pipeline: Pipeline) -> None:
+    _seen_complete.discard(str(pipeline.pk))
     with contextlib.suppress(FileNotFoundError):
         _marker(pipeline).unlink()
 
@@ -121,8 +126,13 @@ def pipeline_local_ensure(*, pipeline: Pipeline) -> None:
     """
     from deployments.services.pipeline_build import prepare_local_copy
 
+    if str(pipeline.pk) in _seen_complete and _marker(pipeline).is_file():
+        return
     sha256 = _archive_sha256(pipeline)
-    if sha256 is None or local_copy_is(pipeline, sha256):
+    if sha256 is None:
+        return
+    if local_copy_is(pipeline, sha256):
+        _seen_complete.add(str(pipeline.pk))
         return
     with local_lock(pipeline):
         if local_copy_is(pipeline, sha256):  # another thread made it while we waited
@@ -134,6 +144,7 @@ def pipeline_local_ensure(*, pipeline: Pipeline) -> None:
             pipeline, log=lambda line: logger.info("%s: %s", pipeline.name, line)
         )
         local_copy_mark(pipeline)
+        _seen_complete.add(str(pipeline.pk))
         _log_line(
             pipeline,
             f"Code ready on {host} in {time.monotonic() - started:.1f} s",
