@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import path
 
 from deployments import endpoint_views
+from endpoint_access import openapi_views
 
 app_name = "endpoints"
 urlpatterns = [
@@ -17,6 +18,11 @@ urlpatterns = [
         "v1/<str:path>/executions/<str:execution_id>/outputs/<str:output_name>",
         endpoint_views.endpoint_output_file_view,
         name="output_file",
+    ),
+    path(
+        "<str:path>/openapi.json",
+        openapi_views.endpoint_openapi_json,
+        name="openapi",
     ),
     path("<str:path>", endpoint_views.endpoint_trigger, name="trigger"),
 ]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from endpoint_access import views
+from endpoint_access import openapi_views, views
 
 app_name = "endpoint_access"
 
@@ -15,6 +15,16 @@ urlpatterns = [
     ),
     path(
         "deployments/<str:name>/tokens/rotate/", views.token_rotate, name="token_rotate"
+    ),
+    path(
+        "deployments/<str:name>/openapi.json",
+        openapi_views.deployment_openapi_json,
+        name="deployment_openapi_json",
+    ),
+    path(
+        "deployments/<str:name>/api-docs/",
+        openapi_views.deployment_api_docs,
+        name="deployment_api_docs",
     ),
     path(
         "deployments/<str:name>/rate-limit/",
