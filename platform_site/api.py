@@ -18,6 +18,7 @@ from executions.api import router as executions_router
 from metrics.api import router as metrics_router
 from platform_site.bodies import json_request_body
 from platform_site.errors import ApiError, api_error_response, error_response
+from retention.api import router as retention_router
 
 
 class StrictJsonParser(Parser):
@@ -42,6 +43,7 @@ api.add_router("", executions_router)
 api.add_router("", datastore_router)
 api.add_router("", metrics_router)
 api.add_router("", endpoint_access_router)
+api.add_router("", retention_router)
 
 
 def first_error_message(exc: NinjaValidationError) -> str:

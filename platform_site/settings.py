@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "pods",
     "metrics",
     "endpoint_access",
+    "retention",
 ]
 
 MIDDLEWARE = [
@@ -203,6 +204,9 @@ S3_REGION = envstr("PLATFORM_S3_REGION", "us-east-1")
 ACCESS_TOKEN_LIFETIME_S = envint("PLATFORM_ACCESS_TOKEN_LIFETIME_S", 3600)
 EXECUTION_TIMEOUT_S = envint("PLATFORM_EXECUTION_TIMEOUT_S", 3600)
 EXECUTION_MEMORY_LIMIT_MIB = envint("PLATFORM_EXECUTION_MEMORY_LIMIT_MIB", 2048)
+# Finished executions older than this many days are deleted by the sweeper
+# (with their logs, files and metrics); 0 keeps everything.
+RETENTION_DAYS = envint("PLATFORM_RETENTION_DAYS", 0)
 HEARTBEAT_INTERVAL_S = envint("PLATFORM_HEARTBEAT_INTERVAL_S", 5)
 HEARTBEAT_TIMEOUT_S = envint("PLATFORM_HEARTBEAT_TIMEOUT_S", 30)
 LONG_POLL_HOLD_S = envint("PLATFORM_LONG_POLL_HOLD_S", 20)

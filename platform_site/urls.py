@@ -16,4 +16,5 @@ urlpatterns = [
     path("", include("executions.urls")),
     path("", include("datastore.urls")),
     path("", include("endpoint_access.urls")),
+    path("", include("retention.urls")),
 ]

@@ -33,6 +33,7 @@ from deployments.views.deployment_display import endpoint_examples, mapping_rows
 from endpoint_access.views import endpoint_access_context
 from executions.models import Execution
 from platform_site.http import HtmxHttpRequest, public_url
+from retention.views import retention_context
 
 RECENT_EXECUTIONS = 10
 
@@ -85,6 +86,7 @@ def deployment_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
         "executions": deployment.executions.all()[:RECENT_EXECUTIONS],
         "execution_count": deployment.executions.count(),
         "mappings": mapping_rows(deployment.inputs_mapping, deployment.outputs_mapping),
+        **retention_context(deployment),
     }
     if deployment.execution_rule == ExecutionRule.ENDPOINT:
         context.update(_endpoint_context(request, deployment))

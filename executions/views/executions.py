@@ -19,6 +19,7 @@ from executions.views.pages import LOG_PAGE_LINES, display_lines, timeline_segme
 from metrics.display import execution_metrics_context
 from platform_site.errors import NotFound
 from platform_site.http import HtmxHttpRequest
+from retention.views import retention_context
 
 PAGE_SIZE = 50
 
@@ -61,7 +62,12 @@ def execution_list(request: HtmxHttpRequest) -> HttpResponse:
     page = Paginator(executions, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    context = {"form": form, "page": page, "query": query.urlencode()}
+    context = {
+        "form": form,
+        "page": page,
+        "query": query.urlencode(),
+        **retention_context(),
+    }
     template = "executions/execution_list.html"
     if request.htmx and not request.htmx.boosted:
         template += "#results"

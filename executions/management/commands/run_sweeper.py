@@ -1,4 +1,5 @@
-"""Reap Running executions whose worker died; re-send Pending ones whose message was lost.
+"""Reap Running executions whose worker died; re-send Pending ones whose message was lost;
+delete executions past PLATFORM_RETENTION_DAYS.
 
 Every change is a conditional UPDATE, so several sweepers can run side by side.
 """
@@ -19,6 +20,7 @@ from executions.services import (
 )
 from platform_site import health
 from platform_site.loops import LoopCommand
+from retention.services import RETENTION_BATCH, executions_expire
 
 logger = logging.getLogger(__name__)
 
@@ -26,12 +28,16 @@ IDLE_SLEEP_S = 1.0
 # Lost pipeline builds are rare and a re-sent build waits behind the queue:
 # looking once a minute keeps a slow queue from filling with duplicates.
 PIPELINE_SWEEP_INTERVAL_S = 60.0
+# Retention deletes by the day: once a minute is plenty, batch after batch
+# while there is a backlog.
+RETENTION_SWEEP_INTERVAL_S = 60.0
 
 
 class Command(LoopCommand):
     help = "Reap stuck Running executions and re-enqueue lost Pending ones."
     part = "sweeper"
     last_pipeline_sweep = float("-inf")
+    last_retention_sweep = float("-inf")
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -75,10 +81,27 @@ class Command(LoopCommand):
             logger.info("Re-enqueued the build of %d pipeline(s)", requeued)
         return bool(requeued)
 
+    def retention_step(self) -> bool:
+        """One batch of expired executions; again at once while batches come back full."""
+        now = time.monotonic()
+        if now - self.last_retention_sweep < RETENTION_SWEEP_INTERVAL_S:
+            return False
+        deleted = executions_expire()
+        if deleted:
+            logger.info("Deleted %d execution(s) past retention", deleted)
+        full = deleted >= RETENTION_BATCH
+        self.last_retention_sweep = float("-inf") if full else now
+        return full
+
     def step(self) -> bool:
         """One pass over every sweep; True when any found work."""
         found = False
-        for sweep in (self.reap_step, self.requeue_step, self.pipeline_step):
+        for sweep in (
+            self.reap_step,
+            self.requeue_step,
+            self.pipeline_step,
+            self.retention_step,
+        ):
             try:
                 found = sweep() or found
             except DatabaseError:
