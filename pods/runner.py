@@ -1,15 +1,9 @@
-"""One low-latency deployment on a pod host: its pod process, and the executions it runs.
-
-A dispatcher thread takes execution pks from the deployment's Redis list (in
-arrival order; Pending rows whose message was lost are found by a scan),
-claims each Pending -> Running, stages its inputs, sends it to the pod and
-records the result. Queue mode runs one at a time; parallel mode up to
-max_parallel_executions_per_pod, in threads of ours waiting on the pod.
+"""One low-latency deployment on a pod host: its pod process, kept running.
 
 A pod that dies is started again: the executions it was running end Error
 (over its RAM request), or are run once more right after the execution that
 was next in line (any other death). A sync execution past its timeout ends
-Failed and its pod is recycled.
+Failed and its pod is recycled. The executions side is pod_executions.py.
 """
 
 from __future__ import annotations
@@ -17,68 +11,26 @@ from __future__ import annotations
 import collections
 import itertools
 import logging
-import shutil
 import threading
 import time
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import redis
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import close_old_connections
 from django.db.models import F
 from django.utils import timezone
 
 from deployments.models import Deployment, DeploymentStatus
-from executions.models import Execution, ExecutionStatus
-from executions.services.lifecycle import (
-    execution_claim,
-    execution_error,
-    execution_finish,
-)
-from executions.services.logs import LogSink
-from executions.services.running import (
-    UserInputError,
-    _stage_inputs,
-    _store_outputs,
-    child_environment,
-)
 from executions.worker import ZYGOTE_ENV, get_sandbox
-from platform_site.health import redis_client
 from platform_site.units import ram_request_mib
 from pods import services
 from pods.models import Pod, PodStatus
+from pods.pod_executions import NOT_STARTED, InFlight, PodExecutions
 
 logger = logging.getLogger(__name__)
 
-POP_TIMEOUT_S = 1
-# Pending rows older than this without a pop are taken from the database.
-LOST_MESSAGE_AFTER_S = 2.0
-# A coroutine is cancelled by the pod itself at its timeout; sync code is
-# stopped by recycling the pod a little later.
-TIMEOUT_GRACE_S = 1.0
-RESTART_PAUSE_S = 0.5
-
-POD_DIED = "The pod running this execution died ({how})"
-POD_RETRY = "[platform] The pod running this execution died ({how}); it runs once more on a new pod."
 OVER_RAM = "The pod exceeded its RAM request of {ram}"
-TIMEOUT = "Execution timed out after {seconds} s (the pod was recycled to stop it)"
 RECYCLED = "Pod recycled: execution {execution_id} ran past its timeout of {seconds} s."
-NOT_STARTED = "The deployment's pod could not start: {reason}"
-
-
-@dataclass
-class InFlight:
-    execution: Execution
-    work_dir: Path
-    sink: LogSink
-    deadline: float
-    done: threading.Event = field(default_factory=threading.Event)
-    report: dict | None = None
-    died: str | None = None  # why the pod died under it
-    retryable: bool = False
-    timed_out: bool = False
 
 
 def generation(deployment: Deployment) -> tuple:
@@ -96,7 +48,7 @@ def pod_dir_for(deployment_pk) -> Path:
     return settings.DATA_DIR / "pods" / str(deployment_pk)
 
 
-class PodRunner:
+class PodRunner(PodExecutions):
     def __init__(self, deployment: Deployment, host: str) -> None:
         self.deployment = deployment
         self.pk = deployment.pk
@@ -158,6 +110,7 @@ class PodRunner:
         pipeline = deployment.pipeline
         self.pod_dir.mkdir(parents=True, exist_ok=True)
         (self.pod_dir / "runs").mkdir(exist_ok=True)
+        (self.pod_dir / ".tmp").mkdir(exist_ok=True)
         if self.sandbox is not None:
             self.sandbox.hand_over(str(self.pod_dir), self.key)
         from deployments.services.pipeline_local import pipeline_local_ensure
@@ -231,6 +184,9 @@ class PodRunner:
         if kind == "log":
             item = self.inflight.get(header.get("id"))
             if item is not None:
+                if not item.sink_started:
+                    item.sink_started = True
+                    item.sink.start()
                 item.sink.on_log(header["stream"], time.time(), header["line"])
             else:
                 self._log(header["line"], stream=header.get("stream", "stdout"))
@@ -301,224 +257,3 @@ class PodRunner:
                 pod = self.pod
                 if pod is not None:
                     pod.kill()
-
-    # -- executions ----------------------------------------------------------
-
-    def _dispatch(self) -> None:
-        client = redis_client()
-        last_scan = 0.0
-        while not self.stopping.is_set():
-            try:
-                if self.pod is None or (
-                    not self.up.is_set() and self.failed_reason is None
-                ):
-                    restart = self.pod is not None
-                    if restart:
-                        time.sleep(RESTART_PAUSE_S)
-                        if self.stopping.is_set():
-                            return
-                    self._start_pod(restart=restart)
-                    continue
-                self.slots.acquire()
-                pk, retry = self._next(client, time.monotonic() - last_scan > 1.0)
-                if pk is None:
-                    last_scan = time.monotonic()
-                    self.slots.release()
-                    continue
-                if not self.up.is_set() and self.failed_reason is None:
-                    # The pod died while we waited: it stays next in line.
-                    if retry:
-                        self.retries.appendleft(pk)
-                    else:
-                        client.rpush(services.pod_queue_key(self.pk), pk)
-                    self.slots.release()
-                    continue
-                if self.parallel == 1:
-                    self._handle(pk, retry)
-                else:
-                    threading.Thread(
-                        target=self._handle, args=(pk, retry), daemon=True
-                    ).start()
-            except redis.RedisError:
-                logger.warning("pods %s: Redis is away", self.pk)
-                time.sleep(1)
-            except Exception:
-                logger.exception("pods %s: dispatch failed", self.pk)
-                time.sleep(1)
-            finally:
-                close_old_connections()
-
-    def _next(self, client, scan: bool):
-        """(execution pk, is a retry), or (None, False) when nothing came within POP_TIMEOUT_S."""
-        # A retry goes right after the execution that was next in line.
-        if self.retries:
-            popped = None
-            if not self.next_taken:
-                popped = client.rpop(services.pod_queue_key(self.pk))
-            if popped is None:
-                self.next_taken = False
-                return self.retries.popleft(), True
-            self.next_taken = True
-            return popped.decode(), False
-        popped = client.brpop(services.pod_queue_key(self.pk), timeout=POP_TIMEOUT_S)
-        if popped is not None:
-            return popped[1].decode(), False
-        if scan:
-            return self._lost_pending(), False
-        return None, False
-
-    def _lost_pending(self):
-        cutoff = timezone.now() - timedelta(seconds=LOST_MESSAGE_AFTER_S)
-        pk = (
-            Execution.objects.filter(
-                deployment_id=self.pk,
-                status=ExecutionStatus.PENDING,
-                created_at__lt=cutoff,
-            )
-            .order_by("created_at")
-            .values_list("pk", flat=True)
-            .first()
-        )
-        return str(pk) if pk else None
-
-    def _handle(self, pk: str, retry: bool) -> None:
-        try:
-            if not retry and not execution_claim(execution_pk=pk):
-                return
-            execution = (
-                Execution.objects.select_related("pipeline").filter(pk=pk).first()
-            )
-            if execution is None:
-                return
-            if self.failed_reason is not None:
-                execution_error(
-                    execution=execution,
-                    reason=NOT_STARTED.format(reason=self.failed_reason),
-                    from_status=ExecutionStatus.RUNNING,
-                )
-                return
-            self._run(execution, retry)
-        except Exception as exc:
-            logger.exception("pods %s: execution %s failed", self.pk, pk)
-            execution = Execution.objects.filter(pk=pk).first()
-            if execution is not None:
-                execution_error(
-                    execution=execution,
-                    reason=f"Platform error while running: {exc.__class__.__name__}: {exc}",
-                    from_status=ExecutionStatus.RUNNING,
-                )
-        finally:
-            self.slots.release()
-            connection.close()
-
-    def _run(self, execution: Execution, retry: bool) -> None:
-        work_dir = self.pod_dir / "runs" / str(execution.id)
-        (work_dir / ".tmp").mkdir(parents=True, exist_ok=True)
-        try:
-            try:
-                inputs = _stage_inputs(execution, work_dir)
-            except UserInputError as exc:
-                execution_finish(
-                    execution=execution, status=ExecutionStatus.FAILED, reason=str(exc)
-                )
-                return
-            if self.sandbox is not None:
-                self.sandbox.hand_over(str(work_dir), self.key)
-            env = child_environment(execution, work_dir)
-            env["HOME"] = str(self.pod_dir)
-            pipeline = execution.pipeline
-            request = {
-                "inputs": inputs,
-                "outputs": [
-                    {"name": o["name"], "data_type": o["data_type"]}
-                    for o in pipeline.outputs
-                ],
-                "env": env,
-                "timeout_s": execution.timeout_s,
-            }
-            self._send_and_record(execution, request, retry)
-        finally:
-            shutil.rmtree(work_dir, ignore_errors=True)
-
-    def _send_and_record(
-        self, execution: Execution, request: dict, retry: bool
-    ) -> None:
-        sink = LogSink(execution)
-        sink.start()
-        if retry:
-            sink.on_log(
-                "stderr", time.time(), POD_RETRY.format(how="see the deployment log")
-            )
-        item = InFlight(
-            execution=execution,
-            work_dir=Path(request["env"]["TMPDIR"]).parent,
-            sink=sink,
-            deadline=float("inf"),
-        )
-        run_id = next(self.run_ids)
-        with self.lock:
-            self.inflight[run_id] = item
-        process_started = time.time()
-        try:
-            item.deadline = time.monotonic() + execution.timeout_s + TIMEOUT_GRACE_S
-            if not self.up.is_set() or not self.pod.run(run_id, request):
-                item.died, item.retryable = "it was not running", True
-            else:
-                # A long run must not pin a pooled connection meanwhile.
-                connection.close()
-                item.done.wait()
-        finally:
-            with self.lock:
-                self.inflight.pop(run_id, None)
-            sink.stop()
-        if item.timed_out:
-            execution_finish(
-                execution=execution,
-                status=ExecutionStatus.FAILED,
-                reason=TIMEOUT.format(seconds=execution.timeout_s),
-            )
-            return
-        if item.died is not None:
-            if item.retryable and not retry:
-                self.retries.append(str(execution.pk))
-                return
-            execution_error(
-                execution=execution,
-                reason=POD_DIED.format(how=item.died)
-                if not item.died.startswith("The pod exceeded")
-                else item.died,
-                from_status=ExecutionStatus.RUNNING,
-            )
-            return
-        self._record(execution, item.report or {}, process_started)
-
-    def _record(
-        self, execution: Execution, report: dict, process_started: float
-    ) -> None:
-        timeline = {
-            "process_started_at": _when(process_started),
-            "function_started_at": _when(report.get("function_started_at")),
-            "function_ended_at": _when(report.get("function_ended_at")),
-        }
-        if not report.get("ok"):
-            execution_finish(
-                execution=execution,
-                status=ExecutionStatus.FAILED,
-                reason=report.get("reason") or "The function failed",
-                timeline=timeline,
-            )
-            return
-        stored, failure = _store_outputs(
-            execution, report.get("outputs") or {}, self.pod_dir
-        )
-        execution_finish(
-            execution=execution,
-            status=ExecutionStatus.FAILED if failure else ExecutionStatus.SUCCEEDED,
-            reason=failure,
-            outputs=stored,
-            timeline=timeline,
-        )
-
-
-def _when(epoch: float | None) -> datetime | None:
-    return datetime.fromtimestamp(epoch, tz=UTC) if epoch else None

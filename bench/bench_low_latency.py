@@ -1,0 +1,207 @@
+"""Low-latency endpoints against elastic ones and a bare Django view, in one run.
+
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/platform \\
+    REDIS_URL=redis://127.0.0.1:6379/0 .venv/bin/python bench/bench_low_latency.py
+
+For each stack (PostgreSQL + Redis of their own; SQLite + the embedded Redis
+of a bare `make run`), a no-op pipeline (`sleeper(0)`) is deployed three
+times: low latency in queue mode, low latency in parallel mode (6 per pod),
+elastic. Every call is a recorded execution (status, inputs, outputs,
+timings). Measured by the same keep-alive client (tests/faults/drill.py):
+
+- sequential calls from one client: p50/p99 end to end, low latency
+  (target p50 <= 5 ms, p99 <= 15 ms) beside elastic and the bare view;
+- 20 concurrent clients: calls/s of the parallel low-latency endpoint
+  against the bare Django view computing the same function inline, under
+  the same server (target ratio >= 0.3, no error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from craft_ai_sdk.io import Input, Output  # noqa: E402
+
+from bench.bench_endpoint_load import bare_server, embedded_stack  # noqa: E402
+from tests.e2e.live import LivePlatform  # noqa: E402
+from tests.faults.drill import SLEEPER, Caller, Drill, Outcome, burst, drill_stack  # noqa: E402
+
+CONCURRENCY = 20
+TARGET_P50_MS = 5.0
+TARGET_P99_MS = 15.0
+TARGET_RATIO = 0.3
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))]
+
+
+def deploy(platform: LivePlatform, tmp: Path) -> dict[str, Drill]:
+    """The sleeper pipeline behind three endpoints: name -> a Drill aimed at it."""
+    sdk = platform.sdk()
+    name = f"noop-{uuid.uuid4().hex[:6]}"
+    folder = tmp / name
+    folder.mkdir(parents=True)
+    (folder / "main.py").write_text(SLEEPER)
+    sdk.create_pipeline(
+        pipeline_name=name,
+        function_path="main.py",
+        function_name="sleeper",
+        container_config={"local_folder": str(folder)},
+        inputs=[Input("seconds", "number")],
+        outputs=[Output("slept", "number")],
+    )
+    kinds = {
+        "low latency, queue": {"mode": "low_latency"},
+        "low latency, parallel 6": {
+            "mode": "low_latency",
+            "enable_parallel_executions": True,
+            "max_parallel_executions_per_pod": 6,
+        },
+        "elastic": {"mode": "elastic"},
+    }
+    drills = {}
+    for label, settings in kinds.items():
+        deployment = sdk.create_deployment(
+            pipeline_name=name,
+            deployment_name=f"{name}-{len(drills)}",
+            execution_rule="endpoint",
+            **settings,
+        )
+        drills[label] = Drill(
+            cluster=None,
+            redis=None,
+            platform=platform,
+            tmp=tmp,
+            endpoint=deployment["endpoint_url_path"],
+            endpoint_token=deployment["endpoint_token"],
+        )
+    return drills
+
+
+def sequential(drill: Drill, calls: int) -> Outcome:
+    outcome = Outcome()
+    caller = Caller(drill, outcome)
+    for _ in range(max(10, calls // 10)):  # warm: connection, pod, caches
+        caller.call(0)
+    outcome = Outcome()
+    caller.outcome = outcome
+    for _ in range(calls):
+        caller.call(0)
+    return outcome
+
+
+def line(
+    label: str, outcome: Outcome, rate: float | None = None
+) -> tuple[float, float]:
+    ms = [s * 1000 for s in outcome.latencies] or [float("nan")]
+    p50, p99 = statistics.median(ms), percentile(ms, 0.99)
+    errors = sum(n for status, n in outcome.statuses.items() if status != 200)
+    errors += len(outcome.problems)
+    shown = f"{rate:8.1f} calls/s " if rate is not None else ""
+    print(
+        f"  {label:<34} {shown}p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   "
+        f"calls {len(ms)}   errors {errors}"
+    )
+    if outcome.problems or errors:
+        print(
+            f"    answers {dict(outcome.statuses)}; first problem: {outcome.problems[:1]}"
+        )
+    return p50, p99
+
+
+def concurrent(drill: Drill, calls: int) -> tuple[float, Outcome]:
+    burst(drill, calls=CONCURRENCY * 5, concurrency=CONCURRENCY)
+    started = time.perf_counter()
+    outcome = burst(drill, calls=calls, concurrency=CONCURRENCY)
+    return calls / (time.perf_counter() - started), outcome
+
+
+def bare_drill(url: str, tmp: Path) -> Drill:
+    return Drill(
+        cluster=None,
+        redis=None,
+        platform=LivePlatform(
+            url=url, env={}, data_dir=tmp, database_url="", log_dir=tmp
+        ),
+        tmp=tmp,
+        endpoint="bare",
+        endpoint_token="-",
+    )
+
+
+def compare(label: str, platform: LivePlatform, tmp: Path, args) -> bool:
+    drills = deploy(platform, tmp)
+    print(f"{label}: sequential calls from one keep-alive client")
+    queue = sequential(drills["low latency, queue"], args.calls)
+    p50, p99 = line("low latency, queue", queue)
+    line(
+        "low latency, parallel 6",
+        sequential(drills["low latency, parallel 6"], args.calls),
+    )
+    line("elastic", sequential(drills["elastic"], max(50, args.calls // 5)))
+    with bare_server(platform.env) as url:
+        bare = bare_drill(url, tmp)
+        line("bare Django view, same server", sequential(bare, args.calls))
+        print(f"{label}: {args.load_calls} calls from {CONCURRENCY} concurrent clients")
+        rate, outcome = concurrent(drills["low latency, parallel 6"], args.load_calls)
+        line("low latency, parallel 6", outcome, rate)
+        bare_rate, bare_outcome = concurrent(bare, args.load_calls)
+        line("bare Django view, same server", bare_outcome, bare_rate)
+    elastic_rate, elastic_outcome = concurrent(drills["elastic"], args.load_calls // 2)
+    line("elastic", elastic_outcome, elastic_rate)
+    ratio = rate / bare_rate
+    errors = len(outcome.problems) + sum(
+        n for status, n in outcome.statuses.items() if status != 200
+    )
+    ok = p50 <= TARGET_P50_MS and p99 <= TARGET_P99_MS
+    ok = ok and ratio >= TARGET_RATIO and not errors
+    print(
+        f"  ratio low latency / bare = {ratio:.3f} (target >= {TARGET_RATIO}); "
+        f"elastic / bare = {elastic_rate / bare_rate:.3f}; sequential p50 target "
+        f"<= {TARGET_P50_MS} ms, p99 <= {TARGET_P99_MS} ms: {'ok' if ok else 'MISSED'}"
+    )
+    return ok
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=500)
+    parser.add_argument("--load-calls", type=int, default=2000)
+    parser.add_argument(
+        "--stack", choices=("both", "postgresql", "embedded"), default="both"
+    )
+    args = parser.parse_args()
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench-ll-") as tmp:
+        if args.stack in ("both", "postgresql"):
+            with drill_stack(Path(tmp) / "pg") as stack:
+                results.append(
+                    compare(
+                        "PostgreSQL + Redis", stack.platform, Path(tmp) / "pg", args
+                    )
+                )
+        if args.stack in ("both", "embedded"):
+            with embedded_stack(Path(tmp) / "embedded") as platform:
+                results.append(
+                    compare(
+                        "SQLite + embedded Redis",
+                        platform,
+                        Path(tmp) / "embedded",
+                        args,
+                    )
+                )
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

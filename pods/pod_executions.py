@@ -1,0 +1,292 @@
+"""The executions side of a PodRunner: take them in order, claim, run on the pod, record.
+
+A dispatcher thread takes execution pks from the deployment's Redis list (in
+arrival order; Pending rows whose message was lost are found by a scan),
+claims each Pending -> Running, stages its inputs, sends it to the pod and
+records the result. Queue mode runs one at a time; parallel mode up to
+max_parallel_executions_per_pod, in threads of ours waiting on the pod.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import redis
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+from executions.models import Execution, ExecutionStatus
+from executions.services.lifecycle import (
+    execution_claim,
+    execution_error,
+    execution_finish,
+)
+from executions.services.logs import LogSink
+from executions.services.running import (
+    UserInputError,
+    _stage_inputs,
+    _store_outputs,
+    child_environment,
+)
+from platform_site.health import redis_client
+from pods import services
+
+logger = logging.getLogger(__name__)
+
+POP_TIMEOUT_S = 1
+# Pending rows older than this without a pop are taken from the database.
+LOST_MESSAGE_AFTER_S = 2.0
+# A coroutine is cancelled by the pod itself at its timeout; sync code is
+# stopped by recycling the pod a little later.
+TIMEOUT_GRACE_S = 1.0
+RESTART_PAUSE_S = 0.5
+
+POD_DIED = "The pod running this execution died ({how})"
+POD_RETRY = "[platform] The pod running this execution died ({how}); it runs once more on a new pod."
+TIMEOUT = "Execution timed out after {seconds} s (the pod was recycled to stop it)"
+NOT_STARTED = "The deployment's pod could not start: {reason}"
+
+
+@dataclass
+class InFlight:
+    execution: Execution
+    work_dir: Path
+    sink: LogSink
+    deadline: float
+    done: threading.Event = field(default_factory=threading.Event)
+    report: dict | None = None
+    died: str | None = None  # why the pod died under it
+    retryable: bool = False
+    timed_out: bool = False
+    sink_started: bool = False
+
+
+class PodExecutions:
+    """Mixed into PodRunner, whose state (pod, slots, inflight, retries) it shares."""
+
+    def _dispatch(self) -> None:
+        client = redis_client()
+        last_scan = 0.0
+        while not self.stopping.is_set():
+            try:
+                if self.pod is None or (
+                    not self.up.is_set() and self.failed_reason is None
+                ):
+                    restart = self.pod is not None
+                    if restart:
+                        time.sleep(RESTART_PAUSE_S)
+                        if self.stopping.is_set():
+                            return
+                    self._start_pod(restart=restart)
+                    continue
+                self.slots.acquire()
+                pk, retry = self._next(client, time.monotonic() - last_scan > 1.0)
+                if pk is None:
+                    last_scan = time.monotonic()
+                    self.slots.release()
+                    continue
+                if not self.up.is_set() and self.failed_reason is None:
+                    # The pod died while we waited: it stays next in line.
+                    if retry:
+                        self.retries.appendleft(pk)
+                    else:
+                        client.rpush(services.pod_queue_key(self.pk), pk)
+                    self.slots.release()
+                    continue
+                if self.parallel == 1:
+                    self._handle(pk, retry)
+                else:
+                    threading.Thread(
+                        target=self._handle, args=(pk, retry), daemon=True
+                    ).start()
+            except redis.RedisError:
+                logger.warning("pods %s: Redis is away", self.pk)
+                time.sleep(1)
+            except Exception:
+                logger.exception("pods %s: dispatch failed", self.pk)
+                time.sleep(1)
+            finally:
+                close_old_connections()
+
+    def _next(self, client, scan: bool):
+        """(execution pk, is a retry), or (None, False) when nothing came within POP_TIMEOUT_S."""
+        # A retry goes right after the execution that was next in line.
+        if self.retries:
+            popped = None
+            if not self.next_taken:
+                popped = client.rpop(services.pod_queue_key(self.pk))
+            if popped is None:
+                self.next_taken = False
+                return self.retries.popleft(), True
+            self.next_taken = True
+            return popped.decode(), False
+        popped = client.brpop(services.pod_queue_key(self.pk), timeout=POP_TIMEOUT_S)
+        if popped is not None:
+            return popped[1].decode(), False
+        if scan:
+            return self._lost_pending(), False
+        return None, False
+
+    def _lost_pending(self):
+        cutoff = timezone.now() - timedelta(seconds=LOST_MESSAGE_AFTER_S)
+        pk = (
+            Execution.objects.filter(
+                deployment_id=self.pk,
+                status=ExecutionStatus.PENDING,
+                created_at__lt=cutoff,
+            )
+            .order_by("created_at")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        return str(pk) if pk else None
+
+    def _handle(self, pk: str, retry: bool) -> None:
+        try:
+            if not retry and not execution_claim(execution_pk=pk):
+                return
+            execution = (
+                Execution.objects.select_related("pipeline").filter(pk=pk).first()
+            )
+            if execution is None:
+                return
+            if self.failed_reason is not None:
+                execution_error(
+                    execution=execution,
+                    reason=NOT_STARTED.format(reason=self.failed_reason),
+                    from_status=ExecutionStatus.RUNNING,
+                )
+                return
+            self._run(execution, retry)
+        except Exception as exc:
+            logger.exception("pods %s: execution %s failed", self.pk, pk)
+            execution = Execution.objects.filter(pk=pk).first()
+            if execution is not None:
+                execution_error(
+                    execution=execution,
+                    reason=f"Platform error while running: {exc.__class__.__name__}: {exc}",
+                    from_status=ExecutionStatus.RUNNING,
+                )
+        finally:
+            self.slots.release()
+            connection.close()
+
+    def _run(self, execution: Execution, retry: bool) -> None:
+        # Made only when a file input is staged: a call without files touches no disk.
+        work_dir = self.pod_dir / "runs" / str(execution.id)
+        try:
+            try:
+                inputs = _stage_inputs(execution, work_dir)
+            except UserInputError as exc:
+                execution_finish(
+                    execution=execution, status=ExecutionStatus.FAILED, reason=str(exc)
+                )
+                return
+            if self.sandbox is not None and work_dir.exists():
+                self.sandbox.hand_over(str(work_dir), self.key)
+            env = child_environment(execution, work_dir)
+            env["HOME"] = str(self.pod_dir)
+            env["TMPDIR"] = str(self.pod_dir / ".tmp")
+            pipeline = execution.pipeline
+            request = {
+                "inputs": inputs,
+                "outputs": [
+                    {"name": o["name"], "data_type": o["data_type"]}
+                    for o in pipeline.outputs
+                ],
+                "env": env,
+                "timeout_s": execution.timeout_s,
+            }
+            self._send_and_record(execution, request, retry)
+        finally:
+            if work_dir.exists():
+                shutil.rmtree(work_dir, ignore_errors=True)
+
+    def _send_and_record(
+        self, execution: Execution, request: dict, retry: bool
+    ) -> None:
+        # Its thread starts with the first line: a silent call costs no thread.
+        sink = LogSink(execution)
+        if retry:
+            sink.on_log(
+                "stderr", time.time(), POD_RETRY.format(how="see the deployment log")
+            )
+        item = InFlight(
+            execution=execution,
+            work_dir=self.pod_dir,
+            sink=sink,
+            deadline=float("inf"),
+        )
+        run_id = next(self.run_ids)
+        with self.lock:
+            self.inflight[run_id] = item
+        process_started = time.time()
+        try:
+            item.deadline = time.monotonic() + execution.timeout_s + TIMEOUT_GRACE_S
+            if not self.up.is_set() or not self.pod.run(run_id, request):
+                item.died, item.retryable = "it was not running", True
+            else:
+                # A long run must not pin a pooled connection meanwhile.
+                connection.close()
+                item.done.wait()
+        finally:
+            with self.lock:
+                self.inflight.pop(run_id, None)
+            sink.stop()
+        if item.timed_out:
+            execution_finish(
+                execution=execution,
+                status=ExecutionStatus.FAILED,
+                reason=TIMEOUT.format(seconds=execution.timeout_s),
+            )
+            return
+        if item.died is not None:
+            if item.retryable and not retry:
+                self.retries.append(str(execution.pk))
+                return
+            execution_error(
+                execution=execution,
+                reason=POD_DIED.format(how=item.died)
+                if not item.died.startswith("The pod exceeded")
+                else item.died,
+                from_status=ExecutionStatus.RUNNING,
+            )
+            return
+        self._record(execution, item.report or {}, process_started)
+
+    def _record(
+        self, execution: Execution, report: dict, process_started: float
+    ) -> None:
+        timeline = {
+            "process_started_at": _when(process_started),
+            "function_started_at": _when(report.get("function_started_at")),
+            "function_ended_at": _when(report.get("function_ended_at")),
+        }
+        if not report.get("ok"):
+            execution_finish(
+                execution=execution,
+                status=ExecutionStatus.FAILED,
+                reason=report.get("reason") or "The function failed",
+                timeline=timeline,
+            )
+            return
+        stored, failure = _store_outputs(
+            execution, report.get("outputs") or {}, self.pod_dir
+        )
+        execution_finish(
+            execution=execution,
+            status=ExecutionStatus.FAILED if failure else ExecutionStatus.SUCCEEDED,
+            reason=failure,
+            outputs=stored,
+            timeline=timeline,
+        )
+
+
+def _when(epoch: float | None) -> datetime | None:
+    return datetime.fromtimestamp(epoch, tz=UTC) if epoch else None
