@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from deployments.models import Deployment
-from platform_site.units import iso
+from platform_site.units import iso, ram_request_mib
 from pods.models import PodLog
+from pods.services import deployment_pods
+
+RECENT_POD_LINES = 20
 
 
 def pod_log_lines(
@@ -27,3 +30,18 @@ def pod_log_lines(
         }
         for line in lines
     ]
+
+
+def pods_context(deployment: Deployment) -> dict:
+    """What the deployment page shows of its pod: status, memory against the request, last lines."""
+    pods = [
+        {**pod, "rss_mib": (pod["rss_kib"] or 0) // 1024}
+        for pod in deployment_pods(deployment)
+        if deployment.is_enabled
+    ]
+    lines = PodLog.objects.filter(deployment=deployment).order_by("-timestamp", "-id")
+    return {
+        "pods": pods,
+        "ram_request_mib": ram_request_mib(deployment.ram_request),
+        "pod_logs": list(reversed(lines[:RECENT_POD_LINES])),
+    }

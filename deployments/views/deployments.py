@@ -88,6 +88,10 @@ def deployment_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
         "mappings": mapping_rows(deployment.inputs_mapping, deployment.outputs_mapping),
         **retention_context(deployment),
     }
+    if deployment.mode == "low_latency":
+        from pods.selectors import pods_context
+
+        context.update(pods_context(deployment))
     if deployment.execution_rule == ExecutionRule.ENDPOINT:
         context.update(_endpoint_context(request, deployment))
     elif deployment.schedule:

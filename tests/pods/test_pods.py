@@ -1,0 +1,129 @@
+"""Pods on the Django side: claims across pod hosts, delivery, the deployment page, the sweeper."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from deployments.models import Deployment, Pipeline, PipelineStatus
+from deployments.services.deployment_triggers import deployment_trigger
+from deployments.services.deployments import deployment_create, deployment_update
+from executions.models import Execution
+from executions.services.sweeping import executions_requeue_pending
+from platform_site.health import redis_client
+from pods.models import Pod, PodLog
+from pods.services import pod_queue_key, pods_claim
+
+
+@pytest.fixture
+def pipeline(db) -> Pipeline:
+    return Pipeline.objects.create(
+        name="adder",
+        function_path="main.py",
+        function_name="add",
+        status=PipelineStatus.READY,
+        inputs=[{"name": "a", "data_type": "number", "is_required": True}],
+        outputs=[{"name": "total", "data_type": "number"}],
+    )
+
+
+@pytest.fixture
+def low_latency(pipeline, alice) -> Deployment:
+    return deployment_create(
+        pipeline=pipeline,
+        name="adder-ll",
+        execution_rule="endpoint",
+        mode="low_latency",
+        ram_request="512MiB",
+        created_by=alice,
+    )
+
+
+def test_a_new_low_latency_deployment_waits_for_its_pod(low_latency):
+    assert low_latency.status == "creation_pending"
+
+
+def test_one_pod_host_claims_a_deployment_and_a_silent_one_loses_it(low_latency):
+    assert [d.pk for d in pods_claim(host="a")] == [low_latency.pk]
+    assert pods_claim(host="b") == []
+
+    Pod.objects.update(heartbeat_at=timezone.now() - timedelta(minutes=5))
+
+    assert [d.pk for d in pods_claim(host="b")] == [low_latency.pk]
+    assert Pod.objects.get().host == "b"
+
+
+def test_disabled_and_elastic_deployments_are_never_claimed(
+    low_latency, pipeline, alice
+):
+    deployment_create(
+        pipeline=pipeline, name="adder-el", execution_rule="endpoint", created_by=alice
+    )
+    deployment_update(deployment=low_latency, updated_by=alice, is_enabled=False)
+
+    assert pods_claim(host="a") == []
+
+
+def test_re_enabling_waits_for_a_pod_again(low_latency, alice):
+    deployment_update(deployment=low_latency, updated_by=alice, is_enabled=False)
+    deployment_update(deployment=low_latency, updated_by=alice, is_enabled=True)
+
+    assert Deployment.objects.get().status == "creation_pending"
+
+
+def test_a_call_goes_to_the_deployments_list_on_commit_and_never_to_the_sweeper(
+    low_latency, alice, django_capture_on_commit_callbacks
+):
+    client = redis_client()
+    client.delete(pod_queue_key(low_latency.pk))
+    with django_capture_on_commit_callbacks(execute=True):
+        execution = deployment_trigger(
+            deployment=low_latency, values={"a": 1}, files={}, created_by=alice
+        )
+
+    assert client.lrange(pod_queue_key(low_latency.pk), 0, -1) == [
+        str(execution.pk).encode()
+    ]
+    Execution.objects.update(enqueued_at=None)
+    assert executions_requeue_pending(broker_lost=True) == 0
+    client.delete(pod_queue_key(low_latency.pk))
+
+
+def test_the_page_shows_the_pods_memory_against_its_request(low_latency, alice_client):
+    Pod.objects.create(
+        deployment=low_latency,
+        pod_id="adder-ll-1",
+        host="vm:1",
+        status="running",
+        rss_kib=200 * 1024,
+        restarts=1,
+        heartbeat_at=timezone.now(),
+    )
+    PodLog.objects.create(
+        deployment=low_latency,
+        pod_id="adder-ll-1",
+        timestamp=timezone.now(),
+        message="Pod adder-ll-1 is up (pid 7).",
+    )
+
+    page = alice_client.get("/deployments/adder-ll/").content.decode()
+
+    assert "memory in use 200 MiB of the 512 MiB requested" in page
+    assert "restarted 1 time" in page
+    assert "Pod adder-ll-1 is up" in page
+
+
+def test_the_api_lists_the_pod(low_latency, api_client):
+    Pod.objects.create(
+        deployment=low_latency,
+        pod_id="adder-ll-1",
+        host="vm:1",
+        status="running",
+        heartbeat_at=timezone.now(),
+    )
+
+    body = api_client.get("/api/v1/deployments/adder-ll").json()
+
+    assert body["pods"] == [{"pod_id": "adder-ll-1", "status": "running"}]
