@@ -18,6 +18,7 @@ from executions.api import router as executions_router
 from metrics.api import router as metrics_router
 from platform_site.bodies import json_request_body
 from platform_site.errors import ApiError, api_error_response, error_response
+from replays.api import router as replays_router
 from retention.api import router as retention_router
 
 
@@ -44,6 +45,7 @@ api.add_router("", datastore_router)
 api.add_router("", metrics_router)
 api.add_router("", endpoint_access_router)
 api.add_router("", retention_router)
+api.add_router("", replays_router)
 
 
 def first_error_message(exc: NinjaValidationError) -> str:

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "metrics",
     "endpoint_access",
     "retention",
+    "replays",
 ]
 
 MIDDLEWARE = [

@@ -13,6 +13,7 @@ urlpatterns = [
     path("endpoints/", include("deployments.endpoint_urls")),
     path("accounts/", include("accounts.urls")),
     path("", include("deployments.urls")),
+    path("", include("replays.urls")),
     path("", include("executions.urls")),
     path("", include("datastore.urls")),
     path("", include("endpoint_access.urls")),

@@ -19,6 +19,7 @@ from executions.views.pages import LOG_PAGE_LINES, display_lines, timeline_segme
 from metrics.display import execution_metrics_context
 from platform_site.errors import NotFound
 from platform_site.http import HtmxHttpRequest
+from replays.views import replay_context
 from retention.views import retention_context
 
 PAGE_SIZE = 50
@@ -95,6 +96,7 @@ def execution_detail(request: HtmxHttpRequest, execution_id: str) -> HttpRespons
         "outputs": [r for r in rows if r.direction == IoDirection.OUTPUT],
         "segments": timeline_segments(execution),
         **execution_metrics_context(execution),
+        **replay_context(execution),
         **_log_context(execution, _after(request)),
     }
     return render(request, "executions/execution_detail.html", context)
