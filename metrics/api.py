@@ -13,7 +13,7 @@ from ninja.security import HttpBearer
 
 from metrics import selectors, services
 from metrics.models import MetricKind
-from metrics.tokens import execution_for_access_token
+from metrics.tokens import execution_for_access_token, pod_sibling
 from platform_site.errors import Forbidden, ValidationFailed
 from platform_site.http import json_body
 
@@ -31,10 +31,15 @@ class ExecutionTokenAuth(HttpBearer):
 
 
 def _own_execution(request: HttpRequest, body: dict):
+    """The execution named in the body, if the token may record for it."""
     execution = request.auth
-    if body.get("execution_id") != execution.execution_id:
+    target = body.get("execution_id")
+    if target == execution.execution_id:
+        return execution
+    sibling = pod_sibling(execution, target) if isinstance(target, str) else None
+    if sibling is None:
         raise Forbidden(OTHER_EXECUTION)
-    return execution
+    return sibling
 
 
 def _body(request: HttpRequest) -> dict:

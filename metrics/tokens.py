@@ -16,6 +16,7 @@ import jwt
 from django.conf import settings
 
 from accounts.services import JWT_ALGORITHM
+from deployments.models import DeploymentMode
 from executions.models import FINAL_STATUSES, Execution
 from metrics.models import ExecutionSdkToken
 
@@ -76,3 +77,24 @@ def execution_for_access_token(access_token: str) -> Execution | None:
     if claims["scope"] != SCOPE:
         return None
     return _running(Execution.objects.filter(pk=claims["eid"])).first()
+
+
+def pod_sibling(execution: Execution, execution_id: str) -> Execution | None:
+    """A running execution of the same low-latency deployment, or None.
+
+    Parallel executions share one pod process, hence one environment and one
+    token: the client tells them apart by the execution id it sends (read from
+    the context variable), so any running execution of that pod's deployment
+    may be named. Elastic executions each have their own token and get None.
+    """
+    if execution.deployment_id is None:
+        return None
+    return (
+        _running(Execution.objects.select_related("deployment"))
+        .filter(
+            execution_id=execution_id,
+            deployment_id=execution.deployment_id,
+            deployment__mode=DeploymentMode.LOW_LATENCY,
+        )
+        .first()
+    )

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from django.test import Client
 
-from executions.models import ExecutionStatus
+from deployments.models import Deployment
+from deployments.services.deployments import deployment_create
+from executions.models import Execution, ExecutionStatus
 from executions.services import execution_claim, execution_finish
 from metrics.api import OTHER_EXECUTION
 from metrics.models import MetricKind, PipelineMetric
@@ -184,3 +186,35 @@ def test_metrics_go_with_their_execution(make_execution):
     record(execution, "loss", 1)
     execution.delete()
     assert not PipelineMetric.objects.exists()
+
+
+def in_deployment(execution, alice, mode):
+    deployment = deployment_create(
+        pipeline=execution.pipeline,
+        name=f"d-{mode.replace('_', '-')}",
+        execution_rule="endpoint",
+        inputs_mapping=None,
+        outputs_mapping=None,
+        created_by=alice,
+    )
+    Deployment.objects.filter(pk=deployment.pk).update(mode=mode)
+    Execution.objects.filter(pk=execution.pk).update(deployment=deployment)
+    execution.refresh_from_db()
+    return execution
+
+
+def test_a_pods_token_records_for_its_parallel_siblings(
+    make_execution, execution_client, alice
+):
+    first = in_deployment(running(make_execution), alice, "low_latency")
+    second = running(make_execution)
+    Execution.objects.filter(pk=second.pk).update(deployment=first.deployment)
+    assert put_value(execution_client(first), second).status_code == 200
+    assert PipelineMetric.objects.get().execution_id == second.pk
+
+
+def test_elastic_siblings_stay_apart(make_execution, execution_client, alice):
+    first = in_deployment(running(make_execution), alice, "elastic")
+    second = running(make_execution)
+    Execution.objects.filter(pk=second.pk).update(deployment=first.deployment)
+    assert put_value(execution_client(first), second).status_code == 403
