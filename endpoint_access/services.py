@@ -45,7 +45,7 @@ def endpoint_token_create(
     """A new named token that works at once, until revoked or `expires_at`."""
     _require_endpoint(deployment)
     name = (name or "").strip()
-    if not name or len(name) > 100:
+    if not name or len(name) > 100 or "\x00" in name:
         raise ValidationFailed(
             "A token needs a name of 1 to 100 characters.", field="name"
         )

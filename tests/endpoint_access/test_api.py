@@ -88,3 +88,10 @@ def test_it_sets_and_clears_the_rate_limit(api_client, deployment):
 
 def test_it_needs_a_user_token(deployment):
     assert Client().get(url(deployment)).status_code == 401
+
+
+def test_it_refuses_a_nul_in_a_name(api_client, deployment):
+    response = api_client.post(
+        url(deployment), {"name": "a\x00b"}, content_type="application/json"
+    )
+    assert response.status_code == 400

@@ -218,3 +218,10 @@ def test_elastic_siblings_stay_apart(make_execution, execution_client, alice):
     second = running(make_execution)
     Execution.objects.filter(pk=second.pk).update(deployment=first.deployment)
     assert put_value(execution_client(first), second).status_code == 403
+
+
+def test_it_refuses_a_nul_in_a_filter(api_client, db):
+    response = api_client.get(
+        "/api/v1/metrics/single-value", {"filters[name]": "a\x00"}
+    )
+    assert response.status_code == 400

@@ -93,3 +93,9 @@ def test_the_api_refuses_a_replay_with_409(api_client, make_execution):
     assert response.status_code == 409
     assert response.json()["name"] == "ReplayRefused"
     assert Client().post("/api/v1/executions/x/replay").status_code == 401
+
+
+def test_the_api_compare_refuses_odd_ids(api_client, db):
+    response = api_client.get("/api/v1/execution-comparisons", {"a": "x\x00", "b": "y"})
+    assert response.status_code == 400
+    assert api_client.get("/api/v1/execution-comparisons").status_code == 400
