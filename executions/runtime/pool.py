@@ -155,29 +155,46 @@ class ZygotePool:
         deadline = (
             started + spec.timeout_s if spec.timeout_s and spec.timeout_s > 0 else None
         )
-        zygote = self._checkout(spec)
-        try:
-            wait = ZYGOTE_START_TIMEOUT_S
-            if deadline is not None:
-                wait = max(0.0, min(wait, deadline - started))
-            if not zygote.ready.wait(wait):
-                if deadline is not None and time.monotonic() >= deadline:
-                    return self._timed_out(spec, on_log, RunResult("failed"))
-                return RunResult(
-                    "error",
-                    f"The pipeline's runtime did not start within {ZYGOTE_START_TIMEOUT_S:g} s",
-                )
-            if zygote.start_error is not None:
-                return RunResult("error", zygote.start_error)
-            if zygote.failure is not None:
-                now = time.time()
-                for stream in ("stdout", "stderr"):
-                    for line in zygote.failure.get(stream, []):
-                        on_log(stream, now, line)
-                return RunResult("failed", zygote.failure["reason"])
-            return self._execute(zygote, spec, on_log, deadline, cancel)
-        finally:
-            self._release(zygote)
+        for _ in range(2):
+            zygote = self._checkout(spec)
+            try:
+                return self._run_on(zygote, spec, on_log, started, deadline, cancel)
+            except ZygoteGone:
+                # It died before taking the run (no user code started): a
+                # fresh zygote may take it, once.
+                self._discard(zygote)
+            finally:
+                self._release(zygote)
+        return RunResult("error", ZYGOTE_GONE_REASON)
+
+    def _run_on(
+        self,
+        zygote: ZygoteHandle,
+        spec: RunSpec,
+        on_log: LogCallback,
+        started: float,
+        deadline: float | None,
+        cancel: threading.Event | None,
+    ) -> RunResult:
+        wait = ZYGOTE_START_TIMEOUT_S
+        if deadline is not None:
+            wait = max(0.0, min(wait, deadline - started))
+        if not zygote.ready.wait(wait):
+            if deadline is not None and time.monotonic() >= deadline:
+                return self._timed_out(spec, on_log, RunResult("failed"))
+            return RunResult(
+                "error",
+                f"The pipeline's runtime did not start within {ZYGOTE_START_TIMEOUT_S:g} s",
+            )
+        if zygote.start_error is not None:
+            return RunResult("error", zygote.start_error)
+        if zygote.failure is not None:
+            now = time.time()
+            for stream in ("stdout", "stderr"):
+                for line in zygote.failure.get(stream, []):
+                    on_log(stream, now, line)
+            return RunResult("failed", zygote.failure["reason"])
+        return self._execute(zygote, spec, on_log, deadline, cancel)
 
     def warm(self, spec_like) -> None:
         """Start the zygote for spec_like (anything with RunSpec's first five fields, import_env optional) and wait until it is ready."""
@@ -266,6 +283,12 @@ class ZygotePool:
         if zygote.inflight == 0:
             to_stop.append(zygote)
 
+    def _discard(self, zygote: ZygoteHandle) -> None:
+        """Never hand this zygote out again (it is stopped once its last run is released)."""
+        with self._lock:
+            if self._zygotes.get(zygote.key) is zygote:
+                self._retire(zygote.key, [])
+
     def _release(self, zygote: ZygoteHandle) -> None:
         with self._lock:
             zygote.inflight -= 1
@@ -315,7 +338,7 @@ class ZygotePool:
         except ZygoteGone:
             for fd in (out_r, err_r, res_r):
                 os.close(fd)
-            return RunResult("error", ZYGOTE_GONE_REASON)
+            raise
         finally:
             # Only the child may hold the write ends, or we never see EOF.
             for fd in (out_w, err_w, res_w):
