@@ -73,13 +73,21 @@ def persistent_secret(path: Path) -> str:
     """Read a secret kept in the data dir, creating it on first start.
 
     Signed JWTs and encrypted endpoint tokens must survive restarts, so a
-    generated key is written once and reused.
+    generated key is written once and reused. Several processes may start at
+    once on a fresh data dir: the key is written whole to a private file and
+    linked into place, so every process reads the one key that won.
     """
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(50)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
-        f.write(value)
-    return value
+        f.write(secrets.token_urlsafe(50))
+    try:
+        os.link(draft, path)
+    except FileExistsError:
+        pass  # another process won the race: use its key
+    finally:
+        draft.unlink()
+    return path.read_text().strip()
