@@ -37,7 +37,9 @@ def get_pool():
     with _lock:
         if _pool is None:
             from executions.runtime.pool import ZygotePool
+            from executions.services.variables import environment_variables_keep
 
+            environment_variables_keep()
             _pool = ZygotePool(runtime_env=dict(ZYGOTE_ENV), sandbox=get_sandbox())
         return _pool
 

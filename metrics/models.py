@@ -31,17 +31,3 @@ class PipelineMetric(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["kind", "name", "created_at"])]
-
-
-class ExecutionSdkToken(models.Model):
-    """The SDK token handed to one execution; only its SHA-256 digest is kept.
-
-    It can record metrics for that execution and nothing else, and stops
-    working once the execution is final.
-    """
-
-    execution = models.OneToOneField(
-        Execution, on_delete=models.CASCADE, related_name="sdk_token"
-    )
-    digest = models.CharField(max_length=64, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)

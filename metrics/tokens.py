@@ -1,40 +1,32 @@
 """SDK tokens scoped to one execution: what user code gets to record its metrics.
 
-The raw token lives only in the execution's environment; we keep its digest.
-Exchanged at /auth/refresh, it yields an access token whose claims name the
+The token is the execution's id signed with the platform's secret key (an
+HMAC, checked in constant time): nothing is stored, so handing one to every
+execution costs no database write. Exchanged at /auth/refresh, it yields an access token whose claims name the
 execution instead of a user, so every user route refuses it (they require
 `tid`), and the metric routes accept it only while the execution runs.
 """
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import time
 
 import jwt
 from django.conf import settings
+from django.core import signing
 
 from accounts.services import JWT_ALGORITHM
 from deployments.models import DeploymentMode
 from executions.models import FINAL_STATUSES, Execution
-from metrics.models import ExecutionSdkToken
 
 EXECUTION_TOKEN_PREFIX = "exe_"
 SCOPE = "execution-metrics"
-
-
-def _digest(raw: str) -> str:
-    return hashlib.sha256(raw.encode()).hexdigest()
+_signer = signing.Signer(salt="metrics.execution-sdk-token")
 
 
 def execution_sdk_token_issue(*, execution: Execution) -> str:
-    """A fresh token for this execution; a retried execution replaces its old one."""
-    raw = EXECUTION_TOKEN_PREFIX + secrets.token_urlsafe(32)
-    ExecutionSdkToken.objects.update_or_create(
-        execution=execution, defaults={"digest": _digest(raw)}
-    )
-    return raw
+    """The token of this execution: its id, signed."""
+    return EXECUTION_TOKEN_PREFIX + _signer.sign(str(execution.pk))
 
 
 def _running(queryset):
@@ -42,20 +34,16 @@ def _running(queryset):
 
 
 def execution_access_token_issue(*, raw: str) -> str | None:
-    """A short-lived access token for a running execution's token, or None.
-
-    Lookup by digest through a unique index: no byte-by-byte comparison of the secret.
-    """
-    token = (
-        ExecutionSdkToken.objects.select_related("execution")
-        .filter(digest=_digest(raw))
-        .first()
-    )
-    if token is None or token.execution.is_final:
+    """A short-lived access token for a running execution's token, or None."""
+    try:
+        execution_pk = _signer.unsign(raw.removeprefix(EXECUTION_TOKEN_PREFIX))
+    except signing.BadSignature:
+        return None
+    if not _running(Execution.objects.filter(pk=execution_pk)).exists():
         return None
     now = int(time.time())
     claims = {
-        "eid": str(token.execution_id),
+        "eid": execution_pk,
         "scope": SCOPE,
         "iat": now,
         "exp": now + settings.ACCESS_TOKEN_LIFETIME_S,

@@ -11,6 +11,7 @@ import logging
 import shutil
 
 from deployments.models import Deployment, DeploymentMode
+from executions.services.variables import environment_variables_keep
 from pods import services
 from pods.models import Pod
 from pods.runner import PodRunner, generation, pod_dir_for
@@ -22,6 +23,7 @@ class PodHost:
     def __init__(self, host: str | None = None) -> None:
         self.host = host or services.host_name()
         self.runners: dict = {}
+        environment_variables_keep()
 
     def step(self) -> bool:
         """Claim, reconcile, beat; True when something changed."""

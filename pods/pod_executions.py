@@ -33,6 +33,7 @@ from executions.services.running import (
     _stage_inputs,
     _store_outputs,
     child_environment,
+    execution_to_run,
 )
 from platform_site.health import redis_client
 from pods import services
@@ -46,6 +47,8 @@ LOST_MESSAGE_AFTER_S = 2.0
 # stopped by recycling the pod a little later.
 TIMEOUT_GRACE_S = 1.0
 RESTART_PAUSE_S = 0.5
+# A run this short keeps its database connection for recording its result.
+KEEP_CONNECTION_S = 0.05
 
 POD_DIED = "The pod running this execution died ({how})"
 POD_RETRY = "[platform] The pod running this execution died ({how}); it runs once more on a new pod."
@@ -151,9 +154,7 @@ class PodExecutions:
         try:
             if not retry and not execution_claim(execution_pk=pk):
                 return
-            execution = (
-                Execution.objects.select_related("pipeline").filter(pk=pk).first()
-            )
+            execution = execution_to_run(pk)
             if execution is None:
                 return
             if self.failed_reason is not None:
@@ -231,7 +232,7 @@ class PodExecutions:
             item.deadline = time.monotonic() + execution.timeout_s + TIMEOUT_GRACE_S
             if not self.up.is_set() or not self.pod.run(run_id, request):
                 item.died, item.retryable = "it was not running", True
-            else:
+            elif not item.done.wait(KEEP_CONNECTION_S):
                 # A long run must not pin a pooled connection meanwhile.
                 connection.close()
                 item.done.wait()

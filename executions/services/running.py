@@ -30,7 +30,6 @@ from executions.files import (
     execution_file_store,
 )
 from executions.models import (
-    EnvironmentVariable,
     Execution,
     ExecutionIo,
     ExecutionStatus,
@@ -46,6 +45,7 @@ from executions.services.lifecycle import (
     safe_filename,
 )
 from executions.services.logs import LogSink
+from executions.services.variables import environment_variables
 from metrics.tokens import execution_sdk_token_issue
 from platform_site.db_retry import DATABASE_BLIPS, db_retry
 from platform_site.errors import ApiError
@@ -61,7 +61,7 @@ class UserInputError(Exception):
 
 def child_environment(execution: Execution, work_dir: Path) -> dict[str, str]:
     """Platform variables + execution context, and nothing from our own environment."""
-    env = {var.name: var.value for var in EnvironmentVariable.objects.all()}
+    env = environment_variables()
     python_bin = str(Path(execution.pipeline.python_executable).parent)
     env.update(
         {
@@ -89,11 +89,26 @@ def _sdk_environment(execution: Execution) -> dict[str, str]:
     }
 
 
+def _io_rows(execution: Execution, direction: str) -> list[ExecutionIo]:
+    """Inputs or outputs in order; loaded with the execution (prefetch "io") or now."""
+    return [row for row in execution.io.all() if row.direction == direction]
+
+
+def execution_to_run(execution_pk) -> Execution | None:
+    """The execution with its pipeline and inputs/outputs: two queries for a whole run."""
+    return (
+        Execution.objects.select_related("pipeline")
+        .prefetch_related("io")
+        .filter(pk=execution_pk)
+        .first()
+    )
+
+
 def _stage_inputs(execution: Execution, work_dir: Path) -> dict[str, Any]:
     """The function's keyword arguments; files are copied into the work dir as {"path"}."""
     kwargs: dict[str, Any] = {}
     inputs_dir = work_dir / "inputs"
-    for row in execution.io.filter(direction=IoDirection.INPUT):
+    for row in _io_rows(execution, IoDirection.INPUT):
         if row.mapping_type == "datastore":
             from datastore.services import datastore_stage_input
 
@@ -143,7 +158,7 @@ def _store_outputs(
 ) -> tuple[dict[str, dict[str, Any]], str | None]:
     """Check and store declared outputs. Returns (stored, failure reason or None)."""
     stored: dict[str, dict[str, Any]] = {}
-    rows = list(execution.io.filter(direction=IoDirection.OUTPUT))
+    rows = _io_rows(execution, IoDirection.OUTPUT)
     if rows and not isinstance(outputs, dict):
         return {}, "The function must return a dict of outputs keyed by output name."
     for row in rows:
@@ -240,9 +255,7 @@ def execution_run(*, execution_pk, pool) -> None:
 
 
 def _run_claimed(execution_pk, pool, user_code_started: threading.Event) -> None:
-    execution = (
-        Execution.objects.select_related("pipeline").filter(pk=execution_pk).first()
-    )
+    execution = execution_to_run(execution_pk)
     if execution is None:  # deleted between the claim and now
         return
     pipeline = execution.pipeline

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import threading
 
 from django.db import transaction
 
 from executions.models import EnvironmentVariable
+from platform_site import notify
 from platform_site.errors import NotFound, ValidationFailed
 
 VARIABLE_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -59,6 +61,7 @@ def environment_variables_set(
                 name=name, defaults={"value": value}
             )
             saved.append(variable)
+        transaction.on_commit(_announce_change)
     return saved
 
 
@@ -71,4 +74,52 @@ def environment_variable_delete(*, name: str) -> EnvironmentVariable:
         if variable is None:
             raise NotFound(f"Environment variable '{name}' does not exist.")
         variable.delete()
+        transaction.on_commit(_announce_change)
     return variable
+
+
+# -- what executions get ------------------------------------------------------
+# Every execution starts with every variable. Processes that start many
+# (worker, pod host) keep them and read them again only after a change was
+# announced, so a call costs no query; the listener also wakes the watch when
+# it reconnects to Redis, since a change may have been missed meanwhile.
+CHANGED_CHANNEL = notify.channel_for("environment-variables", "changed")
+_changed: threading.Event | None = None
+_kept: dict[str, str] = {}
+_kept_lock = threading.Lock()
+
+
+def _announce_change() -> None:
+    notify.publish(CHANGED_CHANNEL)
+
+
+def _read() -> dict[str, str]:
+    return dict(EnvironmentVariable.objects.values_list("name", "value"))
+
+
+def environment_variables_keep() -> None:
+    """From now on this process keeps the variables between announced changes."""
+    global _changed
+    with _kept_lock:
+        if _changed is None:
+            changed = notify.listener().watch(CHANGED_CHANNEL)
+            changed.set()  # the first execution reads them
+            _changed = changed
+
+
+def environment_variables() -> dict[str, str]:
+    """name -> value of every variable, as of now."""
+    changed = _changed
+    if changed is None:
+        return _read()
+    with _kept_lock:
+        if changed.is_set():
+            # Cleared before reading: a change committed meanwhile sets it again.
+            changed.clear()
+            try:
+                _kept.clear()
+                _kept.update(_read())
+            except BaseException:
+                changed.set()
+                raise
+        return dict(_kept)
