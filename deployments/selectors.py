@@ -39,9 +39,10 @@ def deployment_get_or_404(name: str) -> Deployment:
 
 
 def deployment_for_endpoint_path(path: str) -> Deployment | None:
-    """The endpoint deployment served at /endpoints/<path> (one query, pipeline joined)."""
+    """The endpoint deployment served at /endpoints/<path> (one query: pipeline,
+    owner and access limits joined)."""
     return (
-        Deployment.objects.select_related("pipeline", "created_by")
+        Deployment.objects.select_related("pipeline", "created_by", "endpoint_limits")
         .filter(endpoint_url_path=path, execution_rule=ExecutionRule.ENDPOINT)
         .first()
     )

@@ -96,12 +96,11 @@ def endpoint_token_accepts(*, deployment: Deployment, raw: str) -> bool:
 
 
 def endpoint_limits(deployment: Deployment) -> EndpointLimits | None:
-    """The deployment's limits row, read once per request (cached on the instance)."""
-    if not hasattr(deployment, "_endpoint_limits"):
-        deployment._endpoint_limits = EndpointLimits.objects.filter(
-            deployment=deployment
-        ).first()
-    return deployment._endpoint_limits
+    """The deployment's limits row: joined by the endpoint's lookup, else read once."""
+    try:
+        return deployment.endpoint_limits
+    except EndpointLimits.DoesNotExist:
+        return None
 
 
 def endpoint_main_token_used(*, deployment: Deployment) -> None:
