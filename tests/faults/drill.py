@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import http.client
 import json
@@ -128,6 +129,9 @@ class Outcome:
     problems: list[str] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Set when the drill gives up (its deadline, pytest-timeout): callers stop
+    # retrying and following, so nothing keeps the test waiting on them.
+    stop: threading.Event = field(default_factory=threading.Event)
 
     def summary(self) -> str:
         return (
@@ -180,7 +184,11 @@ class Caller:
         deadline = time.monotonic() + RETRY_503_FOR_S
         try:
             status, payload = self.request("POST", path, body)
-            while status == 503 and time.monotonic() < deadline:
+            while (
+                status == 503
+                and time.monotonic() < deadline
+                and not self.outcome.stop.is_set()
+            ):
                 with self.outcome.lock:
                     self.outcome.statuses[503] += 1
                 time.sleep(0.2)  # Retry-After says 1 s; drills want it sooner
@@ -214,7 +222,7 @@ class Caller:
         """The result route until it answers (it holds, then 307s to itself)."""
         deadline = time.monotonic() + FOLLOW_FOR_S
         status, payload = 0, {}
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not self.outcome.stop.is_set():
             try:
                 status, payload = self.request(
                     "GET",
@@ -245,8 +253,15 @@ def burst(
     seconds: float = 0,
     during=None,
     outcome: Outcome | None = None,
+    within_s: float | None = None,
 ) -> Outcome:
-    """`calls` endpoint calls from `concurrency` keep-alive callers; `during(outcome)` runs alongside."""
+    """`calls` endpoint calls from `concurrency` keep-alive callers; `during(outcome)` runs alongside.
+
+    Past `within_s` (if given) the callers are told to stop and BurstTimeout
+    says what was left. Whatever interrupts the wait (pytest-timeout's
+    exception included) stops the callers too, and the test goes on to its
+    teardown at once instead of joining callers that may wait for minutes.
+    """
     outcome = outcome or Outcome()
     per_caller = [
         calls // concurrency + (i < calls % concurrency) for i in range(concurrency)
@@ -255,15 +270,44 @@ def burst(
     def caller_loop(count: int) -> None:
         caller = Caller(drill, outcome)
         for _ in range(count):
+            if outcome.stop.is_set():
+                return
             caller.call(seconds)
 
-    with ThreadPoolExecutor(max_workers=concurrency + 1) as pool:
+    pool = ThreadPoolExecutor(max_workers=concurrency + 1)
+    finished = False
+    try:
         fault = pool.submit(during, outcome) if during else None
-        for future in [pool.submit(caller_loop, n) for n in per_caller]:
+        futures = [pool.submit(caller_loop, n) for n in per_caller]
+        _, pending = concurrent.futures.wait(
+            [*futures, *([fault] if fault else [])], timeout=within_s
+        )
+        if pending:
+            raise BurstTimeout(
+                f"the burst of {calls} calls did not finish within {within_s:.0f} s: "
+                f"{outcome.summary()}; {len(pending)} of {len(futures) + bool(fault)} "
+                f"threads still busy; processes' exit codes "
+                f"{exit_codes(drill)}; logs in {drill.platform.log_dir}"
+            )
+        for future in futures:
             future.result()
         if fault is not None:
             fault.result()
+        finished = True
+    finally:
+        if not finished:
+            outcome.stop.set()
+        pool.shutdown(wait=finished, cancel_futures=True)
     return outcome
+
+
+def exit_codes(drill: Drill) -> dict[str, int | None]:
+    """Each platform process's exit code (None: still running)."""
+    return {name: proc.poll() for name, proc in drill.platform.procs.items()}
+
+
+class BurstTimeout(AssertionError):
+    """A burst that did not finish in time: a stuck stack, reported as a test failure."""
 
 
 def wait_until(predicate, *, within_s: float, every_s: float = 0.05) -> bool:

@@ -11,6 +11,7 @@ from tests.faults.drill import Outcome, burst, drill_stack, wait_until
 pytestmark = pytest.mark.e2e
 
 RESEND_WITHIN_S = 10
+BURST_WITHIN_S = 150
 
 
 def test_a_burst_survives_flushall_and_a_redis_restart(tmp_path):
@@ -19,12 +20,30 @@ def test_a_burst_survives_flushall_and_a_redis_restart(tmp_path):
         worker = drill.platform.procs["worker"]
 
         def break_the_broker(outcome: Outcome) -> None:
-            wait_until(lambda: len(outcome.accepted) >= 50, within_s=60)
+            # Never after the burst gave up: its teardown stops this Redis.
+            wait_until(
+                lambda: len(outcome.accepted) >= 50 or outcome.stop.is_set(),
+                within_s=60,
+            )
+            if outcome.stop.is_set():
+                return
             drill.redis.flushall()
-            wait_until(lambda: len(outcome.accepted) >= 120, within_s=60)
+            wait_until(
+                lambda: len(outcome.accepted) >= 120 or outcome.stop.is_set(),
+                within_s=60,
+            )
+            if outcome.stop.is_set():
+                return
             drill.redis.restart(down_s=1.0)
 
-        outcome = burst(drill, calls=200, concurrency=20, during=break_the_broker)
+        # Bounded well inside pytest-timeout: a stuck worker fails here, clearly.
+        outcome = burst(
+            drill,
+            calls=200,
+            concurrency=20,
+            during=break_the_broker,
+            within_s=BURST_WITHIN_S,
+        )
         statuses = drill.wait_final(outcome.accepted, within_s=60)
         waits = drill.platform.sql(
             "SELECT max(extract(epoch FROM started_at - created_at)) "
