@@ -18,6 +18,7 @@ import statistics
 import sys
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg
@@ -79,8 +80,10 @@ def fire_all(pks: list[int], *, batch_size: int) -> tuple[list[float], float]:
     from deployments.scheduler import scheduler_step
     from executions.models import Execution
 
-    tick = timezone.now()  # the scheduler wakes at the due time itself
+    # Due a second from now: the scheduler sleeps until the due time, then wakes.
+    tick = timezone.now() + timedelta(seconds=1)
     Deployment.objects.filter(pk__in=pks).update(next_run_at=tick)
+    time.sleep(max(0.0, (tick - timezone.now()).total_seconds()))
     started = time.perf_counter()
     while scheduler_step(batch_size=batch_size):
         pass

@@ -9,6 +9,7 @@ makes a double fire impossible even with two schedulers.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable
@@ -19,9 +20,10 @@ from django.utils import timezone
 
 from deployments.models import Deployment, DeploymentStatus, ExecutionRule
 from deployments.schedules import schedule_next_run
-from deployments.services.deployment_triggers import deployment_fire_tick
+from deployments.services.deployment_triggers import deployment_tick_build
 from executions.models import ExecutionStatus
 from executions.services import execution_record_unrun
+from executions.services.lifecycle import BuiltExecution, executions_save
 from platform_site.errors import ApiError
 
 logger = logging.getLogger(__name__)
@@ -62,26 +64,14 @@ def scheduler_step(
     tick ever disappears silently.
     """
     now = now or timezone.now()
-    next_run = _memo(schedule_next_run)
-    with transaction.atomic():
-        deployments = list(
-            _due(now)
-            .select_for_update(skip_locked=True, of=("self",))
-            .select_related("pipeline", "created_by")
-            .order_by("next_run_at")[:batch_size]
-        )
-        if not deployments:
-            return False
-        upcoming: dict[datetime, list[int]] = defaultdict(list)
-        for deployment in deployments:
-            _fire(deployment)
-            _record_missed(
-                deployment, after=deployment.next_run_at, until=now, next_run=next_run
-            )
-            upcoming[next_run(deployment.schedule, after=now)].append(deployment.pk)
-        # One UPDATE per distinct next time: a batch mostly shares a few schedules.
-        for next_run_at, pks in upcoming.items():
-            Deployment.objects.filter(pk__in=pks).update(next_run_at=next_run_at)
+    try:
+        deployments = _fire_batch(now, batch_size, guarded=False)
+    except IntegrityError:
+        # Another scheduler fired one of these ticks meanwhile (rare: rows are
+        # locked): the same batch again, each deployment in its own savepoint.
+        deployments = _fire_batch(now, batch_size, guarded=True)
+    if not deployments:
+        return False
     # One line per batch: hundreds of deployments on one minute would flood the log.
     logger.info(
         "Fired the due ticks of %d deployment(s), oldest %s",
@@ -91,17 +81,50 @@ def scheduler_step(
     return True
 
 
-def _fire(deployment: Deployment) -> None:
-    """Start the execution of its due tick, or record why it could not start."""
+def _fire_batch(now: datetime, batch_size: int, *, guarded: bool) -> list[Deployment]:
+    """Claim and fire up to batch_size due deployments in one transaction.
+
+    Unguarded, a batch costs no savepoint per deployment, and an
+    IntegrityError (a tick fired twice) rolls the whole batch back.
+    """
+    next_run = _memo(schedule_next_run)
+    with transaction.atomic():
+        deployments = list(
+            _due(now)
+            .select_for_update(skip_locked=True, of=("self",))
+            .select_related("pipeline", "created_by")
+            .order_by("next_run_at")[:batch_size]
+        )
+        upcoming: dict[datetime, list[int]] = defaultdict(list)
+        fired = []
+        for deployment in deployments:
+            tick = _tick(deployment, guarded=guarded)
+            if tick is not None:
+                if guarded:
+                    _save_guarded(deployment, tick)
+                else:
+                    fired.append(tick)
+            _record_missed(
+                deployment,
+                after=deployment.next_run_at,
+                until=now,
+                next_run=next_run,
+                guarded=guarded,
+            )
+            upcoming[next_run(deployment.schedule, after=now)].append(deployment.pk)
+        if fired:
+            executions_save(fired)  # the whole batch in two statements
+        # One UPDATE per distinct next time: a batch mostly shares a few schedules.
+        for next_run_at, pks in upcoming.items():
+            Deployment.objects.filter(pk__in=pks).update(next_run_at=next_run_at)
+    return deployments
+
+
+def _tick(deployment: Deployment, *, guarded: bool) -> BuiltExecution | None:
+    """The execution of its due tick, or None after recording why it cannot start."""
     tick = deployment.next_run_at
     try:
-        with transaction.atomic():  # a savepoint: a lost race must not poison the batch
-            execution = deployment_fire_tick(deployment=deployment, scheduled_for=tick)
-        logger.debug(
-            "Fired %s for tick %s: %s", deployment.name, tick, execution.execution_id
-        )
-    except IntegrityError:
-        logger.info("Tick %s of %s was already fired", tick, deployment.name)
+        return deployment_tick_build(deployment=deployment, scheduled_for=tick)
     except ApiError as exc:
         # The tick cannot run (e.g. a mapped environment variable is gone):
         # record why and move on to the next tick rather than retrying forever.
@@ -109,8 +132,27 @@ def _fire(deployment: Deployment) -> None:
             "Tick %s of %s not started: %s", tick, deployment.name, exc.message
         )
         _record_unrun(
-            deployment, tick, ExecutionStatus.FAILED, f"Not started: {exc.message}"
+            deployment,
+            tick,
+            ExecutionStatus.FAILED,
+            f"Not started: {exc.message}",
+            guarded=guarded,
         )
+        return None
+
+
+def _save_guarded(deployment: Deployment, tick: BuiltExecution) -> None:
+    try:
+        with transaction.atomic():  # a lost race must not poison the batch
+            executions_save([tick])
+    except IntegrityError:
+        logger.info(
+            "Tick %s of %s was already fired", deployment.next_run_at, deployment.name
+        )
+
+
+def _savepoint(guarded: bool):
+    return transaction.atomic() if guarded else contextlib.nullcontext()
 
 
 def _memo(fn: Callable[..., datetime]) -> Callable[..., datetime]:
@@ -127,15 +169,16 @@ def _memo(fn: Callable[..., datetime]) -> Callable[..., datetime]:
 
 
 def _record_unrun(
-    deployment: Deployment, tick: datetime, status: str, reason: str
+    deployment: Deployment, tick: datetime, status: str, reason: str, *, guarded: bool
 ) -> None:
     try:
-        with transaction.atomic():  # a savepoint: another scheduler may have it
+        with _savepoint(guarded):  # another scheduler may have it
             execution_record_unrun(
                 deployment=deployment, scheduled_for=tick, status=status, reason=reason
             )
     except IntegrityError:
-        pass
+        if not guarded:
+            raise
 
 
 def _record_missed(
@@ -144,6 +187,7 @@ def _record_missed(
     after: datetime,
     until: datetime,
     next_run: Callable[..., datetime] = schedule_next_run,
+    guarded: bool = True,
 ) -> None:
     """Record ticks in (after, until] as Skipped: they passed while nothing fired them."""
     tick = after
@@ -156,6 +200,7 @@ def _record_missed(
             tick,
             ExecutionStatus.SKIPPED,
             SKIPPED_REASON.format(tick=after.isoformat()),
+            guarded=guarded,
         )
     logger.warning(
         "%s missed more than %d ticks; only the first were recorded",

@@ -12,7 +12,11 @@ from deployments.models import Deployment, ExecutionRule
 from executions.files import S3_MARK
 from executions.models import Execution, ExecutionIo, IoDirection, Trigger
 from executions.services.inputs import input_values_resolve
-from executions.services.lifecycle import execution_create
+from executions.services.lifecycle import (
+    BuiltExecution,
+    execution_build,
+    execution_create,
+)
 from platform_site.errors import ApiError, Forbidden, ValidationFailed
 
 MAX_FILES_PER_CALL = 1
@@ -109,13 +113,14 @@ def deployment_trigger(
         )
 
 
-def deployment_fire_tick(
+def deployment_tick_build(
     *, deployment: Deployment, scheduled_for: datetime
-) -> Execution:
-    """The execution of one CRON tick; inputs recorded with their sources (constant, …).
+) -> BuiltExecution:
+    """The rows of one CRON tick's execution, inputs with their sources (constant, …).
 
-    The unique constraint (deployment, scheduled_for) raises IntegrityError when
-    another scheduler already fired this tick; the caller handles it.
+    The scheduler saves a batch of them at once (executions_save); the unique
+    constraint (deployment, scheduled_for) raises IntegrityError there when
+    another scheduler already fired this tick.
     """
     inputs = input_values_resolve(
         pipeline=deployment.pipeline,
@@ -124,8 +129,7 @@ def deployment_fire_tick(
         inputs_mapping=deployment.inputs_mapping,
         source="periodic",
     )
-    # execution_create is one transaction; the scheduler's savepoint encloses it.
-    return execution_create(
+    return execution_build(
         pipeline=deployment.pipeline,
         trigger=Trigger.PERIODIC,
         created_by=deployment.created_by,

@@ -11,6 +11,7 @@ import io
 import logging
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,43 @@ def execution_create(
     memory_limit_mib: int | None = None,
 ) -> Execution:
     """Write the Pending execution and its inputs/outputs; enqueue it once committed."""
+    built = execution_build(
+        pipeline=pipeline,
+        trigger=trigger,
+        created_by=created_by,
+        inputs=inputs,
+        outputs_mapping=outputs_mapping,
+        deployment=deployment,
+        scheduled_for=scheduled_for,
+        timeout_s=timeout_s,
+        memory_limit_mib=memory_limit_mib,
+    )
+    executions_save([built])
+    return built.execution
+
+
+@dataclass
+class BuiltExecution:
+    """A Pending execution and its input/output rows, not saved yet."""
+
+    execution: Execution
+    io: list[ExecutionIo]
+    inputs: list[ResolvedInput]
+
+
+def execution_build(
+    *,
+    pipeline,
+    trigger: str,
+    created_by,
+    inputs: list[ResolvedInput],
+    outputs_mapping: list[dict] | None,
+    deployment=None,
+    scheduled_for: datetime | None = None,
+    timeout_s: int | None = None,
+    memory_limit_mib: int | None = None,
+) -> BuiltExecution:
+    """The rows of a new execution, checked, for executions_save."""
     source = "endpoint" if trigger == Trigger.ENDPOINT else "run"
     outputs = outputs_mapping_resolve(
         pipeline=pipeline, outputs_mapping=outputs_mapping, source=source
@@ -104,66 +142,87 @@ def execution_create(
         timeout_s = deployment.execution_timeout_s
     if memory_limit_mib is None and deployment is not None:
         memory_limit_mib = ram_request_mib(deployment.ram_request)
-    now = timezone.now()
-    # No savepoint inside a caller's transaction: nothing here is retried on its
-    # own, and the endpoint's hot path saves two round trips.
-    with transaction.atomic(savepoint=False):
-        execution = Execution.objects.create(
-            execution_id=f"{pipeline.name}-{secrets.token_hex(5)}",
-            pipeline=pipeline,
-            pipeline_name=pipeline.name,
-            deployment=deployment,
-            deployment_name=deployment.name if deployment is not None else None,
-            trigger=trigger,
-            created_by=created_by,
-            scheduled_for=scheduled_for,
-            timeout_s=timeout_s or settings.EXECUTION_TIMEOUT_S,
-            memory_limit_mib=memory_limit_mib or settings.EXECUTION_MEMORY_LIMIT_MIB,
-            enqueued_at=now,
+    execution = Execution(
+        execution_id=f"{pipeline.name}-{secrets.token_hex(5)}",
+        pipeline=pipeline,
+        pipeline_name=pipeline.name,
+        deployment=deployment,
+        deployment_name=deployment.name if deployment is not None else None,
+        trigger=trigger,
+        created_by=created_by,
+        scheduled_for=scheduled_for,
+        timeout_s=timeout_s or settings.EXECUTION_TIMEOUT_S,
+        memory_limit_mib=memory_limit_mib or settings.EXECUTION_MEMORY_LIMIT_MIB,
+        enqueued_at=timezone.now(),
+    )
+    rows = [
+        ExecutionIo(
+            execution=execution,
+            direction=IoDirection.INPUT,
+            position=position,
+            name=item.name,
+            data_type=item.data_type,
+            mapping_type=item.mapping_type,
+            mapping_value=item.mapping_value or {},
+            value=item.value,
         )
-        rows = []
-        for position, item in enumerate(inputs):
-            file_path = None
-            if item.file is not None:
-                file_path = _store_input_file(execution, item)
-            rows.append(
-                ExecutionIo(
-                    execution=execution,
-                    direction=IoDirection.INPUT,
-                    position=position,
-                    name=item.name,
-                    data_type=item.data_type,
-                    mapping_type=item.mapping_type,
-                    mapping_value=item.mapping_value or {},
-                    value=item.value,
-                    file_path=file_path,
-                )
-            )
-        for position, out in enumerate(outputs):
-            rows.append(
-                ExecutionIo(
-                    execution=execution,
-                    direction=IoDirection.OUTPUT,
-                    position=position,
-                    name=out["name"],
-                    data_type=out["data_type"],
-                    mapping_type=out["mapping_type"],
-                    mapping_value=out["mapping_value"],
-                )
-            )
-        ExecutionIo.objects.bulk_create(rows)
-        pk = str(execution.pk)
-        if deployment is not None and deployment.mode == "low_latency":
-            # Straight to the deployment's pod host, never through Celery.
-            from pods.services import pod_enqueue
+        for position, item in enumerate(inputs)
+    ]
+    rows += [
+        ExecutionIo(
+            execution=execution,
+            direction=IoDirection.OUTPUT,
+            position=position,
+            name=out["name"],
+            data_type=out["data_type"],
+            mapping_type=out["mapping_type"],
+            mapping_value=out["mapping_value"],
+        )
+        for position, out in enumerate(outputs)
+    ]
+    return BuiltExecution(execution=execution, io=rows, inputs=inputs)
 
-            deployment_pk = deployment.pk
-            transaction.on_commit(
-                lambda: pod_enqueue(execution_pk=pk, deployment_pk=deployment_pk)
-            )
-        else:
-            transaction.on_commit(lambda: execution_enqueue(pk))
-    return execution
+
+def executions_save(built: list[BuiltExecution]) -> None:
+    """Insert executions with their rows (two statements for any number) and
+    send each to its runner once committed.
+
+    No savepoint inside a caller's transaction: nothing here is retried on
+    its own, and the endpoint's hot path saves two round trips.
+    """
+    with transaction.atomic(savepoint=False):
+        Execution.objects.bulk_create([item.execution for item in built])
+        for item in built:
+            for row, resolved in zip(item.io, item.inputs, strict=False):
+                if resolved.file is not None:
+                    row.file_path = _store_input_file(item.execution, resolved)
+        ExecutionIo.objects.bulk_create([row for item in built for row in item.io])
+        to_pods = [
+            (str(item.execution.pk), item.execution.deployment_id)
+            for item in built
+            if _runs_on_a_pod(item.execution.deployment)
+        ]
+        to_workers = [
+            str(item.execution.pk)
+            for item in built
+            if not _runs_on_a_pod(item.execution.deployment)
+        ]
+        transaction.on_commit(lambda: _send(to_pods, to_workers))
+
+
+def _send(to_pods: list[tuple[str, Any]], to_workers: list[str]) -> None:
+    if to_pods:
+        # Straight to the deployment's pod host, never through Celery.
+        from pods.services import pod_enqueue
+
+        for pk, deployment_pk in to_pods:
+            pod_enqueue(execution_pk=pk, deployment_pk=deployment_pk)
+    for pk in to_workers:
+        execution_enqueue(pk)
+
+
+def _runs_on_a_pod(deployment) -> bool:
+    return deployment is not None and deployment.mode == "low_latency"
 
 
 def execution_create_for_run(

@@ -138,6 +138,24 @@ def test_it_skips_a_tick_another_scheduler_already_fired(alice):
     assert deployment.next_run_at > tick
 
 
+@pytest.mark.django_db
+def test_a_tick_fired_twice_does_not_stop_the_rest_of_its_batch(alice):
+    fired_before, *others = [periodic(alice) for _ in range(3)]
+    tick = fired_before.next_run_at
+    scheduler_step()
+    Deployment.objects.filter(pk__in=[d.pk for d in others]).update(next_run_at=tick)
+    # A stale view of a tick already fired, in the same batch as two due ones.
+    Deployment.objects.filter(pk=fired_before.pk).update(next_run_at=tick)
+    Execution.objects.filter(deployment__in=others).delete()
+
+    assert scheduler_step() is True
+
+    for deployment in [fired_before, *others]:
+        assert Execution.objects.filter(deployment=deployment).count() == 1
+        deployment.refresh_from_db()
+        assert deployment.next_run_at > tick
+
+
 @pytest.mark.skipif(
     connection.vendor != "postgresql",
     reason="two schedulers at once claim with SELECT ... FOR UPDATE SKIP LOCKED, "
