@@ -7,10 +7,13 @@ token is checked in constant time, then the execution is written and held on.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from typing import Any
 from urllib.parse import quote
 
 from django.conf import settings
+from django.db import transaction
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
@@ -36,7 +39,7 @@ from endpoint_access.rate_limit import RateLimited, endpoint_rate_limit_check
 from endpoint_access.services import endpoint_main_token_used, endpoint_token_accepts
 from executions.files import execution_file_name, execution_file_open
 from executions.models import Execution, ExecutionStatus
-from executions.services.lifecycle import execution_wait
+from executions.services.lifecycle import execution_wait, execution_watching
 from platform_site.bodies import MalformedJson, content_length, json_loads
 from platform_site.db_retry import DATABASE_BLIPS
 from platform_site.errors import (
@@ -188,18 +191,22 @@ def endpoint_trigger(request: HttpRequest, path: str) -> HttpResponse:
         )
     _check_size(request)
     values, files = trigger_body(request)
-    execution = deployment_trigger(
-        deployment=deployment,
-        values=values,
-        files=files,
-        created_by=deployment.created_by,
-    )
-    try:
-        return _held_answer(request, path, execution)
-    except DATABASE_BLIPS:
-        # Accepted and committed: the caller gets its execution_id and the
-        # result route, never a bare 500 that a retrying client would re-run.
-        return _see_result(path, execution)
+    with contextlib.ExitStack() as stack:
+        with transaction.atomic():
+            execution = deployment_trigger(
+                deployment=deployment,
+                values=values,
+                files=files,
+                created_by=deployment.created_by,
+            )
+            # Watched before the commit sends it: the hold cannot miss its end.
+            watched = stack.enter_context(execution_watching(execution))
+        try:
+            return _held_answer(request, path, execution, watched)
+        except DATABASE_BLIPS:
+            # Accepted and committed: the caller gets its execution_id and the
+            # result route, never a bare 500 that a retrying client would re-run.
+            return _see_result(path, execution)
 
 
 def _see_result(path: str, execution: Execution) -> HttpResponse:
@@ -208,9 +215,13 @@ def _see_result(path: str, execution: Execution) -> HttpResponse:
     return response
 
 
-def _held_answer(request: HttpRequest, path: str, execution: Execution) -> HttpResponse:
+def _held_answer(
+    request: HttpRequest, path: str, execution: Execution, watched: threading.Event
+) -> HttpResponse:
     """Hold for the result: 200 with the outputs when it ends in time, else 303."""
-    execution = execution_wait(execution=execution, timeout_s=settings.ENDPOINT_HOLD_S)
+    execution = execution_wait(
+        execution=execution, timeout_s=settings.ENDPOINT_HOLD_S, watched=watched
+    )
     if not execution.is_final:
         return _see_result(path, execution)
     if execution.status != ExecutionStatus.SUCCEEDED:

@@ -16,7 +16,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import redis
 
@@ -120,26 +120,51 @@ def listener() -> Listener:
         return _listeners[pid]
 
 
+@contextlib.contextmanager
+def watching(channel: str) -> Iterator[threading.Event]:
+    """An event set by every message on `channel` while the block runs.
+
+    Registered before the change it waits for is sent (e.g. inside the
+    transaction whose commit sends the work), no message can be missed.
+    """
+    hub = listener()
+    event = hub.watch(channel)
+    try:
+        yield event
+    finally:
+        hub.forget(channel, event)
+
+
 def wait_until(
-    channel: str, done: Callable[[], bool], *, timeout_s: float, recheck_s: float = 1.0
+    channel: str,
+    done: Callable[[], bool],
+    *,
+    timeout_s: float,
+    recheck_s: float = 1.0,
+    watched: threading.Event | None = None,
 ) -> bool:
     """Block until done() is true or timeout_s passes; return done()'s last value.
 
+    With `watched` (from watching(), registered before the change was sent)
+    the first look waits for a message instead of reading at once.
     A process that is stopping (platform_site/draining.py) stops holding at
     the next look, at most `recheck_s` later.
     """
     deadline = time.monotonic() + timeout_s
-    hub = listener()
-    # Registered before the first look: a message sent in between still wakes us.
-    event = hub.watch(channel)
-    try:
+    with contextlib.ExitStack() as stack:
+        # Registered before the first look: a message sent in between still wakes us.
+        event = watched or stack.enter_context(watching(channel))
+        if watched is not None:
+            _wait(event, min(recheck_s, timeout_s))
         while True:
             if done():
                 return True
             remaining = deadline - time.monotonic()
             if remaining <= 0 or is_draining():
                 return False
-            event.wait(min(recheck_s, remaining))
-            event.clear()
-    finally:
-        hub.forget(channel, event)
+            _wait(event, min(recheck_s, remaining))
+
+
+def _wait(event: threading.Event, seconds: float) -> None:
+    event.wait(seconds)
+    event.clear()

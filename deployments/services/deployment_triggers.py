@@ -6,8 +6,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from django.db import transaction
-
 from deployments.models import Deployment, ExecutionRule
 from executions.files import S3_MARK
 from executions.models import Execution, ExecutionIo, IoDirection, Trigger
@@ -102,15 +100,14 @@ def deployment_trigger(
         )
     except ValidationFailed as exc:
         raise _renamed(exc, endpoint_names) from None
-    with transaction.atomic():
-        return execution_create(
-            pipeline=deployment.pipeline,
-            trigger=trigger,
-            created_by=created_by,
-            inputs=inputs,
-            outputs_mapping=deployment.outputs_mapping,
-            deployment=deployment,
-        )
+    return execution_create(
+        pipeline=deployment.pipeline,
+        trigger=trigger,
+        created_by=created_by,
+        inputs=inputs,
+        outputs_mapping=deployment.outputs_mapping,
+        deployment=deployment,
+    )
 
 
 def deployment_tick_build(

@@ -11,6 +11,7 @@ import io
 import logging
 import re
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -387,8 +388,19 @@ def execution_error(*, execution: Execution, reason: str, from_status: str) -> b
     return updated == 1
 
 
-def execution_wait(*, execution: Execution, timeout_s: float) -> Execution:
-    """Hold until the execution is final or `timeout_s` passes; return the fresh row."""
+def execution_watching(execution: Execution):
+    """A context in which the execution's changes are watched (see execution_wait)."""
+    return notify.watching(execution_channel(execution))
+
+
+def execution_wait(
+    *, execution: Execution, timeout_s: float, watched: threading.Event | None = None
+) -> Execution:
+    """Hold until the execution is final or `timeout_s` passes; return the fresh row.
+
+    `watched` comes from execution_watching() entered before the execution
+    was sent: the hold then reads the row only once woken.
+    """
     pk = execution.pk
     last_seen: dict[str, Execution | None] = {}
 
@@ -406,7 +418,11 @@ def execution_wait(*, execution: Execution, timeout_s: float) -> Execution:
         return False
 
     if not execution.is_final:
-        notify.wait_until(execution_channel(execution), done, timeout_s=timeout_s)
+        if watched is not None and not connection.in_atomic_block:
+            connection.close()  # as done() does before each wait
+        notify.wait_until(
+            execution_channel(execution), done, timeout_s=timeout_s, watched=watched
+        )
     if "row" in last_seen:
         fresh = last_seen["row"]
     else:
