@@ -85,30 +85,10 @@ def execution_enqueue(execution_pk: str) -> None:
         ).update(enqueued_at=None)
 
 
-def execution_create(
-    *,
-    pipeline,
-    trigger: str,
-    created_by,
-    inputs: list[ResolvedInput],
-    outputs_mapping: list[dict] | None,
-    deployment=None,
-    scheduled_for: datetime | None = None,
-    timeout_s: int | None = None,
-    memory_limit_mib: int | None = None,
-) -> Execution:
-    """Write the Pending execution and its inputs/outputs; enqueue it once committed."""
-    built = execution_build(
-        pipeline=pipeline,
-        trigger=trigger,
-        created_by=created_by,
-        inputs=inputs,
-        outputs_mapping=outputs_mapping,
-        deployment=deployment,
-        scheduled_for=scheduled_for,
-        timeout_s=timeout_s,
-        memory_limit_mib=memory_limit_mib,
-    )
+def execution_create(**fields: Any) -> Execution:
+    """Write a Pending execution (execution_build's arguments) and its
+    inputs/outputs; enqueue it once committed."""
+    built = execution_build(**fields)
     executions_save([built])
     return built.execution
 
