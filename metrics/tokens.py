@@ -2,9 +2,10 @@
 
 The token is the execution's id signed with the platform's secret key (an
 HMAC, checked in constant time): nothing is stored, so handing one to every
-execution costs no database write. Exchanged at /auth/refresh, it yields an access token whose claims name the
-execution instead of a user, so every user route refuses it (they require
-`tid`), and the metric routes accept it only while the execution runs.
+execution costs no database write. Exchanged at /auth/refresh, it yields an
+access token whose claims name the execution instead of a user, so every
+user route refuses it (they require `tid`), and the metric routes accept it
+only while the execution runs.
 """
 
 from __future__ import annotations
@@ -21,12 +22,12 @@ from executions.models import FINAL_STATUSES, Execution
 
 EXECUTION_TOKEN_PREFIX = "exe_"
 SCOPE = "execution-metrics"
-_signer = signing.Signer(salt="metrics.execution-sdk-token")
+SALT = "metrics.execution-sdk-token"
 
 
 def execution_sdk_token_issue(*, execution: Execution) -> str:
     """The token of this execution: its id, signed."""
-    return EXECUTION_TOKEN_PREFIX + _signer.sign(str(execution.pk))
+    return EXECUTION_TOKEN_PREFIX + signing.Signer(salt=SALT).sign(str(execution.pk))
 
 
 def _running(queryset):
@@ -36,7 +37,9 @@ def _running(queryset):
 def execution_access_token_issue(*, raw: str) -> str | None:
     """A short-lived access token for a running execution's token, or None."""
     try:
-        execution_pk = _signer.unsign(raw.removeprefix(EXECUTION_TOKEN_PREFIX))
+        execution_pk = signing.Signer(salt=SALT).unsign(
+            raw.removeprefix(EXECUTION_TOKEN_PREFIX)
+        )
     except signing.BadSignature:
         return None
     if not _running(Execution.objects.filter(pk=execution_pk)).exists():

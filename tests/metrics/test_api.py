@@ -86,6 +86,24 @@ def test_the_token_dies_with_the_execution(make_execution, execution_client):
     assert refresh.status_code == 401
 
 
+def test_a_forged_execution_token_is_refused(make_execution):
+    execution = running(make_execution)
+    raw = execution_sdk_token_issue(execution=execution)
+    other = running(make_execution)
+    forged = [
+        raw[:-1] + ("A" if raw[-1] != "A" else "B"),  # signature tampered
+        raw.replace(str(execution.pk), str(other.pk)),  # another execution's id
+        f"exe_{other.pk}",  # no signature at all
+    ]
+    for token in forged:
+        refresh = Client().post(
+            "/api/v1/auth/refresh",
+            {"refresh_token": token},
+            content_type="application/json",
+        )
+        assert refresh.status_code == 401, token
+
+
 def test_the_execution_token_opens_no_other_route(make_execution, execution_client):
     execution = running(make_execution)
     client = execution_client(execution)
