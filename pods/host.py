@@ -14,20 +14,31 @@ from deployments.models import Deployment, DeploymentMode
 from executions.services.variables import environment_variables_keep
 from pods import services
 from pods.models import Pod
-from pods.runner import PodRunner, generation, pod_dir_for
+from pods.resources import GpuSlots, gpu_count
+from pods.runner import GPUS_BUSY, PodRunner, generation, pod_dir_for
 
 logger = logging.getLogger(__name__)
+
+
+# On close, how long the runners' threads get to notice they must stop.
+CLOSE_WAIT_S = 3.0
 
 
 class PodHost:
     def __init__(self, host: str | None = None) -> None:
         self.host = host or services.host_name()
-        self.runners: dict = {}
+        self.runners: dict[object, PodRunner] = {}
+        self.gpus = GpuSlots(gpu_count())
         environment_variables_keep()
 
     def step(self) -> bool:
         """Claim, reconcile, beat; True when something changed."""
         changed = self.reconcile()
+        for runner in list(self.runners.values()):
+            wanted = runner.deployment.gpu_request or 0
+            if runner.unavailable is not None and wanted <= len(self.gpus.free):
+                self.start(runner.deployment)  # GPUs were freed meanwhile
+                changed = True
         for deployment in services.pods_claim(host=self.host):
             self.start(deployment)
             changed = True
@@ -40,10 +51,18 @@ class PodHost:
         return changed
 
     def start(self, deployment: Deployment) -> None:
-        old = self.runners.pop(deployment.pk, None)
-        if old is not None:
-            old.stop()
-        runner = PodRunner(deployment, self.host)
+        self._stop(deployment.pk)
+        wanted = deployment.gpu_request or 0
+        gpus = self.gpus.take(wanted)
+        unavailable = None
+        if gpus is None:
+            unavailable = GPUS_BUSY.format(
+                wanted=wanted,
+                host=self.host,
+                free=len(self.gpus.free),
+                total=self.gpus.total,
+            )
+        runner = PodRunner(deployment, self.host, gpus=gpus, unavailable=unavailable)
         self.runners[deployment.pk] = runner
         runner.start()
         logger.info("pod host %s: serving deployment %s", self.host, deployment.name)
@@ -75,8 +94,7 @@ class PodHost:
             if keep and generation(deployment) == runner.generation:
                 continue
             changed = True
-            runner.stop()
-            del self.runners[pk]
+            self._stop(pk)
             if keep:
                 self.start(deployment)
                 continue
@@ -87,8 +105,16 @@ class PodHost:
             logger.info("pod host %s: stopped the pod of %s", self.host, pk)
         return changed
 
-    def close(self) -> None:
-        for pk, runner in list(self.runners.items()):
+    def _stop(self, pk) -> None:
+        runner = self.runners.pop(pk, None)
+        if runner is not None:
             runner.stop()
+            self.gpus.give_back(runner.gpus)
+
+    def close(self) -> None:
+        runners = list(self.runners.values())
+        for pk in list(self.runners):
+            self._stop(pk)
             services.pod_release(deployment_pk=pk, host=self.host)
-        self.runners.clear()
+        for runner in runners:
+            runner.join(CLOSE_WAIT_S)

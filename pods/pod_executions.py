@@ -78,8 +78,8 @@ class PodExecutions:
         last_scan = 0.0
         while not self.stopping.is_set():
             try:
-                if self.pod is None or (
-                    not self.up.is_set() and self.failed_reason is None
+                if self.failed_reason is None and (
+                    self.pod is None or not self.up.is_set()
                 ):
                     restart = self.pod is not None
                     if restart:

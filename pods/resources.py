@@ -29,6 +29,25 @@ def gpu_count() -> int:
         return 0
 
 
+class GpuSlots:
+    """The GPUs of this machine, handed out so that two pods never share one."""
+
+    def __init__(self, count: int) -> None:
+        self.total = count
+        self.free = set(range(count))
+
+    def take(self, wanted: int) -> list[int] | None:
+        """`wanted` GPU indices, or None when fewer are free."""
+        if wanted > len(self.free):
+            return None
+        chosen = sorted(self.free)[:wanted]
+        self.free.difference_update(chosen)
+        return chosen
+
+    def give_back(self, gpus: list[int]) -> None:
+        self.free.update(gpus)
+
+
 def memory_total_mib() -> int | None:
     try:
         with open("/proc/meminfo") as meminfo:

@@ -31,6 +31,11 @@ logger = logging.getLogger(__name__)
 
 OVER_RAM = "The pod exceeded its RAM request of {ram}"
 RECYCLED = "Pod recycled: execution {execution_id} ran past its timeout of {seconds} s."
+GPUS_BUSY = (
+    "gpu_request {wanted} cannot be met on {host} now: {free} of its {total} GPU(s) "
+    "are free, the others run pods of other deployments. The pod starts as soon "
+    "as enough are free."
+)
 
 
 def generation(deployment: Deployment) -> tuple:
@@ -49,8 +54,18 @@ def pod_dir_for(deployment_pk) -> Path:
 
 
 class PodRunner(PodExecutions):
-    def __init__(self, deployment: Deployment, host: str) -> None:
+    def __init__(
+        self,
+        deployment: Deployment,
+        host: str,
+        *,
+        gpus: list[int] | None = None,
+        unavailable: str | None = None,
+    ) -> None:
+        """`gpus`: the GPU indices this pod may use; `unavailable`: why it cannot start now."""
         self.deployment = deployment
+        self.gpus = gpus or []
+        self.unavailable = unavailable
         self.pk = deployment.pk
         self.host = host
         self.generation = generation(deployment)
@@ -74,18 +89,29 @@ class PodRunner(PodExecutions):
         self.next_taken = False
         self.run_ids = itertools.count(1)
         self.up = threading.Event()
+        self.threads: list[threading.Thread] = []
         self.over_ram_seen = False
         self.recycling = False
 
     # -- life of the pod -----------------------------------------------------
 
     def start(self) -> None:
-        threading.Thread(
-            target=self._dispatch, name=f"pods {self.pk}", daemon=True
-        ).start()
-        threading.Thread(
-            target=self._watch, name=f"pods-watch {self.pk}", daemon=True
-        ).start()
+        self.threads = [
+            threading.Thread(
+                target=self._dispatch, name=f"pods {self.pk}", daemon=True
+            ),
+            threading.Thread(
+                target=self._watch, name=f"pods-watch {self.pk}", daemon=True
+            ),
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def join(self, timeout_s: float) -> None:
+        """After stop(): wait for its threads to notice (a dispatcher waits on Redis ~1 s)."""
+        deadline = time.monotonic() + timeout_s
+        for thread in self.threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def stop(self) -> None:
         self.stopping.set()
@@ -106,6 +132,12 @@ class PodRunner(PodExecutions):
     def _start_pod(self, *, restart: bool) -> None:
         from executions.runtime.pod_client import PodProcess, PodSpec
 
+        self.pod_id = Pod.objects.filter(deployment_id=self.pk).values_list(
+            "pod_id", flat=True
+        ).first() or str(self.pk)
+        if self.unavailable is not None:
+            self._failed_to_start(self.unavailable)
+            return
         deployment = Deployment.objects.select_related("pipeline").get(pk=self.pk)
         pipeline = deployment.pipeline
         self.pod_dir.mkdir(parents=True, exist_ok=True)
@@ -117,10 +149,8 @@ class PodRunner(PodExecutions):
 
         pipeline_local_ensure(pipeline=pipeline)
         env = {**ZYGOTE_ENV, "HOME": str(self.pod_dir), "MALLOC_ARENA_MAX": "2"}
-        if deployment.gpu_request:
-            env["CUDA_VISIBLE_DEVICES"] = ",".join(
-                str(n) for n in range(deployment.gpu_request)
-            )
+        if self.gpus:
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(str(n) for n in self.gpus)
         spec = PodSpec(
             key=self.key,
             python_executable=pipeline.python_executable,
@@ -138,9 +168,6 @@ class PodRunner(PodExecutions):
             spec, lambda kind, header: self._on_event(kind, header, pod), self.sandbox
         )
         self.pod = pod
-        self.pod_id = Pod.objects.filter(deployment_id=self.pk).values_list(
-            "pod_id", flat=True
-        ).first() or str(self.pk)
         services.pod_update(
             deployment_pk=self.pk,
             host=self.host,
@@ -163,8 +190,11 @@ class PodRunner(PodExecutions):
             )
             self.up.set()
             return
-        self.failed_reason = self.pod.failure
-        self._log(NOT_STARTED.format(reason=self.pod.failure), stream="stderr")
+        self._failed_to_start(self.pod.failure)
+
+    def _failed_to_start(self, reason: str) -> None:
+        self.failed_reason = reason
+        self._log(NOT_STARTED.format(reason=reason), stream="stderr")
         services.pod_update(
             deployment_pk=self.pk, host=self.host, status=PodStatus.FAILED
         )

@@ -13,6 +13,7 @@ from deployments.services.deployments import deployment_create, deployment_updat
 from executions.models import Execution
 from executions.services.sweeping import executions_requeue_pending
 from platform_site.health import redis_client
+from pods.host import PodHost
 from pods.models import Pod, PodLog
 from pods.services import pod_queue_key, pods_claim
 
@@ -127,3 +128,44 @@ def test_the_api_lists_the_pod(low_latency, api_client):
     body = api_client.get("/api/v1/deployments/adder-ll").json()
 
     assert body["pods"] == [{"pod_id": "adder-ll-1", "status": "running"}]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pods_on_one_machine_never_share_a_gpu(pipeline, alice, monkeypatch):
+    # The machine's GPUs are hardware: this test's machine has two.
+    monkeypatch.setattr("pods.host.gpu_count", lambda: 2)
+    monkeypatch.setattr("deployments.services.deployments.gpu_count", lambda: 2)
+    first, second, third = (
+        deployment_create(
+            pipeline=pipeline,
+            name=f"gpu-{n}",
+            execution_rule="endpoint",
+            mode="low_latency",
+            gpu_request=1,
+            created_by=alice,
+        )
+        for n in range(3)
+    )
+    host = PodHost("gpu-host")
+    try:
+        host.step()
+        given = {pk: runner.gpus for pk, runner in host.runners.items()}
+        waiting = [r for r in host.runners.values() if r.unavailable is not None]
+
+        assert sorted(given.values()) == [[], [0], [1]]
+        assert len(waiting) == 1
+        assert "0 of its 2 GPU(s) are free" in waiting[0].unavailable
+
+        freed = next(pk for pk, gpus in given.items() if gpus == [0])
+        deployment_update(
+            deployment=Deployment.objects.get(pk=freed),
+            updated_by=alice,
+            is_enabled=False,
+        )
+        host.step()
+
+        late = host.runners[waiting[0].pk]
+        assert (late.gpus, late.unavailable) == ([0], None)
+        assert freed not in host.runners
+    finally:
+        host.close()
