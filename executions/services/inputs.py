@@ -72,25 +72,30 @@ def _source_key(entry: dict, *, name: str) -> str:
     return key
 
 
-def _mapping_by_name(pipeline, inputs_mapping: list[dict] | None) -> dict[str, dict]:
-    mapping: dict[str, dict] = {}
-    for entry in inputs_mapping or []:
-        if not isinstance(entry, dict) or not isinstance(
-            entry.get("pipeline_input_name"), str
-        ):
-            raise ValidationFailed(
-                "inputs_mapping: every entry needs a pipeline_input_name."
-            )
-        name = entry["pipeline_input_name"]
-        if pipeline.input(name) is None:
+def _entries_by_name(
+    pipeline, entries: list[dict] | None, *, kind: str
+) -> dict[str, dict]:
+    """A run's mapping entries keyed by the pipeline input (or output) each names once."""
+    side = kind.lower()
+    field = f"pipeline_{side}_name"
+    declared = pipeline.input if kind == "Input" else pipeline.output
+    by_name: dict[str, dict] = {}
+    for entry in entries or []:
+        if not isinstance(entry, dict) or not isinstance(entry.get(field), str):
+            raise ValidationFailed(f"{side}s_mapping: every entry needs a {field}.")
+        name = entry[field]
+        if declared(name) is None:
             raise _invalid(
                 name,
-                f"inputs_mapping: pipeline '{pipeline.name}' has no input '{name}'.",
+                f"{side}s_mapping: pipeline '{pipeline.name}' has no {side} '{name}'.",
+                kind=kind,
             )
-        if name in mapping:
-            raise _invalid(name, f"inputs_mapping: input '{name}' is mapped twice.")
-        mapping[name] = entry
-    return mapping
+        if name in by_name:
+            raise _invalid(
+                name, f"{side}s_mapping: {side} '{name}' is mapped twice.", kind=kind
+            )
+        by_name[name] = entry
+    return by_name
 
 
 def _from_given(
@@ -221,7 +226,7 @@ def input_values_resolve(
                 name,
                 f"Unknown input '{name}': pipeline '{pipeline.name}' declares {known}.",
             )
-    mapping = _mapping_by_name(pipeline, inputs_mapping)
+    mapping = _entries_by_name(pipeline, inputs_mapping, kind="Input")
     resolved: list[ResolvedInput] = []
     for declared in pipeline.inputs:
         name = declared["name"]
@@ -259,20 +264,8 @@ def outputs_mapping_resolve(
 ) -> list[dict]:
     """One {name, data_type, mapping_type, mapping_value} per declared output, in order."""
     by_name: dict[str, dict] = {}
-    for entry in outputs_mapping or []:
-        if not isinstance(entry, dict) or not isinstance(
-            entry.get("pipeline_output_name"), str
-        ):
-            raise ValidationFailed(
-                "outputs_mapping: every entry needs a pipeline_output_name."
-            )
-        name = entry["pipeline_output_name"]
-        if pipeline.output(name) is None:
-            raise _invalid(
-                name,
-                f"outputs_mapping: pipeline '{pipeline.name}' has no output '{name}'.",
-                kind="Output",
-            )
+    entries = _entries_by_name(pipeline, outputs_mapping, kind="Output")
+    for name, entry in entries.items():
         key, problem = one_key(entry, OUTPUT_DESTINATIONS, "destination")
         if key is None:
             raise _invalid(

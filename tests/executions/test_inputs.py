@@ -6,6 +6,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from deployments.models import Pipeline
 from executions.models import EnvironmentVariable
 from executions.services import coerce_text, input_values_resolve
+from executions.services.inputs import outputs_mapping_resolve
 from platform_site.errors import ValidationFailed
 
 
@@ -160,3 +161,24 @@ def test_it_coerces_form_text():
     assert coerce_text(name="a", data_type="array", raw="[1, 2]") == [1, 2]
     with pytest.raises(ValidationFailed, match="'n' must be a number"):
         coerce_text(name="n", data_type="number", raw="x")
+
+
+def test_a_run_names_an_output_mapped_twice(pipeline):
+    twice = [
+        {"pipeline_output_name": "total", "is_null": True},
+        {"pipeline_output_name": "total", "endpoint_output_name": "sum"},
+    ]
+
+    with pytest.raises(ValidationFailed, match="output 'total' is mapped twice") as err:
+        outputs_mapping_resolve(pipeline=pipeline, outputs_mapping=twice, source="run")
+
+    assert err.value.data == {"output": "total"}
+
+
+def test_a_run_refuses_a_mapping_to_an_unknown_output(pipeline):
+    with pytest.raises(ValidationFailed, match="has no output 'ghost'"):
+        outputs_mapping_resolve(
+            pipeline=pipeline,
+            outputs_mapping=[{"pipeline_output_name": "ghost", "is_null": True}],
+            source="run",
+        )
