@@ -28,6 +28,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.figures import percentile  # noqa: E402
 from tests.e2e.live import LivePlatform, drop_live_platform, start_live_platform  # noqa: E402
 
 PIPELINES = {
@@ -42,12 +43,6 @@ STAGES = (
     ("function", "function_started_at", "function_ended_at"),
     ("function end -> stored", "function_ended_at", "end_date"),
 )
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def floor_ms(code: str, repeat: int = 20) -> float:

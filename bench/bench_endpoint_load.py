@@ -34,6 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.figures import percentile  # noqa: E402
 from platform_site.processes import BASE_DIR  # noqa: E402
 from tests.e2e.live import (  # noqa: E402
     LivePlatform,
@@ -44,11 +45,6 @@ from tests.faults.drill import Drill, Outcome, burst, drill_stack  # noqa: E402
 CONCURRENCY = 20
 TARGET_RATIO = 0.12
 TARGET_P99_MS = 300.0
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))]
 
 
 def cpu_seconds(pid: int) -> float:

@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from craft_ai_sdk.io import Input, Output  # noqa: E402
 
 from bench.bench_endpoint_load import bare_server, embedded_stack  # noqa: E402
+from bench.figures import percentile  # noqa: E402
 from tests.e2e.live import LivePlatform  # noqa: E402
 from tests.faults.drill import SLEEPER, Caller, Drill, Outcome, burst, drill_stack  # noqa: E402
 
@@ -38,11 +39,6 @@ CONCURRENCY = 20
 TARGET_P50_MS = 5.0
 TARGET_P99_MS = 15.0
 TARGET_RATIO = 0.3
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))]
 
 
 def deploy(platform: LivePlatform, tmp: Path) -> dict[str, Drill]:

@@ -27,17 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from craft_ai_sdk import InputSource  # noqa: E402
 from craft_ai_sdk.io import Input  # noqa: E402
 
+from bench.figures import percentile  # noqa: E402
 from tests.e2e.live import drop_live_platform, start_live_platform  # noqa: E402
 
 NOOP = "def noop(x):\n    return None\n"
 TICKS = 2
 BASELINE_POLL_S = 5.0
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def summary(label: str, values: list[float]) -> str:

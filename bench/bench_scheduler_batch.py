@@ -25,6 +25,8 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.figures import percentile  # noqa: E402
+
 BASE_URL = os.environ.get(
     "DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/platform"
 )
@@ -35,11 +37,6 @@ os.environ["DATABASE_URL"] = f"{BASE_URL.rpartition('/')[0]}/{DB_NAME}"
 os.environ["PLATFORM_QUEUE"] = f"bench-{DB_NAME}"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "platform_site.settings")
 TARGET_P99_S = 1.0
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))]
 
 
 def setup(count: int) -> list[int]:
