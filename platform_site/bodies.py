@@ -40,6 +40,11 @@ class MalformedBody(ApiError):
     name = "MalformedBody"
 
 
+class MalformedQuery(ApiError):
+    status = 400
+    name = "MalformedQuery"
+
+
 class UnsupportedMediaType(ApiError):
     status = 415
     name = "UnsupportedMediaType"
@@ -149,6 +154,16 @@ def media_type_error(request: HttpRequest) -> UnsupportedMediaType | None:
         f"Unsupported Content-Type {media!r}: send application/json, "
         "multipart/form-data or application/x-www-form-urlencoded."
     )
+
+
+def query_error(request: HttpRequest) -> MalformedQuery | None:
+    """MalformedQuery when a query parameter holds a NUL: PostgreSQL text cannot store one."""
+    for key, values in request.GET.lists():
+        if "\x00" in key or any("\x00" in value for value in values):
+            return MalformedQuery(
+                f"Query parameter {key.replace(chr(0), '')!r} holds a NUL character."
+            )
+    return None
 
 
 def body_error(exc: BaseException) -> ApiError | None:

@@ -5,7 +5,12 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from platform_site.bodies import body_error, body_size_error, media_type_error
+from platform_site.bodies import (
+    body_error,
+    body_size_error,
+    media_type_error,
+    query_error,
+)
 from platform_site.db_retry import DATABASE_BLIPS
 from platform_site.errors import (
     ApiError,
@@ -70,7 +75,7 @@ class ApiJsonErrorsMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         refusal = body_size_error(request)
         if refusal is None and _is_api(request):
-            refusal = media_type_error(request)
+            refusal = media_type_error(request) or query_error(request)
         if refusal is not None:
             return refusal_response(request, refusal)
         response = self.get_response(request)

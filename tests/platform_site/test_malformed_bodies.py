@@ -327,3 +327,19 @@ def test_it_names_the_form_field_that_holds_bad_json(world, client, path, body, 
 
     assert response.status_code == 400
     assert field in response.json()["message"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/metrics/single-value",
+        "/api/v1/execution-comparisons",
+        "/api/v1/executions",
+    ],
+)
+def test_a_nul_in_a_query_parameter_is_a_400_on_every_api_route(api_client, path):
+    response = api_client.get(path, {"filters[name]": "a\x00", "a": "x\x00"})
+
+    assert response.status_code == 400
+    assert response.json()["name"] == "MalformedQuery"
+    assert "NUL" in response.json()["message"]
