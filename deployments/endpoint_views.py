@@ -7,13 +7,11 @@ token is checked in constant time, then the execution is written and held on.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from typing import Any
 from urllib.parse import quote
 
 from django.conf import settings
-from django.db import transaction
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
@@ -29,7 +27,7 @@ from deployments.selectors import (
 )
 from deployments.services.deployment_triggers import (
     MAX_FILES_PER_CALL,
-    deployment_trigger,
+    deployment_call,
     endpoint_output_file,
     endpoint_outputs,
     execution_failure,
@@ -39,7 +37,7 @@ from endpoint_access.rate_limit import RateLimited, endpoint_rate_limit_check
 from endpoint_access.services import endpoint_main_token_used, endpoint_token_accepts
 from executions.files import execution_file_name, execution_file_open
 from executions.models import Execution, ExecutionStatus
-from executions.services.lifecycle import execution_wait, execution_watching
+from executions.services.lifecycle import execution_wait
 from platform_site.bodies import MalformedJson, content_length, json_loads
 from platform_site.db_retry import DATABASE_BLIPS
 from platform_site.errors import (
@@ -191,16 +189,12 @@ def endpoint_trigger(request: HttpRequest, path: str) -> HttpResponse:
         )
     _check_size(request)
     values, files = trigger_body(request)
-    with contextlib.ExitStack() as stack:
-        with transaction.atomic():
-            execution = deployment_trigger(
-                deployment=deployment,
-                values=values,
-                files=files,
-                created_by=deployment.created_by,
-            )
-            # Watched before the commit sends it: the hold cannot miss its end.
-            watched = stack.enter_context(execution_watching(execution))
+    with deployment_call(
+        deployment=deployment,
+        values=values,
+        files=files,
+        created_by=deployment.created_by,
+    ) as (execution, watched):
         try:
             return _held_answer(request, path, execution, watched)
         except DATABASE_BLIPS:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from django.db import transaction
 
 from deployments.models import Deployment, ExecutionRule
 from executions.files import S3_MARK
@@ -14,6 +19,7 @@ from executions.services.lifecycle import (
     BuiltExecution,
     execution_build,
     execution_create,
+    execution_watching,
 )
 from platform_site.errors import ApiError, Forbidden, ValidationFailed
 
@@ -108,6 +114,25 @@ def deployment_trigger(
         outputs_mapping=deployment.outputs_mapping,
         deployment=deployment,
     )
+
+
+@contextlib.contextmanager
+def deployment_call(
+    *, deployment: Deployment, values: dict, files: dict, created_by
+) -> Iterator[tuple[Execution, threading.Event]]:
+    """An endpoint call: (its execution, committed and sent; an event set when it changes).
+
+    The watch starts before the commit sends the execution, so a caller
+    holding for the result cannot miss its end and reads the row only once
+    woken (execution_wait(watched=...)).
+    """
+    with contextlib.ExitStack() as stack:
+        with transaction.atomic():
+            execution = deployment_trigger(
+                deployment=deployment, values=values, files=files, created_by=created_by
+            )
+            watched = stack.enter_context(execution_watching(execution))
+        yield execution, watched
 
 
 def deployment_tick_build(

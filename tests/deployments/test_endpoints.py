@@ -265,7 +265,7 @@ def test_it_answers_503_when_the_database_is_away_before_accepting(
     def database_gone(**kwargs):
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr(endpoint_views, "deployment_trigger", database_gone)
+    monkeypatch.setattr(endpoint_views, "deployment_call", database_gone)
     response = call(deployment, '{"a": 1}')
 
     assert response.status_code == 503
