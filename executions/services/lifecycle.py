@@ -178,32 +178,20 @@ def executions_save(built: list[BuiltExecution]) -> None:
                 if resolved.file is not None:
                     row.file_path = _store_input_file(item.execution, resolved)
         ExecutionIo.objects.bulk_create([row for item in built for row in item.io])
-        to_pods = [
-            (str(item.execution.pk), item.execution.deployment_id)
-            for item in built
-            if _runs_on_a_pod(item.execution.deployment)
-        ]
-        to_workers = [
-            str(item.execution.pk)
-            for item in built
-            if not _runs_on_a_pod(item.execution.deployment)
-        ]
-        transaction.on_commit(lambda: _send(to_pods, to_workers))
+        executions = [item.execution for item in built]
+        transaction.on_commit(lambda: _send(executions))
 
 
-def _send(to_pods: list[tuple[str, Any]], to_workers: list[str]) -> None:
-    if to_pods:
-        # Straight to the deployment's pod host, never through Celery.
-        from pods.services import pod_enqueue
+def _send(executions: list[Execution]) -> None:
+    for execution in executions:
+        deployment = execution.deployment
+        if deployment is not None and deployment.mode == "low_latency":
+            # Straight to the deployment's pod host, never through Celery.
+            from pods.services import pod_enqueue
 
-        for pk, deployment_pk in to_pods:
-            pod_enqueue(execution_pk=pk, deployment_pk=deployment_pk)
-    for pk in to_workers:
-        execution_enqueue(pk)
-
-
-def _runs_on_a_pod(deployment) -> bool:
-    return deployment is not None and deployment.mode == "low_latency"
+            pod_enqueue(execution_pk=str(execution.pk), deployment_pk=deployment.pk)
+        else:
+            execution_enqueue(str(execution.pk))
 
 
 def execution_create_for_run(
