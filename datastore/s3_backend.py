@@ -7,8 +7,6 @@ and a "folder" of the same name may both exist (S3 has no folders).
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from datastore.keys import key_problem
@@ -91,12 +89,3 @@ def delete(key: str, *, not_found: str) -> None:
     if object_store.head(AREA + key) is None:
         raise NotFound(not_found)
     object_store.delete(AREA + key)
-
-
-def stage_input(key: str, dest_dir: Path, *, not_found: str) -> Path:
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    dest = dest_dir / key.rsplit("/", 1)[-1]
-    stream = open_object(key, not_found=not_found)
-    with stream, dest.open("wb") as out:
-        shutil.copyfileobj(stream, out)
-    return dest

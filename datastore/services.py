@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -308,24 +307,10 @@ def datastore_delete(path: str) -> str:
 # -- helpers for the execution engine ---------------------------------------------
 
 
-def datastore_stage_input(*, path: str, dest_dir: Path) -> Path:
-    """Copy an object into dest_dir under its basename, for an execution input."""
-    if s3_enabled():
-        key = validate_key(path)
-        return s3_backend.stage_input(
-            key, dest_dir, not_found=OBJECT_NOT_FOUND.format(path=path)
-        )
-    source = _existing_file(path)
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    dest = dest_dir / source.name
-    shutil.copyfile(source, dest)
-    return dest
-
-
 def datastore_store_output(
-    *, path_template: str, source: Path, execution_id: str, now: datetime
+    *, path_template: str, source: BinaryIO, execution_id: str, now: datetime
 ) -> str:
-    """Store an execution output file at its rendered path; returns that path.
+    """Store an execution output (an open file) at its rendered path; returns that path.
 
     `{execution_id}`, `{date}` (YYYYMMDD) and `{date_time}` (YYYYMMDD_hhmmss,
     UTC) are substituted first; the result must then be a valid key.
@@ -338,8 +323,5 @@ def datastore_store_output(
         date_time=moment.strftime("%Y%m%d_%H%M%S"),
     )
     validate_key(key)
-    if not source.is_file():
-        raise ValidationFailed(f"Output file for data store path {key!r} is missing.")
-    with source.open("rb") as fileobj:
-        datastore_save(path=key, fileobj=fileobj)
+    datastore_save(path=key, fileobj=source)
     return key

@@ -58,15 +58,6 @@ def execution_file_open(file_path: str) -> BinaryIO:
     return open(file_path, "rb")  # noqa: SIM115 - the caller closes it
 
 
-def execution_file_copy(file_path: str, dest: Path) -> None:
-    """Copy the file to a local path (an execution's input folder)."""
-    if file_path.startswith(S3_MARK):
-        if not object_store.download_to(file_path.removeprefix(S3_MARK), dest):
-            raise FileNotFoundError(file_path)
-        return
-    shutil.copyfile(file_path, dest)
-
-
 def execution_files_delete(execution_pks: Iterable[object]) -> None:
     """Remove the files of deleted executions (call once their rows are gone)."""
     for pk in execution_pks:

@@ -159,17 +159,6 @@ def put_file(key: str, source: Path) -> None:
     client().upload_file(str(source), settings.S3_BUCKET, _full(key))
 
 
-def download_to(key: str, dest: Path) -> bool:
-    """Copy the object to a local file; False when it does not exist."""
-    try:
-        client().download_file(settings.S3_BUCKET, _full(key), str(dest))
-    except ClientError as exc:
-        if _missing(exc):
-            return False
-        raise
-    return True
-
-
 def delete(key: str) -> None:
     client().delete_object(Bucket=settings.S3_BUCKET, Key=_full(key))
 

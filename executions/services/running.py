@@ -8,6 +8,7 @@ us only through the runtime's pipes (log lines, outputs).
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -21,12 +22,13 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from datastore.services import datastore_open, datastore_store_output
 from deployments.models import PipelineStatus
 from deployments.services.pipeline_build import BuildFailed
 from deployments.services.pipeline_local import pipeline_local_ensure
 from executions.files import (
-    execution_file_copy,
     execution_file_name,
+    execution_file_open,
     execution_file_store,
 )
 from executions.models import (
@@ -35,6 +37,7 @@ from executions.models import (
     ExecutionStatus,
     IoDirection,
 )
+from executions.runtime import confined
 from executions.services.inputs import value_type_error
 from executions.services.lifecycle import (
     execution_claim,
@@ -105,58 +108,56 @@ def execution_to_run(execution_pk) -> Execution | None:
 
 
 def _stage_inputs(execution: Execution, work_dir: Path) -> dict[str, Any]:
-    """The function's keyword arguments; files are copied into the work dir as {"path"}."""
+    """The function's keyword arguments; files are copied into the work dir as {"path"}.
+
+    The work dir's parent may be writable by user code (a pod's runs folder):
+    files are written through descriptors, never through a link it planted.
+    """
     kwargs: dict[str, Any] = {}
-    inputs_dir = work_dir / "inputs"
     for row in _io_rows(execution, IoDirection.INPUT):
         if row.mapping_type == "datastore":
-            from datastore.services import datastore_stage_input
-
-            dest = inputs_dir / safe_filename(row.name, "input")
-            dest.mkdir(parents=True, exist_ok=True)
+            path = row.mapping_value["datastore_path"]
             try:
-                staged = datastore_stage_input(
-                    path=row.mapping_value["datastore_path"], dest_dir=dest
-                )
+                source = datastore_open(path)
             except ApiError as exc:
                 raise UserInputError(f"Input '{row.name}': {exc.message}") from None
-            kwargs[row.name] = {"path": str(staged)}
+            filename = safe_filename(path.rsplit("/", 1)[-1], "input")
+            kwargs[row.name] = {"path": _stage_file(work_dir, row, filename, source)}
         elif row.data_type == "file":
             if row.file_path is None:
                 kwargs[row.name] = None
                 continue
-            dest = inputs_dir / safe_filename(row.name, "input")
-            dest.mkdir(parents=True, exist_ok=True)
-            target = dest / execution_file_name(row.file_path)
             try:
-                execution_file_copy(row.file_path, target)
+                source = execution_file_open(row.file_path)
             except FileNotFoundError:
                 raise UserInputError(f"Input '{row.name}': its file is gone.") from None
-            kwargs[row.name] = {"path": str(target)}
+            filename = execution_file_name(row.file_path)
+            kwargs[row.name] = {"path": _stage_file(work_dir, row, filename, source)}
         elif row.value is not None or row.mapping_type in ("is_null", "constant"):
             kwargs[row.name] = row.value
         # Absent optional inputs are left out, so the function's own default applies.
     return kwargs
 
 
-def _output_file(value: Any, work_dir: Path) -> Path | None:
-    raw = value.get("path") if isinstance(value, dict) else value
-    if not isinstance(raw, str | os.PathLike):
-        return None
-    path = Path(raw)
-    if not path.is_absolute():
-        path = work_dir / path
-    resolved = path.resolve()
-    # Only files the function wrote in its own work dir: never copy platform files out.
-    if not resolved.is_relative_to(work_dir.resolve()) or not resolved.is_file():
-        return None
-    return resolved
+def _stage_file(work_dir: Path, row: ExecutionIo, filename: str, source) -> str:
+    """Copy one input file to <work dir>/inputs/<input name>/<filename>; its path."""
+    parts = [work_dir.name, "inputs", safe_filename(row.name, "input"), filename]
+    try:
+        with source:
+            return confined.write_new_file(work_dir.parent, parts, source)
+    except confined.Refused as exc:
+        raise UserInputError(f"Input '{row.name}' could not be staged: {exc}") from None
 
 
 def _store_outputs(
     execution: Execution, outputs: dict[str, Any], work_dir: Path
 ) -> tuple[dict[str, dict[str, Any]], str | None]:
-    """Check and store declared outputs. Returns (stored, failure reason or None)."""
+    """Check and store declared outputs. Returns (stored, failure reason or None).
+
+    A file output is opened once, below work_dir and without following
+    links (confined.py); a value mapped to the data store is stored from
+    memory, never written into the work dir first.
+    """
     stored: dict[str, dict[str, Any]] = {}
     rows = _io_rows(execution, IoDirection.OUTPUT)
     if rows and not isinstance(outputs, dict):
@@ -174,53 +175,62 @@ def _store_outputs(
             stored[row.name] = {"value": None}
             continue
         if row.data_type == "file":
-            source = _output_file(value, work_dir)
-            if source is None:
+            try:
+                source = _open_output_file(value, work_dir)
+            except OSError as exc:
                 return {}, (
-                    f"Output '{row.name}' must be a file written in the execution's "
-                    f'working directory, returned as {{"path": ...}}.'
+                    f"Output '{row.name}' must be a regular file written in the "
+                    f'execution\'s working directory, returned as {{"path": ...}}: {exc}'
                 )
-            filename = safe_filename(source.name, row.name)
-            stored[row.name] = {
-                "value": {"filename": filename},
-                "file_path": execution_file_store(
-                    execution_pk=execution.pk,
-                    relative=f"outputs/{safe_filename(row.name, 'output')}/{filename}",
-                    source=source,
-                ),
-                "local_path": str(source),
-            }
-        else:
-            error = value_type_error(
-                name=row.name, data_type=row.data_type, value=value, kind="Output"
-            )
-            if error:
-                return {}, error
-            stored[row.name] = {"value": value}
+            with source:
+                stored[row.name] = _store_file_output(execution, row, value, source)
+            continue
+        error = value_type_error(
+            name=row.name, data_type=row.data_type, value=value, kind="Output"
+        )
+        if error:
+            return {}, error
+        stored[row.name] = {"value": value}
         if row.mapping_type == "datastore":
-            stored[row.name]["value"] = _to_datastore(
-                execution, row, stored[row.name], work_dir
-            )
+            _to_datastore(execution, row, io.BytesIO(json.dumps(value).encode()))
     return stored, None
 
 
-def _to_datastore(
-    execution: Execution, row: ExecutionIo, stored: dict, work_dir: Path
-) -> Any:
-    from datastore.services import datastore_store_output
+def _open_output_file(value: Any, work_dir: Path):
+    raw = value.get("path") if isinstance(value, dict) else value
+    if not isinstance(raw, str | os.PathLike):
+        raise confined.Refused("no path was returned")
+    return confined.open_regular_file(work_dir, raw)
 
-    if "file_path" in stored:
-        source = Path(stored.pop("local_path"))
-    else:
-        source = work_dir / f".output-{safe_filename(row.name, 'output')}.json"
-        source.write_text(json.dumps(stored["value"]))
-    final = datastore_store_output(
+
+def _store_file_output(
+    execution: Execution, row: ExecutionIo, value: Any, source
+) -> dict[str, Any]:
+    """Copy the opened output file to the execution's files (and the data store if mapped)."""
+    raw = value.get("path") if isinstance(value, dict) else value
+    filename = safe_filename(os.path.basename(os.fspath(raw)), row.name)
+    stored = {
+        "value": {"filename": filename},
+        "file_path": execution_file_store(
+            execution_pk=execution.pk,
+            relative=f"outputs/{safe_filename(row.name, 'output')}/{filename}",
+            source=source,
+        ),
+    }
+    if row.mapping_type == "datastore":
+        source.seek(0)
+        stored["value"] = {"path": _to_datastore(execution, row, source)}
+    return stored
+
+
+def _to_datastore(execution: Execution, row: ExecutionIo, source) -> str:
+    """Store an output in the data store at its mapped path; the path it got."""
+    return datastore_store_output(
         path_template=row.mapping_value["datastore_path"],
         source=source,
         execution_id=execution.execution_id,
         now=timezone.now(),
     )
-    return {"path": final} if row.data_type == "file" else stored["value"]
 
 
 def _when(epoch: float | None) -> datetime | None:
@@ -295,7 +305,9 @@ def _run_in_work_dir(
     from executions.runtime.pool import RunSpec
 
     pipeline = execution.pipeline
-    (work_dir / ".tmp").mkdir(parents=True, exist_ok=True)
+    work_dir.parent.mkdir(parents=True, exist_ok=True)
+    with confined.opened_dir(work_dir.parent, [work_dir.name, ".tmp"], create=True):
+        pass
     try:
         inputs = _stage_inputs(execution, work_dir)
         env = child_environment(execution, work_dir)
@@ -357,6 +369,16 @@ def _run_in_work_dir(
             )
         except ApiError as exc:
             stored, failure = {}, exc.message
+        except (
+            OSError
+        ) as exc:  # our disk, not the function: say so, never lose the task
+            logger.exception("Storing the outputs of %s failed", execution.execution_id)
+            execution_error(
+                execution=execution,
+                reason=f"Platform error while storing the outputs: {exc}",
+                from_status=ExecutionStatus.RUNNING,
+            )
+            return
         status = ExecutionStatus.FAILED if failure else ExecutionStatus.SUCCEEDED
         execution_finish(
             execution=execution,

@@ -15,7 +15,6 @@ from datastore.services import (
     datastore_list,
     datastore_open,
     datastore_save,
-    datastore_stage_input,
     datastore_store_output,
 )
 from platform_site.errors import NotFound, TooLarge, ValidationFailed
@@ -106,20 +105,19 @@ def test_it_deletes_an_object(s3_server, storage):
     assert not datastore_folder_exists("f")
 
 
-def test_it_stages_an_input_and_stores_an_output(tmp_path):
+def test_it_opens_an_input_and_stores_an_output():
     save("in/data.csv", b"1,2\n")
-    staged = datastore_stage_input(path="in/data.csv", dest_dir=tmp_path / "inputs")
-    result = tmp_path / "result.txt"
-    result.write_text("done")
+    with datastore_open("in/data.csv") as staged:
+        content = staged.read()
 
     key = datastore_store_output(
         path_template="out/{execution_id}.txt",
-        source=result,
+        source=io.BytesIO(b"done"),
         execution_id="exec-1",
         now=datetime(2026, 12, 1, tzinfo=UTC),
     )
 
-    assert staged.read_bytes() == b"1,2\n"
+    assert content == b"1,2\n"
     assert key == "out/exec-1.txt"
     with datastore_open(key) as f:
         assert f.read() == b"done"

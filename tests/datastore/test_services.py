@@ -14,7 +14,6 @@ from datastore.services import (
     datastore_list,
     datastore_open,
     datastore_save,
-    datastore_stage_input,
     datastore_store_output,
 )
 from platform_site.errors import Conflict, NotFound, TooLarge, ValidationFailed
@@ -144,22 +143,14 @@ def test_it_raises_not_found_when_browsing_unknown_folder():
         datastore_browse("nothing")
 
 
-def test_it_stages_an_input_under_its_basename(tmp_path):
-    save("in/data.csv", b"1,2")
-    staged = datastore_stage_input(path="in/data.csv", dest_dir=tmp_path / "work")
-    assert staged == tmp_path / "work" / "data.csv"
-    assert staged.read_bytes() == b"1,2"
-
-
-def test_it_refuses_to_stage_a_missing_input(tmp_path):
+def test_it_refuses_to_open_a_missing_input():
     with pytest.raises(NotFound) as exc:
-        datastore_stage_input(path="in/none.csv", dest_dir=tmp_path)
+        datastore_open("in/none.csv")
     assert "in/none.csv" in exc.value.message
 
 
-def test_it_stores_an_output_with_placeholders(tmp_path):
-    source = tmp_path / "out.txt"
-    source.write_bytes(b"result")
+def test_it_stores_an_output_with_placeholders():
+    source = io.BytesIO(b"result")
     now = datetime(2025, 2, 3, 4, 5, 6, tzinfo=UTC)
     path = datastore_store_output(
         path_template="out/{execution_id}/{date}/{date_time}.txt",
@@ -171,9 +162,8 @@ def test_it_stores_an_output_with_placeholders(tmp_path):
     assert datastore_info(path).size == 6
 
 
-def test_it_refuses_an_output_template_that_escapes(tmp_path):
-    source = tmp_path / "out.txt"
-    source.write_bytes(b"result")
+def test_it_refuses_an_output_template_that_escapes():
+    source = io.BytesIO(b"result")
     with pytest.raises(ValidationFailed):
         datastore_store_output(
             path_template="{execution_id}/../../x",

@@ -9,7 +9,6 @@ import pytest
 
 from executions.files import (
     S3_MARK,
-    execution_file_copy,
     execution_file_name,
     execution_file_open,
     execution_file_store,
@@ -34,10 +33,8 @@ def test_it_stores_reads_and_copies_a_file(storage, tmp_path):
     )
     with execution_file_open(file_path) as handle:
         content = handle.read()
-    execution_file_copy(file_path, tmp_path / "copy.csv")
 
     assert content == b"a,b\n"
-    assert (tmp_path / "copy.csv").read_bytes() == b"a,b\n"
     assert execution_file_name(file_path) == "report.csv"
     assert file_path.startswith(S3_MARK) == (storage == "s3")
 
