@@ -33,6 +33,17 @@ def slow(number1, number2=2):
 
 def env(number1, number2=2):
     return {"total": len(os.environ), "keys": sorted(os.environ)}
+
+def fifo(number1, number2=2):
+    os.mkfifo("pipe")
+    return {"report": {"path": "pipe"}}
+
+def link(number1, number2=2):
+    os.symlink("/etc/hostname", "hostname")
+    return {"report": {"path": "hostname"}}
+
+def outside(number1, number2=2):
+    return {"report": {"path": "/etc/hostname"}}
 """
 
 
@@ -175,3 +186,16 @@ def test_it_ignores_a_duplicate_delivery(alice, pool):
     execution.refresh_from_db()
     assert execution.end_date == ended
     assert execution.log_line_count == 2
+
+
+@pytest.mark.parametrize("function", ["fifo", "link", "outside"])
+def test_a_file_output_that_is_not_a_plain_file_of_the_work_dir_fails_naming_it(
+    alice, pool, function
+):
+    """Refused by the runtime in the child, or by the platform (confined.py) if changed since."""
+    pipeline = make_pipeline(
+        alice, function, outputs=[{"name": "report", "data_type": "file"}]
+    )
+    execution = run(pipeline, alice, pool)
+    assert execution.status == ExecutionStatus.FAILED
+    assert "Output 'report' must be" in execution.status_reason

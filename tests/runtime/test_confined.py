@@ -162,3 +162,10 @@ def test_chown_tree_never_follows_a_link(work, secret):
 def test_parts_below_reads_paths_lexically(work):
     assert parts_below(work, "a/./b/../c.txt") == ["a", "c.txt"]
     assert parts_below(work, str(work / "x")) == ["x"]
+
+
+def test_rmtree_of_a_folder_holding_links_is_safe_here():
+    """Work and pod dirs are removed with shutil.rmtree: it must use descriptors here."""
+    import shutil
+
+    assert shutil.rmtree.avoids_symlink_attacks
