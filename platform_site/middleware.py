@@ -12,6 +12,7 @@ from platform_site.bodies import (
     query_error,
 )
 from platform_site.db_retry import DATABASE_BLIPS
+from platform_site.disk import disk_full_error
 from platform_site.errors import (
     ApiError,
     api_error_response,
@@ -35,6 +36,7 @@ STATUS_NAMES = {
     415: "UnsupportedMediaType",
     429: "TooManyRequests",
     500: "InternalServerError",
+    507: "InsufficientStorage",
 }
 STATUS_MESSAGES = {
     403: "Forbidden.",
@@ -97,8 +99,10 @@ class ApiJsonErrorsMiddleware:
     def process_exception(
         self, request: HttpRequest, exception: Exception
     ) -> HttpResponse | None:
-        refusal = body_error(exception)
+        refusal = body_error(exception) or disk_full_error(exception)
         if refusal is not None:
+            if refusal.status == 507:
+                logger.error("Disk full on %s: %s", request.path, exception)
             return refusal_response(request, refusal)
         if not _is_api(request):
             return None
