@@ -15,6 +15,7 @@ import redis
 from django.conf import settings
 from django.db import connection
 
+from executions.runtime import sandbox_network
 from platform_site.roles import node_name, own_roles
 
 HEARTBEAT_KEY = "platform:heartbeat:{part}"
@@ -31,6 +32,11 @@ REPORTED_PARTS = (*BEATING_PARTS, "pods")
 SANDBOX_OFF_WARNING = (
     "PLATFORM_SANDBOX=off: user code runs unsandboxed, as the worker's own user, "
     "and can read the platform's secrets. Only for a development machine."
+)
+SANDBOX_HOST_NETWORK_WARNING = (
+    "PLATFORM_SANDBOX_NETWORK=host: user code shares the host's network and "
+    "reaches every service on its loopback (PostgreSQL, Redis, the platform "
+    "itself). Only where each of them requires a password; egress is the default."
 )
 
 _clients: dict[tuple[int, str], redis.Redis] = {}
@@ -84,6 +90,23 @@ def live_nodes(client: redis.Redis) -> dict[str, list[dict]]:
     return found
 
 
+def sandbox_network_mode() -> str:
+    """The network sandboxes get here (egress falls back to none without its tool)."""
+    return sandbox_network.effective_mode(settings.SANDBOX_NETWORK)
+
+
+def sandbox_network_warnings() -> list[str]:
+    """What startup and /healthz say of the sandbox's network: host mode, or egress unavailable."""
+    if not settings.SANDBOX_ENABLED:
+        return []
+    if settings.SANDBOX_NETWORK == sandbox_network.HOST:
+        return [SANDBOX_HOST_NETWORK_WARNING]
+    if settings.SANDBOX_NETWORK == sandbox_network.EGRESS:
+        problem = sandbox_network.tool_problem()
+        return [problem] if problem else []
+    return []
+
+
 def _check_database() -> str | None:
     try:
         with connection.cursor() as cursor:
@@ -130,4 +153,8 @@ def check_all() -> dict:
     }
     if not settings.SANDBOX_ENABLED:
         report["warnings"] = [SANDBOX_OFF_WARNING]
+    else:
+        report["sandbox_network"] = sandbox_network_mode()
+        if network_warnings := sandbox_network_warnings():
+            report.setdefault("warnings", []).extend(network_warnings)
     return report

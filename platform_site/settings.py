@@ -214,10 +214,13 @@ LONG_POLL_HOLD_S = envint("PLATFORM_LONG_POLL_HOLD_S", 20)
 
 # The sandbox of user code (executions/runtime/sandbox.py, README "Sandbox").
 SANDBOX_ENABLED = envbool("PLATFORM_SANDBOX", True)
-SANDBOX_NETWORK = envstr("PLATFORM_SANDBOX_NETWORK", "host")
-if SANDBOX_NETWORK not in ("host", "none"):
+# egress: a network namespace of its own reaching the internet, not the host's
+# loopback (falls back to none without slirp4netns); none: no network; host:
+# the host's (opt-in, warned about at startup and on /healthz).
+SANDBOX_NETWORK = envstr("PLATFORM_SANDBOX_NETWORK", "egress")
+if SANDBOX_NETWORK not in ("egress", "none", "host"):
     raise ImproperlyConfigured(
-        f"PLATFORM_SANDBOX_NETWORK must be host or none, got {SANDBOX_NETWORK!r}"
+        f"PLATFORM_SANDBOX_NETWORK must be egress, none or host, got {SANDBOX_NETWORK!r}"
     )
 SANDBOX_MAX_PROCESSES = envint("PLATFORM_SANDBOX_MAX_PROCESSES", 512)
 SANDBOX_TMP_MIB = envint("PLATFORM_SANDBOX_TMP_MIB", 512)

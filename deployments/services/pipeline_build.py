@@ -26,6 +26,7 @@ from deployments.services.pipeline_local import (
     local_lock,
     pipeline_archive_fetch,
 )
+from executions.runtime import sandbox_network
 from executions.runtime.sandbox import base_python, runtime_script, venv_root
 from executions.worker import get_sandbox
 
@@ -198,8 +199,13 @@ def install_requirements(pipeline: Pipeline, *, log: Log) -> None:
     scratch.mkdir(exist_ok=True)
     sandbox = get_sandbox()
     if sandbox is not None:
-        # Whatever PLATFORM_SANDBOX_NETWORK says of executions, pip needs its index.
-        sandbox = dataclasses.replace(sandbox, network=True)
+        # pip needs its index even where executions get no network: egress
+        # (never the host's loopback), where this machine can give it.
+        if sandbox.network == sandbox_network.NONE:
+            egress = sandbox_network.effective_mode(sandbox_network.EGRESS)
+            sandbox = dataclasses.replace(sandbox, network=egress)
+        if sandbox.network == sandbox_network.NONE:
+            log(f"Note: {sandbox_network.tool_problem()}; pip has no network")
         key = _sandbox_key(pipeline)
         sandbox.hand_over(str(pipeline.venv_dir), key)
         sandbox.hand_over(str(scratch), key)
@@ -217,8 +223,15 @@ def install_requirements(pipeline: Pipeline, *, log: Log) -> None:
         env["HOME"] = "/tmp"
     try:
         returncode, timed_out = stream_process(
-            command, cwd=pipeline.code_dir, env=env, timeout_s=PIP_TIMEOUT_S, log=log
+            command,
+            cwd=pipeline.code_dir,
+            env=env,
+            timeout_s=PIP_TIMEOUT_S,
+            log=log,
+            popen=sandbox.popen if sandbox is not None else subprocess.Popen,
         )
+    except sandbox_network.NetworkUnavailable as exc:
+        raise BuildFailed(f"Could not start pip in the sandbox: {exc}") from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     if timed_out:
@@ -233,10 +246,19 @@ def install_requirements(pipeline: Pipeline, *, log: Log) -> None:
 
 
 def stream_process(
-    command: list[str], *, cwd: Path, env: dict[str, str], timeout_s: float, log: Log
+    command: list[str],
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    timeout_s: float,
+    log: Log,
+    popen: Callable[..., subprocess.Popen] = subprocess.Popen,
 ) -> tuple[int, bool]:
-    """Run `command`, logging each output line as it comes; (exit status, timed out)."""
-    proc = subprocess.Popen(
+    """Run `command`, logging each output line as it comes; (exit status, timed out).
+
+    `popen` is a sandbox's (Sandbox.popen) for a sandboxed command.
+    """
+    proc = popen(
         command,
         cwd=cwd,
         env=env,
@@ -292,8 +314,9 @@ def inspect_function(pipeline: Pipeline, *, log: Log) -> dict:
             read_only=[str(pipeline.code_dir), *([venv] if venv else [])],
             cwd=str(pipeline.code_dir),
         )
+    run = sandbox.run if sandbox is not None else subprocess.run
     try:
-        done = subprocess.run(
+        done = run(
             command,
             input=json.dumps(request),
             cwd=pipeline.code_dir,
@@ -307,6 +330,8 @@ def inspect_function(pipeline: Pipeline, *, log: Log) -> dict:
         raise BuildFailed(
             f"Importing {pipeline.function_path} took longer than {INSPECT_TIMEOUT_S} s"
         ) from None
+    except sandbox_network.NetworkUnavailable as exc:
+        raise BuildFailed(f"Could not start the function check: {exc}") from None
     verdict = _parse_verdict(done.stdout)
     if verdict is None:
         raise BuildFailed(

@@ -250,7 +250,9 @@ class ZygoteHandle:
                 read_write=[self.work_root] if self.work_root else [],
                 cwd=self.code_dir,
             )
-        return subprocess.Popen(
+        # The sandbox's popen connects its network (egress) before it runs.
+        popen = self.sandbox.popen if self.sandbox is not None else subprocess.Popen
+        return popen(
             argv,
             pass_fds=(sock.fileno(),),
             env=self._environment(home),

