@@ -88,26 +88,8 @@ class PodExecutions:
                             return
                     self._start_pod(restart=restart)
                     continue
-                self.slots.acquire()
-                pk, retry = self._next(client, time.monotonic() - last_scan > 1.0)
-                if pk is None:
+                if not self._take_one(client, time.monotonic() - last_scan > 1.0):
                     last_scan = time.monotonic()
-                    self.slots.release()
-                    continue
-                if not self.up.is_set() and self.failed_reason is None:
-                    # The pod died while we waited: it stays next in line.
-                    if retry:
-                        self.retries.appendleft(pk)
-                    else:
-                        client.rpush(services.pod_queue_key(self.pk), pk)
-                    self.slots.release()
-                    continue
-                if self.parallel == 1:
-                    self._handle(pk, retry)
-                else:
-                    threading.Thread(
-                        target=self._handle, args=(pk, retry), daemon=True
-                    ).start()
             except redis.RedisError:
                 logger.warning("pods %s: Redis is away", self.pk)
                 time.sleep(1)
@@ -116,6 +98,39 @@ class PodExecutions:
                 time.sleep(1)
             finally:
                 close_old_connections()
+
+    def _take_one(self, client, scan: bool) -> bool:
+        """Wait for a free slot, take the next execution and hand it to _handle; False when none came.
+
+        The slot goes back on every path that does not reach _handle (which
+        gives it back itself), exceptions included: a Redis error during the
+        pop must not leave a queue-mode deployment without its one slot.
+        """
+        self.slots.acquire()
+        handed = False
+        try:
+            pk, retry = self._next(client, scan)
+            if pk is None:
+                return False
+            if not self.up.is_set() and self.failed_reason is None:
+                # The pod died while we waited: it stays next in line.
+                if retry:
+                    self.retries.appendleft(pk)
+                else:
+                    client.rpush(services.pod_queue_key(self.pk), pk)
+                return True
+            if self.parallel == 1:
+                handed = True
+                self._handle(pk, retry)
+            else:
+                threading.Thread(
+                    target=self._handle, args=(pk, retry), daemon=True
+                ).start()
+                handed = True
+            return True
+        finally:
+            if not handed:
+                self.slots.release()
 
     def _next(self, client, scan: bool):
         """(execution pk, is a retry), or (None, False) when nothing came within POP_TIMEOUT_S."""

@@ -169,3 +169,26 @@ def test_pods_on_one_machine_never_share_a_gpu(pipeline, alice, monkeypatch):
         assert freed not in host.runners
     finally:
         host.close()
+
+
+def test_a_redis_error_while_waiting_for_work_gives_the_slot_back(low_latency):
+    """A 1 s Redis restart once left queue-mode deployments without their one slot for good."""
+    import socket
+
+    import redis
+
+    from pods.runner import PodRunner
+
+    with socket.socket() as probe:  # a port where no Redis answers
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    away = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.5)
+    runner = PodRunner(low_latency, "host-a")
+    runner.up.set()
+    assert runner.parallel == 1
+
+    for _ in range(3):
+        with pytest.raises(redis.ConnectionError):
+            runner._take_one(away, scan=False)
+
+    assert runner.slots.acquire(blocking=False), "the one slot was lost"
