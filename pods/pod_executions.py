@@ -9,6 +9,7 @@ max_parallel_executions_per_pod, in threads of ours waiting on the pod.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import threading
@@ -26,6 +27,7 @@ from executions.services.lifecycle import (
     execution_claim,
     execution_error,
     execution_finish,
+    execution_release,
 )
 from executions.services.logs import LogSink
 from executions.services.running import (
@@ -35,6 +37,7 @@ from executions.services.running import (
     child_environment,
     execution_to_run,
 )
+from platform_site.db_retry import DATABASE_BLIPS, db_retry
 from platform_site.health import redis_client
 from pods import services
 
@@ -166,6 +169,8 @@ class PodExecutions:
         return str(pk) if pk else None
 
     def _handle(self, pk: str, retry: bool) -> None:
+        # Set once the pod has the execution: before, a failure hands it back.
+        handed_over = threading.Event()
         try:
             if not retry and not execution_claim(execution_pk=pk):
                 return
@@ -179,10 +184,20 @@ class PodExecutions:
                     from_status=ExecutionStatus.RUNNING,
                 )
                 return
-            self._run(execution, retry)
+            self._run(execution, retry, handed_over)
+        except DATABASE_BLIPS:
+            if handed_over.is_set():
+                # Its result could not be recorded even with retries: the
+                # sweeper settles it once the database is back.
+                logger.exception("pods %s: recording %s failed", self.pk, pk)
+            else:
+                self._hand_back(pk, retry)
         except Exception as exc:
             logger.exception("pods %s: execution %s failed", self.pk, pk)
-            execution = Execution.objects.filter(pk=pk).first()
+            execution = db_retry(
+                lambda: Execution.objects.filter(pk=pk).first(),
+                what=f"reading execution {pk}",
+            )
             if execution is not None:
                 execution_error(
                     execution=execution,
@@ -193,7 +208,24 @@ class PodExecutions:
             self.slots.release()
             connection.close()
 
-    def _run(self, execution: Execution, retry: bool) -> None:
+    def _hand_back(self, pk: str, retry: bool) -> None:
+        """The database dropped before the pod got the execution: Pending again, next in line.
+
+        Its function never started, so it runs once, later, never ends Error.
+        """
+        logger.warning(
+            "pods %s: database blip before %s started; handed back", self.pk, pk
+        )
+        if retry:
+            self.retries.appendleft(pk)
+            return
+        execution_release(execution_pk=pk)
+        with contextlib.suppress(redis.RedisError):  # the scan of Pending rows finds it
+            redis_client().rpush(services.pod_queue_key(self.pk), pk)
+
+    def _run(
+        self, execution: Execution, retry: bool, handed_over: threading.Event
+    ) -> None:
         # Made only when a file input is staged: a call without files touches no disk.
         work_dir = self.pod_dir / "runs" / str(execution.id)
         try:
@@ -219,13 +251,17 @@ class PodExecutions:
                 "env": env,
                 "timeout_s": execution.timeout_s,
             }
-            self._send_and_record(execution, request, retry)
+            self._send_and_record(execution, request, retry, handed_over)
         finally:
             if work_dir.exists():
                 shutil.rmtree(work_dir, ignore_errors=True)
 
     def _send_and_record(
-        self, execution: Execution, request: dict, retry: bool
+        self,
+        execution: Execution,
+        request: dict,
+        retry: bool,
+        handed_over: threading.Event,
     ) -> None:
         # Its thread starts with the first line: a silent call costs no thread.
         sink = LogSink(execution)
@@ -247,10 +283,12 @@ class PodExecutions:
             item.deadline = time.monotonic() + execution.timeout_s + TIMEOUT_GRACE_S
             if not self.up.is_set() or not self.pod.run(run_id, request):
                 item.died, item.retryable = "it was not running", True
-            elif not item.done.wait(KEEP_CONNECTION_S):
-                # A long run must not pin a pooled connection meanwhile.
-                connection.close()
-                item.done.wait()
+            else:
+                handed_over.set()
+                if not item.done.wait(KEEP_CONNECTION_S):
+                    # A long run must not pin a pooled connection meanwhile.
+                    connection.close()
+                    item.done.wait()
         finally:
             with self.lock:
                 self.inflight.pop(run_id, None)
