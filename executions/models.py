@@ -92,6 +92,12 @@ class Execution(models.Model):
         null=True, blank=True
     )  # outputs stored, final status set
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # The process that claimed it (a worker or pod host, "<node>:<pid>"): when
+    # that process dies, what it held is settled by one rule (sweeping.py).
+    runner = models.CharField(max_length=200, blank=True, default="")
+    # Earlier attempts that a dead pod, pod host or worker cut short:
+    # [{"runner", "started_at", "ended"}], oldest first.
+    attempts = models.JSONField(default=list, blank=True)
 
     # Resource usage of the child process.
     peak_memory_kib = models.PositiveBigIntegerField(null=True, blank=True)
@@ -202,3 +208,20 @@ class EnvironmentVariable(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class RunnerKind(models.TextChoices):
+    WORKER = "worker"
+    POD_HOST = "pod host"
+
+
+class RunnerLease(models.Model):
+    """A process that runs executions (a worker, a pod host) says it is alive.
+
+    Beaten about every second; one silent past PLATFORM_RUNNER_LEASE_S is
+    taken for dead, and the executions it held are settled (sweeping.py).
+    """
+
+    name = models.CharField(max_length=200, primary_key=True)  # "<node>:<pid>"
+    kind = models.CharField(max_length=20, choices=RunnerKind.choices)
+    beat_at = models.DateTimeField(db_index=True)
