@@ -4,7 +4,8 @@ Usage: .venv/bin/python bench/bench_runtime.py [runs]
 
 Prints p50/p95 of run() wall time (worker asks -> function returned and
 reported) for a noop pipeline and one that imports numpy at top level, with
-and without the bubblewrap sandbox, and as floors, measured in the same run,
+and without the bubblewrap sandbox (its network the host's, or egress
+only: a namespace of its own with slirp4netns), and as floors, measured in the same run,
 the wall time of `python -c pass` and `python -c "import numpy"`
 subprocesses. Then the zygote start (first run of a new pipeline: sandbox
 set-up, interpreter, import, one run) with and without the sandbox.
@@ -22,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from executions.runtime import sandbox_network  # noqa: E402
 from executions.runtime.pool import RunSpec, ZygotePool  # noqa: E402
 from executions.runtime.sandbox import Sandbox, base_python  # noqa: E402
 
@@ -100,7 +102,9 @@ def _zygote_start_ms(spec: RunSpec, sandbox: Sandbox | None) -> list[float]:
 
 
 def main() -> None:
-    modes = {"bare": None, "sandbox": Sandbox()}
+    modes = {"bare": None, "host": Sandbox(network="host")}
+    if sandbox_network.tool_problem() is None:
+        modes["egress"] = Sandbox(network="egress")
     with tempfile.TemporaryDirectory() as tmp:
         specs = {
             name: _spec(Path(tmp), name, source) for name, source in PIPELINES.items()
@@ -138,11 +142,11 @@ def main() -> None:
     print(f"\nzygote start (first run on a fresh pool), median of {ZYGOTE_STARTS}")
     for name in PIPELINES:
         bare = statistics.median(starts[(name, "bare")])
-        boxed = statistics.median(starts[(name, "sandbox")])
-        print(
-            f"{name:<14}bare {bare:>7.1f}ms   sandbox {boxed:>7.1f}ms   "
-            f"sandbox/bare {boxed / bare:.2f}x"
-        )
+        line = f"{name:<14}bare {bare:>7.1f}ms"
+        for mode in list(modes)[1:]:
+            boxed = statistics.median(starts[(name, mode)])
+            line += f"   {mode} {boxed:>7.1f}ms ({boxed / bare:.2f}x)"
+        print(line)
     print(f"python: {python} ({sys.version.split()[0]})")
 
 

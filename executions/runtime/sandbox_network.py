@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import json
 import os
 import select
@@ -52,8 +53,8 @@ DNS_ADDRESS = "10.0.2.3"  # slirp4netns's resolver, as seen from inside
 RESOLV_CONF = os.path.join(os.path.dirname(os.path.abspath(__file__)), "resolv.conf")
 READY_TIMEOUT_S = 10.0
 CONNECT_TIMEOUT_S = 5.0
-CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
+NS_GET_USERNS = 0xB701  # ioctl: the user namespace owning a namespace
 
 
 class NetworkUnavailable(OSError):
@@ -69,10 +70,11 @@ def tool_problem() -> str | None:
             f"{TOOL_PACKAGE} (apt-get install {TOOL_PACKAGE}) to give it egress "
             "to the internet without the host's loopback"
         )
-    if not os.path.exists(TUN_DEVICE):
+    if not os.access(TUN_DEVICE, os.R_OK | os.W_OK):
         return (
-            f"{TUN_DEVICE} is missing (a container without it?): sandboxed user "
-            "code gets no network (PLATFORM_SANDBOX_NETWORK=none)"
+            f"{TUN_DEVICE} is missing or not readable and writable by this user, "
+            f"which {TOOL} needs: sandboxed user code gets no network "
+            "(PLATFORM_SANDBOX_NETWORK=none)"
         )
     return None
 
@@ -160,6 +162,7 @@ class _Launch:
     def connect(self, *, forward: Sequence[tuple[str, int]], join_userns: bool) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S
         pid = self._child_pid(deadline)
+        _wait_for_loopback(pid, deadline)
         tool = self._start_tool(pid, join_userns, deadline)
         try:
             listeners = _listen_inside(pid, forward, join_userns)
@@ -196,6 +199,9 @@ class _Launch:
     def _start_tool(
         self, pid: int, join_userns: bool, deadline: float
     ) -> subprocess.Popen:
+        # Unprivileged, the namespace belongs to a user namespace of bwrap's
+        # (not the one its child ends up in): slirp4netns joins that one.
+        owner = _owning_userns(pid) if join_userns else -1
         ready_r, ready_w = os.pipe()
         argv = [
             tool_path() or TOOL,
@@ -205,13 +211,13 @@ class _Launch:
             f"--ready-fd={ready_w}",
             f"--exit-fd={self.sync_r}",
         ]
-        if join_userns:
-            argv.append(f"--userns-path=/proc/{pid}/ns/user")
+        if owner >= 0:
+            argv.append(f"--userns-path=/proc/self/fd/{owner}")
         argv += [str(pid), "tap0"]
         try:
             tool = subprocess.Popen(
                 argv,
-                pass_fds=(ready_w, self.sync_r),
+                pass_fds=(ready_w, self.sync_r, *([owner] if owner >= 0 else [])),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
@@ -219,9 +225,11 @@ class _Launch:
             )
         except OSError as exc:
             os.close(ready_r)
-            os.close(ready_w)
             raise NetworkUnavailable(f"{TOOL} could not start: {exc}") from None
-        os.close(ready_w)
+        finally:
+            os.close(ready_w)
+            if owner >= 0:
+                os.close(owner)
         try:
             remaining = max(0.0, deadline - time.monotonic())
             ready = select.select([ready_r], [], [], remaining)[0] and os.read(
@@ -239,6 +247,26 @@ class _Launch:
         # Its chatter is of no interest once it runs; a full pipe would block it.
         threading.Thread(target=tool.stderr.read, daemon=True).start()
         return tool
+
+
+def _wait_for_loopback(pid: int, deadline: float) -> None:
+    """Until bwrap has set up the namespace's loopback (127.0.0.1 up, then it blocks on --block-fd).
+
+    slirp4netns brings `lo` up too: started earlier, it makes bwrap's own
+    set-up fail ("loopback: Failed RTM_NEWADDR").
+    """
+    while True:
+        try:
+            with open(f"/proc/{pid}/net/fib_trie") as routes:
+                if "127.0.0.1" in routes.read():
+                    return
+        except OSError:
+            raise NetworkUnavailable(
+                "bubblewrap exited before its sandbox's network was set up"
+            ) from None
+        if time.monotonic() > deadline:
+            raise NetworkUnavailable("bubblewrap did not set up its loopback")
+        time.sleep(0.0005)
 
 
 def _listen_inside(
@@ -278,17 +306,17 @@ def _listen_inside(
     return found
 
 
-# Unprivileged, the namespace belongs to bwrap's user namespace, which only a
-# single-threaded process can join: a fresh interpreter does, and sends the
-# sockets back.
+# Unprivileged, the namespace belongs to a user namespace of bwrap's, which
+# only a single-threaded process can join: a fresh interpreter does, and sends
+# the sockets back.
 _HELPER = """
-import ctypes, os, socket, sys
+import ctypes, fcntl, os, socket, sys
 libc = ctypes.CDLL(None, use_errno=True)
 pid, chan = sys.argv[1], socket.socket(fileno=int(sys.argv[2]))
-for ns, flag in (("user", 0x10000000), ("net", 0x40000000)):
-    fd = os.open(f"/proc/{pid}/ns/{ns}", os.O_RDONLY)
+net = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
+for fd, flag in ((fcntl.ioctl(net, 0xB701), 0x10000000), (net, 0x40000000)):
     if libc.setns(fd, flag) != 0:
-        sys.exit(f"setns {ns}: " + os.strerror(ctypes.get_errno()))
+        sys.exit("setns: " + os.strerror(ctypes.get_errno()))
 socks = []
 for item in sys.argv[3:]:
     host, port = item.rsplit(",", 1)
@@ -327,6 +355,19 @@ def _listen_inside_helper(
         (socket.socket(fileno=fd), address)
         for fd, address in zip(fds, forward, strict=True)
     ]
+
+
+def _owning_userns(pid: int) -> int:
+    """A descriptor of the user namespace that owns the network namespace of `pid`."""
+    net = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return fcntl.ioctl(net, NS_GET_USERNS)
+    except OSError as exc:
+        raise NetworkUnavailable(
+            f"no owner of the sandbox's namespace: {exc}"
+        ) from None
+    finally:
+        os.close(net)
 
 
 def _setns(fd: int, flag: int) -> None:
