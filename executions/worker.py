@@ -141,3 +141,34 @@ def stop_watcher() -> None:
         close_pool()  # kills the zygotes and their runs: the tasks return at once
 
     threading.Thread(target=watch, name="stop-watcher", daemon=True).start()
+
+
+# -- the worker's lease -------------------------------------------------------
+LEASE_BEAT_S = 1.0
+
+
+def lease_beater() -> None:
+    """Started with the worker: beats its runner lease every second (runners.py).
+
+    A worker that stops beating (killed, frozen, cut off) is taken for dead
+    after PLATFORM_RUNNER_LEASE_S and what it held is settled.
+    """
+    from django.db import DatabaseError, connection
+
+    from executions.models import RunnerKind
+    from executions.services.runners import runner_beat, runner_name
+
+    name = runner_name()
+
+    def beat() -> None:
+        # Until the process ends: runs finishing in the stop's grace are still ours.
+        while True:
+            try:
+                runner_beat(name=name, kind=RunnerKind.WORKER)
+            except DatabaseError:
+                pass  # the database is away: the sweeper waits for it too
+            finally:
+                connection.close()
+            time.sleep(LEASE_BEAT_S)
+
+    threading.Thread(target=beat, name="worker-lease", daemon=True).start()

@@ -24,7 +24,7 @@ def start_worker_heartbeat(**kwargs) -> None:
     import threading
     import time
 
-    from executions.worker import stop_watcher
+    from executions.worker import lease_beater, stop_watcher
     from platform_site import health, liveness
 
     def loop() -> None:
@@ -37,3 +37,4 @@ def start_worker_heartbeat(**kwargs) -> None:
     threading.Thread(target=loop, name="worker-heartbeat", daemon=True).start()
     liveness.touch_forever()
     stop_watcher()
+    lease_beater()

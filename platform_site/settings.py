@@ -210,6 +210,9 @@ EXECUTION_MEMORY_LIMIT_MIB = envint("PLATFORM_EXECUTION_MEMORY_LIMIT_MIB", 2048)
 RETENTION_DAYS = envint("PLATFORM_RETENTION_DAYS", 0)
 HEARTBEAT_INTERVAL_S = envint("PLATFORM_HEARTBEAT_INTERVAL_S", 5)
 HEARTBEAT_TIMEOUT_S = envint("PLATFORM_HEARTBEAT_TIMEOUT_S", 30)
+# A worker or pod host silent this long is taken for dead: what it held is
+# settled (executions/services/runners.py) and its pods move to another host.
+RUNNER_LEASE_S = envint("PLATFORM_RUNNER_LEASE_S", 3)
 LONG_POLL_HOLD_S = envint("PLATFORM_LONG_POLL_HOLD_S", 20)
 
 # The sandbox of user code (executions/runtime/sandbox.py, README "Sandbox").

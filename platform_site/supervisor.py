@@ -128,6 +128,7 @@ class Supervisor:
         output: Output,
         clock: Callable[[], float] = time.monotonic,
         liveness_dir: Path | None = None,
+        on_death: Callable[[str, int], None] | None = None,
     ):
         self.env = env
         self.cwd = cwd
@@ -141,6 +142,9 @@ class Supervisor:
         self._wakeup_fd: int | None = None
         # Where watched children's liveness files live; None: nobody is watched.
         self.liveness_dir = liveness_dir
+        # Told (child name, pid) of each death, before the restart: what the
+        # child held can be settled at once instead of when its lease expires.
+        self.on_death = on_death
 
     # -- starting --------------------------------------------------------
     def add(self, name: str, argv: list[str], *, watched: bool = False) -> Child:
@@ -219,6 +223,11 @@ class Supervisor:
             # that escaped the group could still hold the pipe open.
             child.reader.join(timeout=1)
         child.proc = None
+        if self.on_death is not None:
+            try:
+                self.on_death(child.name, proc.pid)
+            except Exception as exc:  # reported; the lease settles it later
+                self.output.line("platform", f"settling {child.name}: {exc!r}")
         if now - child.started_at >= STABLE_AFTER_S:
             child.failures = 0
         child.failures += 1

@@ -2,15 +2,19 @@
 
 Any number of pod hosts may run (one per worker machine): each claims
 deployments with row locks and beats its pods; pods of a silent host are
-claimed by another one (services.HOST_TIMEOUT_S).
+claimed by another one (settings.RUNNER_LEASE_S).
 """
 
 from __future__ import annotations
 
 import logging
 import shutil
+import threading
+
+from django.db import DatabaseError, connection
 
 from deployments.models import Deployment, DeploymentMode
+from executions.services.runners import runner_name, runner_retire
 from executions.services.variables import environment_variables_keep
 from pods import services
 from pods.models import Pod
@@ -22,14 +26,44 @@ logger = logging.getLogger(__name__)
 
 # On close, how long the runners' threads get to notice they must stop.
 CLOSE_WAIT_S = 3.0
+# The lease and the pods' heartbeats, from a thread of their own so that a
+# slow step (stopping pods) never looks like a dead host.
+BEAT_EVERY_S = 1.0
 
 
 class PodHost:
     def __init__(self, host: str | None = None) -> None:
-        self.host = host or services.host_name()
+        self.host = host or runner_name()
         self.runners: dict[object, PodRunner] = {}
         self.gpus = GpuSlots(gpu_count())
+        self.closing = threading.Event()
+        self.beater: threading.Thread | None = None
         environment_variables_keep()
+
+    def start_beating(self) -> None:
+        """Beat from a thread from now on (run_pods); without it, each step beats."""
+        self.beater = threading.Thread(
+            target=self._beat_forever, name="pod-host-beat", daemon=True
+        )
+        self.beater.start()
+
+    def _beat_forever(self) -> None:
+        while not self.closing.wait(BEAT_EVERY_S):
+            try:
+                self.beat()
+            except DatabaseError:
+                logger.warning("pod host %s: could not beat", self.host)
+            finally:
+                connection.close()
+
+    def beat(self) -> None:
+        """This host, its pods and the executions they run are alive."""
+        running = [
+            pk for runner in list(self.runners.values()) for pk in runner.running_pks()
+        ]
+        services.pods_beat(
+            host=self.host, deployment_pks=list(self.runners), running_pks=running
+        )
 
     def step(self) -> bool:
         """Claim, reconcile, beat; True when something changed."""
@@ -42,12 +76,8 @@ class PodHost:
         for deployment in services.pods_claim(host=self.host):
             self.start(deployment)
             changed = True
-        running = [
-            pk for runner in self.runners.values() for pk in runner.running_pks()
-        ]
-        services.pods_beat(
-            host=self.host, deployment_pks=list(self.runners), running_pks=running
-        )
+        if self.beater is None:
+            self.beat()
         return changed
 
     def start(self, deployment: Deployment) -> None:
@@ -112,9 +142,11 @@ class PodHost:
             self.gpus.give_back(runner.gpus)
 
     def close(self) -> None:
+        self.closing.set()
         runners = list(self.runners.values())
         for pk in list(self.runners):
             self._stop(pk)
             services.pod_release(deployment_pk=pk, host=self.host)
         for runner in runners:
             runner.join(CLOSE_WAIT_S)
+        runner_retire(name=self.host)

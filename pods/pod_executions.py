@@ -30,6 +30,7 @@ from executions.services.lifecycle import (
     execution_release,
 )
 from executions.services.logs import LogSink
+from executions.services.runners import execution_attempt_record
 from executions.services.running import (
     UserInputError,
     _stage_inputs,
@@ -68,7 +69,8 @@ class InFlight:
     done: threading.Event = field(default_factory=threading.Event)
     report: dict | None = None
     died: str | None = None  # why the pod died under it
-    retryable: bool = False
+    retryable: bool = False  # queue mode runs it once more (runners.py's rule)
+    never_started: bool = False  # the pod never had it: it simply runs later
     timed_out: bool = False
     sink_started: bool = False
 
@@ -172,7 +174,7 @@ class PodExecutions:
         # Set once the pod has the execution: before, a failure hands it back.
         handed_over = threading.Event()
         try:
-            if not retry and not execution_claim(execution_pk=pk):
+            if not retry and not execution_claim(execution_pk=pk, runner=self.host):
                 return
             execution = execution_to_run(pk)
             if execution is None:
@@ -282,7 +284,7 @@ class PodExecutions:
         try:
             item.deadline = time.monotonic() + execution.timeout_s + TIMEOUT_GRACE_S
             if not self.up.is_set() or not self.pod.run(run_id, request):
-                item.died, item.retryable = "it was not running", True
+                item.died, item.never_started = "it was not running", True
             else:
                 handed_over.set()
                 if not item.done.wait(KEEP_CONNECTION_S):
@@ -301,7 +303,17 @@ class PodExecutions:
             )
             return
         if item.died is not None:
+            if item.never_started:
+                self.retries.append(str(execution.pk))
+                return
             if item.retryable and not retry:
+                execution_attempt_record(
+                    execution=execution,
+                    attempt={
+                        "runner": self.host,
+                        "ended": POD_DIED.format(how=item.died),
+                    },
+                )
                 self.retries.append(str(execution.pk))
                 return
             execution_error(

@@ -252,7 +252,11 @@ class PodRunner(PodExecutions):
             if item.done.is_set():
                 continue
             item.died = how
-            item.retryable = not self.over_ram_seen and not item.timed_out
+            # The one rule (executions/services/runners.py): queue mode runs
+            # it once more, parallel mode ends it Error naming the pod.
+            item.retryable = (
+                self.parallel == 1 and not self.over_ram_seen and not item.timed_out
+            )
             item.done.set()
         self._log(f"Pod {self.pod_id} stopped ({how}); starting it again.", "stderr")
         Pod.objects.filter(deployment_id=self.pk).update(restarts=F("restarts") + 1)

@@ -22,35 +22,33 @@ from django.utils import timezone
 from deployments.models import Deployment, DeploymentMode, DeploymentStatus
 from platform_site import notify
 from platform_site.health import redis_client
-from platform_site.roles import node_name
 from pods.models import Pod, PodLog, PodStatus
 
 logger = logging.getLogger(__name__)
-
-# A pod host silent this long loses its pods to another pod host.
-HOST_TIMEOUT_S = 15
 
 
 def pod_queue_key(deployment_pk) -> str:
     return f"platform:{settings.CELERY_TASK_DEFAULT_QUEUE}:pods:{deployment_pk}"
 
 
-def pod_enqueue(*, execution_pk: str, deployment_pk) -> None:
-    """Best effort: a lost push is found by the pod host's scan of Pending rows."""
+def pod_enqueue(*, execution_pk: str, deployment_pk, first: bool = False) -> None:
+    """Best effort: a lost push is found by the pod host's scan of Pending rows.
+
+    The pod host pops from the right: `first` puts the execution next in line.
+    """
+    client = redis_client()
+    push = client.rpush if first else client.lpush
     try:
-        redis_client().lpush(pod_queue_key(deployment_pk), execution_pk)
+        push(pod_queue_key(deployment_pk), execution_pk)
     except redis.RedisError:
         logger.warning("Could not push execution %s to its pod", execution_pk)
-
-
-def host_name() -> str:
-    return f"{node_name()}:{os.getpid()}"
 
 
 def pods_claim(*, host: str, limit: int = 10) -> list[Deployment]:
     """Enabled low-latency deployments without a live pod host become `host`'s (row locks)."""
     now = timezone.now()
-    stale = now - timedelta(seconds=HOST_TIMEOUT_S)
+    # A pod host silent this long (its lease) loses its pods to another one.
+    stale = now - timedelta(seconds=settings.RUNNER_LEASE_S)
     with transaction.atomic():
         claimable = (
             Deployment.objects.select_for_update(skip_locked=True, of=("self",))
@@ -75,9 +73,11 @@ def pods_claim(*, host: str, limit: int = 10) -> list[Deployment]:
 
 def pods_beat(*, host: str, deployment_pks: list, running_pks: list) -> None:
     """The host is alive: its pods and the executions they run."""
-    from executions.models import Execution, ExecutionStatus
+    from executions.models import Execution, ExecutionStatus, RunnerKind
+    from executions.services.runners import runner_beat
 
     now = timezone.now()
+    runner_beat(name=host, kind=RunnerKind.POD_HOST, now=now)
     Pod.objects.filter(host=host, deployment_id__in=deployment_pks).update(
         heartbeat_at=now
     )
@@ -93,6 +93,11 @@ def pod_update(*, deployment_pk, host: str, **fields) -> None:
 
 def pod_release(*, deployment_pk, host: str) -> None:
     Pod.objects.filter(deployment_id=deployment_pk, host=host).delete()
+
+
+def pods_release_host(*, host: str) -> None:
+    """A pod host died: its pods are free for any pod host to claim at once."""
+    Pod.objects.filter(host=host).delete()
 
 
 def pod_log(

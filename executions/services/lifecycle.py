@@ -252,14 +252,19 @@ def execution_record_unrun(
     )
 
 
-def execution_claim(*, execution_pk) -> bool:
-    """Pending -> Running. False when another delivery already took it (or it is gone)."""
+def execution_claim(*, execution_pk, runner: str = "") -> bool:
+    """Pending -> Running, held by `runner`. False when another delivery already took it (or it is gone)."""
     now = timezone.now()
 
     def claim() -> bool:
         if Execution.objects.filter(
             pk=execution_pk, status=ExecutionStatus.PENDING
-        ).update(status=ExecutionStatus.RUNNING, started_at=now, heartbeat_at=now):
+        ).update(
+            status=ExecutionStatus.RUNNING,
+            started_at=now,
+            heartbeat_at=now,
+            runner=runner,
+        ):
             return True
         # A retry after a lost reply: our own first UPDATE may have committed
         # (this started_at, to the microsecond, is ours alone).
@@ -287,6 +292,7 @@ def execution_release(*, execution_pk) -> bool:
                 started_at=None,
                 heartbeat_at=None,
                 enqueued_at=None,
+                runner="",
             ),
             what=f"handing back execution {execution_pk}",
         )
@@ -314,15 +320,19 @@ def execution_finish(
 ) -> bool:
     """Running -> a final status, with outputs ({name: {value, file_path}}) and timings.
 
-    Returns False (and writes nothing) when the execution was reaped or deleted meanwhile.
-    Retried through a database blip: the function ran, its result must not be lost.
+    Returns False (and writes nothing) when the execution was reaped, deleted
+    or settled and taken by another runner meanwhile (a frozen pod host that
+    wakes up never overwrites the retry's result). Retried through a database
+    blip: the function ran, its result must not be lost.
     """
     end_date = timezone.now()
 
     def write() -> bool:
         with transaction.atomic():
             updated = Execution.objects.filter(
-                pk=execution.pk, status=ExecutionStatus.RUNNING
+                pk=execution.pk,
+                status=ExecutionStatus.RUNNING,
+                runner=execution.runner,
             ).update(
                 status=status,
                 status_reason=reason,

@@ -48,6 +48,7 @@ from executions.services.lifecycle import (
     safe_filename,
 )
 from executions.services.logs import LogSink
+from executions.services.runners import runner_name
 from executions.services.variables import environment_variables
 from metrics.tokens import execution_sdk_token_issue
 from platform_site.db_retry import DATABASE_BLIPS, db_retry
@@ -253,7 +254,7 @@ def execution_run(*, execution_pk, pool) -> None:
     (Pending, sent again); after, every write retries (db_retry) and one that
     still fails is left to the reaper: user code never runs twice.
     """
-    if not execution_claim(execution_pk=execution_pk):
+    if not execution_claim(execution_pk=execution_pk, runner=runner_name()):
         return
     user_code_started = threading.Event()
     try:

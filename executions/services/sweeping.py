@@ -29,8 +29,9 @@ REQUEUE_BATCH = 500
 BROKER_EPOCH_KEY = "platform:broker-epoch"
 # What the reaper knows, no more: the worker may be dead, frozen or cut off.
 NO_HEARTBEAT_REASON = (
-    "No heartbeat for {seconds} s: its worker stopped reporting (dead, frozen or "
-    "cut off from the database); the function may not have finished"
+    "No heartbeat for {seconds} s: the worker or pod host running it stopped "
+    "reporting (dead, frozen or cut off from the database); the function may not "
+    "have finished"
 )
 
 

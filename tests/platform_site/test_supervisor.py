@@ -229,3 +229,23 @@ def test_a_signal_only_records_itself_and_wakes_the_loop(sup, stream):
     finally:
         signal.signal(signal.SIGUSR1, old_handler)
         signal.set_wakeup_fd(previous)
+
+
+def test_it_tells_who_died_before_restarting(tmp_path, stream, clock):
+    deaths = []
+    supervisor = Supervisor(
+        env=dict(os.environ),
+        cwd=tmp_path,
+        output=Output(stream),
+        clock=clock,
+        on_death=lambda name, pid: deaths.append((name, pid)),
+    )
+    child = supervisor.add("pods", python("raise SystemExit(9)"))
+    supervisor.start(child)
+    pid = child.proc.pid
+    wait_exit(child)
+
+    supervisor.check()
+
+    assert deaths == [("pods", pid)]
+    assert "Restarting it in 1 s." in stream.getvalue()

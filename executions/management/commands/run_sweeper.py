@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 
+from django.conf import settings
 from django.db import DatabaseError, connection
 from redis import RedisError
 
@@ -18,6 +19,7 @@ from executions.services import (
     executions_reap_lost,
     executions_requeue_pending,
 )
+from executions.services.runners import runners_settle_silent
 from platform_site import health
 from platform_site.loops import LoopCommand
 from retention.services import RETENTION_BATCH, executions_expire
@@ -38,6 +40,9 @@ class Command(LoopCommand):
     part = "sweeper"
     last_pipeline_sweep = float("-inf")
     last_retention_sweep = float("-inf")
+    # Since when the database has answered every step: after an outage,
+    # runners get a full lease to beat again before silence means death.
+    database_up_since: float | None = None
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -49,6 +54,18 @@ class Command(LoopCommand):
             self.step()
             return
         super().handle(*args, **options)
+
+    def settle_step(self) -> bool:
+        """Settle what silent workers and pod hosts held (runners.py's one rule)."""
+        now = time.monotonic()
+        if self.database_up_since is None:
+            self.database_up_since = now
+        if now - self.database_up_since < settings.RUNNER_LEASE_S:
+            return False
+        settled = runners_settle_silent()
+        if settled:
+            logger.warning("Settled %d execution(s) of silent runners", settled)
+        return bool(settled)
 
     def reap_step(self) -> bool:
         reaped = executions_reap_lost()
@@ -97,6 +114,7 @@ class Command(LoopCommand):
         """One pass over every sweep; True when any found work."""
         found = False
         for sweep in (
+            self.settle_step,
             self.reap_step,
             self.requeue_step,
             self.pipeline_step,
@@ -108,6 +126,7 @@ class Command(LoopCommand):
                 # One failing sweep (the database restarting) must not skip the others.
                 logger.exception("Sweeper step %s failed", sweep.__name__)
                 connection.close()
+                self.database_up_since = None
         return found
 
     def idle_pause(self) -> float:

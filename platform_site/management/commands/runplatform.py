@@ -21,7 +21,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from accounts.services import ADMIN_USERNAME, admin_user_ensure
+from executions.models import RunnerKind
 from executions.runtime.sandbox import SandboxUnavailable
+from executions.services.runners import runner_name, runner_retire, runner_settle
 from executions.worker import get_sandbox
 from platform_site import embedded_redis
 from platform_site.env import envint, envstr
@@ -33,6 +35,7 @@ from platform_site.health import (
 from platform_site.processes import BASE_DIR, platform_processes
 from platform_site.roles import ROLES, ROLES_ENV, RolesError, node_name, parse_roles
 from platform_site.supervisor import Output, Supervisor
+from pods.services import pods_release_host
 
 READY_TIMEOUT_S = 180.0
 LAUNCHER = "platform"
@@ -157,6 +160,21 @@ def migrate_and_ensure_admin() -> str | None:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [MIGRATE_LOCK_ID])
 
 
+def settle_dead_child(name: str, pid: int) -> None:
+    """What a dead worker or pod host held is settled now, not when its lease runs out."""
+    kind = {"worker": RunnerKind.WORKER, "pods": RunnerKind.POD_HOST}.get(name)
+    if kind is None:
+        return
+    runner = runner_name(pid)
+    try:
+        runner_settle(name=runner, kind=kind, how="died")
+        runner_retire(name=runner)
+        if kind == RunnerKind.POD_HOST:
+            pods_release_host(host=runner)  # another pod host may claim them now
+    finally:
+        connection.close()
+
+
 class Command(BaseCommand):
     help = "Run the platform in the foreground (what `make run` calls): every role, or those named."
 
@@ -192,6 +210,7 @@ class Command(BaseCommand):
             cwd=BASE_DIR,
             output=output,
             liveness_dir=liveness_dir,
+            on_death=settle_dead_child,
         )
         # From here on a signal only sets a flag, so the embedded Redis is
         # never left behind by a Ctrl-C during migrations. SIGHUP (terminal

@@ -14,6 +14,7 @@ class Command(LoopCommand):
 
     def handle(self, *args, **options):
         self.pod_host = PodHost()
+        self.pod_host.start_beating()
         try:
             super().handle(*args, **options)
         finally:
