@@ -1,9 +1,13 @@
 """Forms of the Deploy wizard: one per step, validation only.
 
 They turn what a person typed into the keyword arguments of
-`deployment_create`; the service re-checks everything (the API shares it).
-Field names are unique across steps because the wizard carries the answers of
-the other steps in hidden fields of one flat form.
+`deployment_create` and ask the service's own checks (the API's rules and
+sentences) about them, so a step refuses what creation would refuse, every
+problem at once, beside its field. Only what the answers make visible is
+validated: a hidden field (Basic's number once Advanced is chosen, the
+parallelism of a queue) never blocks a step. Field names are unique across
+steps because the wizard carries the answers of the other steps in hidden
+fields of one flat form.
 """
 
 from __future__ import annotations
@@ -12,18 +16,20 @@ import json
 from typing import Any
 
 from django import forms
-from django.core.exceptions import ValidationError
 
 from deployments.io_rules import parse_text
-from deployments.mappings import sources_for
-from deployments.models import (
-    Deployment,
-    DeploymentMode,
-    ExecutionRule,
-    Pipeline,
-    name_validator,
+from deployments.mappings import (
+    mapping_input_check,
+    mapping_output_check,
+    sources_for,
 )
+from deployments.models import DeploymentMode, ExecutionRule, Pipeline
 from deployments.schedules import schedule_error
+from deployments.services.deployments import (
+    deployment_name_problem,
+    deployment_settings_problems,
+)
+from platform_site.errors import ValidationFailed
 from platform_site.units import RAM_UNITS_MIB
 
 MODE_HELP = {
@@ -55,6 +61,13 @@ WEEKDAY_CHOICES = [
     ("0", "Sunday"),
 ]
 
+# The field holding each source's value, where the service's objection is shown.
+VALUE_FIELD = {
+    "endpoint": "endpoint",
+    "constant": "constant",
+    "environment_variable": "env",
+    "datastore": "datastore",
+}
 SOURCE_LABELS = {
     "endpoint": "Endpoint value",
     "constant": "Constant",
@@ -64,39 +77,119 @@ SOURCE_LABELS = {
 }
 
 
-class GeneralForm(forms.Form):
-    """Step 1: name, description and execution mode."""
+class VisibleOnlyForm(forms.Form):
+    """A form whose answers hide some fields: their errors are dropped, never shown."""
 
-    name = forms.CharField(max_length=63, validators=[name_validator])
+    def hidden_fields_for(self, data: dict[str, Any]) -> set[str]:
+        return set()
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        for name in self.hidden_fields_for(self.data):
+            self.errors.pop(name, None)
+            data.pop(name, None)
+        return data
+
+    def add_problems(self, problems: dict[str, str], fields: dict[str, str]) -> None:
+        """The service's problems beside the fields showing them (`fields`: service -> form)."""
+        for key, message in problems.items():
+            name = fields.get(key)
+            if name in self.fields and name not in self.errors:
+                self.add_error(name, message)
+            elif name is None:
+                self.add_error(None, message)
+
+
+class GeneralForm(VisibleOnlyForm):
+    """Step 1: name, description, execution mode and execution timeout."""
+
+    name = forms.CharField(
+        max_length=63,
+        error_messages={"required": "Enter a name for the deployment."},
+    )
     description = forms.CharField(required=False, widget=forms.Textarea)
     mode = forms.ChoiceField(
         choices=DeploymentMode.choices, initial=DeploymentMode.ELASTIC
     )
+    execution_timeout_s = forms.IntegerField(
+        required=False,
+        error_messages={"invalid": "Enter a whole number of seconds."},
+    )
 
-    def clean_name(self) -> str:
-        name = self.cleaned_data["name"]
-        if Deployment.objects.filter(name=name).exists():
-            raise ValidationError(f"A deployment named “{name}” already exists.")
-        return name
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if "name" in data:
+            problem = deployment_name_problem(data["name"])
+            if problem:
+                self.add_error("name", problem)
+        if "mode" in data and "execution_timeout_s" not in self.errors:
+            problems = deployment_settings_problems(
+                mode=data["mode"], execution_timeout_s=data.get("execution_timeout_s")
+            )
+            self.add_problems(
+                problems, {"mode": "mode", "execution_timeout_s": "execution_timeout_s"}
+            )
+        return data
 
 
-class ExecutionForm(forms.Form):
-    """Step 2 (low latency only): queue or parallel executions, RAM request."""
+class ExecutionForm(VisibleOnlyForm):
+    """Step 2 (low latency only): queue or parallel executions, RAM and GPU requests."""
 
     management = forms.ChoiceField(
         choices=[("queue", "Queue (FIFO)"), ("parallel", "Parallel")],
         initial="queue",
     )
-    parallelism = forms.IntegerField(min_value=1, initial=6, required=False)
-    ram_value = forms.IntegerField(min_value=1, initial=1)
+    parallelism = forms.IntegerField(
+        initial=6,
+        required=False,
+        error_messages={"invalid": "Enter a whole number of executions."},
+    )
+    ram_value = forms.IntegerField(
+        initial=1,
+        error_messages={
+            "required": "Enter the RAM this deployment needs, for example 1 GiB.",
+            "invalid": "Enter a whole number.",
+        },
+    )
     ram_unit = forms.ChoiceField(choices=[(u, u) for u in RAM_UNITS_MIB], initial="GiB")
+    gpu_request = forms.IntegerField(
+        initial=0,
+        required=False,
+        error_messages={"invalid": "Enter a whole number of GPUs."},
+    )
+
+    def hidden_fields_for(self, data: dict[str, Any]) -> set[str]:
+        return {"parallelism"} if data.get("management") != "parallel" else set()
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        if data.get("management") == "parallel" and not data.get("parallelism"):
+        parallel = data.get("management") == "parallel"
+        if (
+            parallel
+            and data.get("parallelism") is None
+            and "parallelism" not in self.errors
+        ):
             self.add_error(
-                "parallelism", "Enter the number of parallel executions (1 or more)."
+                "parallelism",
+                "Enter the number of parallel executions (1 or more).",
             )
+        if self.errors:
+            return data
+        problems = deployment_settings_problems(
+            mode=DeploymentMode.LOW_LATENCY,
+            enable_parallel_executions=parallel,
+            max_parallel_executions_per_pod=data["parallelism"] if parallel else None,
+            ram_request=self.ram_request,
+            gpu_request=data.get("gpu_request") or None,
+        )
+        self.add_problems(
+            problems,
+            {
+                "max_parallel_executions_per_pod": "parallelism",
+                "ram_request": "ram_value",
+                "gpu_request": "gpu_request",
+            },
+        )
         return data
 
     @property
@@ -120,7 +213,19 @@ def basic_schedule(
     return f"{minute} {hour} {day} {every} *"
 
 
-class TriggerForm(forms.Form):
+BASIC_FIELDS = ("basic_value", "basic_unit", "basic_time", "basic_weekday", "basic_day")
+# The basic fields each unit shows (the others are hidden by the page's CSS).
+BASIC_UNIT_FIELDS = {
+    "minutes": {"basic_value", "basic_unit"},
+    "hours": {"basic_value", "basic_unit", "basic_time"},
+    "days": {"basic_value", "basic_unit", "basic_time"},
+    "weeks": {"basic_value", "basic_unit", "basic_time", "basic_weekday"},
+    "months": {"basic_value", "basic_unit", "basic_time", "basic_day"},
+}
+EVERY_TOO_SMALL = "Every: enter a whole number of 1 or more."
+
+
+class TriggerForm(VisibleOnlyForm):
     """Step 3: endpoint, or periodic with a basic (unit + value) or CRON schedule."""
 
     execution_rule = forms.ChoiceField(
@@ -131,16 +236,42 @@ class TriggerForm(forms.Form):
         initial="basic",
         required=False,
     )
-    basic_value = forms.IntegerField(min_value=1, initial=15, required=False)
+    basic_value = forms.IntegerField(
+        initial=15, required=False, error_messages={"invalid": EVERY_TOO_SMALL}
+    )
     basic_unit = forms.ChoiceField(
         choices=UNIT_CHOICES, initial="minutes", required=False
     )
-    basic_time = forms.TimeField(initial="00:00", required=False)
+    basic_time = forms.TimeField(
+        initial="00:00",
+        required=False,
+        error_messages={"invalid": "At: enter a time as HH:MM (UTC)."},
+    )
     basic_weekday = forms.ChoiceField(
         choices=WEEKDAY_CHOICES, initial="1", required=False
     )
-    basic_day = forms.IntegerField(min_value=1, max_value=31, initial=1, required=False)
+    basic_day = forms.IntegerField(
+        min_value=1,
+        max_value=31,
+        initial=1,
+        required=False,
+        error_messages={
+            "invalid": "Day of month: enter 1 to 31.",
+            "min_value": "Day of month: enter 1 to 31.",
+            "max_value": "Day of month: enter 1 to 31.",
+        },
+    )
     schedule = forms.CharField(max_length=200, required=False)
+
+    def hidden_fields_for(self, data: dict[str, Any]) -> set[str]:
+        every = {*BASIC_FIELDS, "schedule", "schedule_mode"}
+        if data.get("execution_rule") != ExecutionRule.PERIODIC:
+            return every
+        if data.get("schedule_mode") == "advanced":
+            return set(BASIC_FIELDS)
+        unit = data.get("basic_unit")
+        shown = BASIC_UNIT_FIELDS.get(unit or "minutes", set(BASIC_FIELDS))
+        return every - shown - {"schedule_mode"}
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -166,6 +297,9 @@ class TriggerForm(forms.Form):
         if value is None:
             self.add_error("basic_value", f"Enter how many {unit} between runs.")
             return None
+        if value < 1:
+            self.add_error("basic_value", EVERY_TOO_SMALL)
+            return None
         if value > UNIT_MAX[unit]:
             message = (
                 "CRON can only say “every week”: use 1, or the advanced mode."
@@ -185,7 +319,7 @@ class TriggerForm(forms.Form):
         )
 
 
-class MappingForm(forms.Form):
+class MappingForm(VisibleOnlyForm):
     """Step 4: a source for every pipeline input, a destination for every output.
 
     Fields are per position (in0_source, in0_endpoint, ..., out0_source) so
@@ -226,7 +360,7 @@ class MappingForm(forms.Form):
             max_length=1000, required=False
         )
         if direction == "input":
-            is_required = item.get("is_required", True) is not False
+            is_required = item.get("is_required") is True
             default = item.get("default_value")
             self.fields[f"{prefix}_required"] = forms.ChoiceField(
                 choices=[("yes", "Required"), ("no", "Optional")],
@@ -257,6 +391,18 @@ class MappingForm(forms.Form):
             }
         )
 
+    def hidden_fields_for(self, data: dict[str, Any]) -> set[str]:
+        """Every row's value fields but those of its chosen source."""
+        hidden = set()
+        for row in self.rows:
+            prefix = row["prefix"]
+            source = data.get(f"{prefix}_source")
+            shown = {f"{prefix}_source", f"{prefix}_{VALUE_FIELD.get(source, '')}"}
+            if source == "endpoint":
+                shown |= {f"{prefix}_required", f"{prefix}_default"}
+            hidden |= {f"{prefix}_{name}" for name in row["fields"]} - shown
+        return hidden
+
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         self.inputs_mapping: list[dict[str, Any]] = []
@@ -282,8 +428,9 @@ class MappingForm(forms.Form):
         key = "pipeline_input_name" if direction == "input" else "pipeline_output_name"
         source = data.get(f"{prefix}_source")
         if not source:
+            noun = "source" if direction == "input" else "destination"
             self.add_error(
-                f"{prefix}_source", f"Choose a source for {direction} “{name}”."
+                f"{prefix}_source", f"Choose a {noun} for {direction} “{name}”."
             )
             return None
         entry: dict[str, Any] = {key: name}
@@ -326,7 +473,23 @@ class MappingForm(forms.Form):
             entry["datastore_path"] = path
         else:
             entry["is_null"] = True
-        return entry
+        return self._service_check(row, entry, source)
+
+    def _service_check(
+        self, row: dict[str, Any], entry: dict[str, Any], source: str
+    ) -> dict[str, Any] | None:
+        """The API's own check of this row's mapping; its sentence goes beside the value."""
+        direction, prefix = row["direction"], row["prefix"]
+        check = mapping_input_check if direction == "input" else mapping_output_check
+        where = f"{direction}s_mapping"
+        try:
+            return check(entry, row["item"], self.execution_rule, where)
+        except ValidationFailed as exc:
+            field = VALUE_FIELD.get(source, "source")
+            if f"{prefix}_{field}" not in self.fields:
+                field = "source"
+            self.add_error(f"{prefix}_{field}", exc.message.removeprefix(f"{where}: "))
+            return None
 
     def _endpoint_options(
         self, prefix: str, data: dict[str, Any], data_type: str

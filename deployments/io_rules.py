@@ -39,6 +39,8 @@ OUTPUT_DESTINATIONS = {
 }
 TRUE_WORDS = ("true", "1", "yes", "on")
 FALSE_WORDS = ("false", "0", "no", "off", "")
+# Text opening like JSON is meant as JSON: "{bad json" is a typo, not a string.
+JSON_OPENERS = ("{", "[", '"')
 
 
 def fits_type(value: Any, data_type: str) -> bool:
@@ -108,8 +110,12 @@ def parse_text(raw: str, data_type: str) -> Any:
     try:
         value = json_loads(text, what="value")
     except MalformedJson:
-        if data_type == "json":
+        if data_type == "json" and not text.startswith(JSON_OPENERS):
             return raw  # a bare word is a perfectly good JSON string for a human
+        if data_type == "json":
+            raise ValueError(
+                f"must be valid JSON, got '{text[:40]}', which opens like JSON but does not parse"
+            ) from None
         raise ValueError(
             f"must be a JSON {data_type}, got text that is not JSON"
         ) from None

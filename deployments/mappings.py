@@ -37,6 +37,10 @@ PERIODIC_UNMAPPED = (
     "(constant, environment variable, data store or is_null); unmapped: {unmapped}."
 )
 ENDPOINT_ONLY_KEYS = ("is_required", "default_value")
+REQUIRED_NOT_NULL = (
+    "{where}: input '{name}' is required: map it to a value, not to null "
+    "(None), or make it optional in the pipeline."
+)
 # Keys a client may echo back from a GET (deployment object); they carry no meaning.
 ECHOED_KEYS = ("data_type", "description")
 
@@ -93,9 +97,13 @@ def _endpoint_name(
     return value
 
 
-def _check_input_entry(
+def mapping_input_check(
     entry: dict, spec: dict, execution_rule: str, where: str
 ) -> dict:
+    """One input's mapping checked against its declared `spec`; ValidationFailed naming it.
+
+    The API (through mappings_resolve) and the Deploy wizard's rows both call it.
+    """
     name = spec["name"]
     data_type = spec.get("data_type")
     unknown = sorted(
@@ -182,13 +190,19 @@ def _check_input_entry(
             raise ValidationFailed(
                 f"{where}: input '{name}': is_null must be true.", field=where
             )
+        # A required input fed None fails every execution: refuse it up front.
+        if spec.get("is_required") is True:
+            raise ValidationFailed(
+                REQUIRED_NOT_NULL.format(where=where, name=name), field=where
+            )
         resolved["is_null"] = True
     return resolved
 
 
-def _check_output_entry(
+def mapping_output_check(
     entry: dict, spec: dict, execution_rule: str, where: str
 ) -> dict:
+    """One output's mapping checked against its declared `spec`; ValidationFailed naming it."""
     name = spec["name"]
     if "environment_variable_name" in entry:
         raise ValidationFailed(
@@ -353,7 +367,7 @@ def mappings_resolve(
             )
         else:
             resolved_inputs.append(
-                _check_input_entry(entry, spec, execution_rule, "inputs_mapping")
+                mapping_input_check(entry, spec, execution_rule, "inputs_mapping")
             )
     resolved_outputs = []
     for spec in outputs:
@@ -367,7 +381,7 @@ def mappings_resolve(
             )
         else:
             resolved_outputs.append(
-                _check_output_entry(entry, spec, execution_rule, "outputs_mapping")
+                mapping_output_check(entry, spec, execution_rule, "outputs_mapping")
             )
     _check_unique_endpoint_names(
         resolved_inputs, "endpoint_input_name", "inputs_mapping"

@@ -16,6 +16,18 @@ from croniter import CroniterError, croniter
 # fire (Feb 30) fails here instead of surprising the scheduler later.
 VALIDATION_START = datetime(2000, 1, 1, tzinfo=UTC)
 FIELDS = "<minute> <hour> <day of month> <month> <day of week>"
+# (name, lowest, highest) of each field; 7 is Sunday too, as in croniter.
+FIELD_RANGES = (
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day of month", 1, 31),
+    ("month", 1, 12),
+    ("day of week", 0, 7),
+)
+UNREADABLE = (
+    "schedule '{expr}' is not a valid CRON expression: each of its 5 fields takes "
+    "a number, *, a range (1-5), a list (1,3) or a step (*/15)."
+)
 
 
 def schedule_error(expr: object) -> str | None:
@@ -30,15 +42,31 @@ def schedule_error(expr: object) -> str | None:
             f"schedule '{expr}' has {len(fields)} field(s); a CRON expression has "
             f"exactly 5 ({FIELDS}), in UTC."
         )
+    for field, (label, low, high) in zip(fields, FIELD_RANGES, strict=True):
+        problem = _field_problem(field, label, low, high)
+        if problem:
+            return f"schedule '{expr}': {problem}"
     try:
         croniter(expr, VALIDATION_START).get_next(datetime)
     except CroniterError as exc:
         # croniter raises CroniterBadDateError when no date ever matches (0 0 30 2 *).
         if exc.__class__.__name__ == "CroniterBadDateError":
             return f"schedule '{expr}' never matches any date."
-        return f"schedule '{expr}' is not a valid CRON expression: {exc}"
-    except (ValueError, KeyError, IndexError, TypeError) as exc:
-        return f"schedule '{expr}' is not a valid CRON expression: {exc}"
+        return UNREADABLE.format(expr=expr)
+    except (ValueError, KeyError, IndexError, TypeError):
+        return UNREADABLE.format(expr=expr)
+    return None
+
+
+def _field_problem(field: str, label: str, low: int, high: int) -> str | None:
+    """Our sentence for a number out of its field's range; None when none is (croniter judges the rest)."""
+    for part in field.split(","):
+        base, _, step = part.partition("/")
+        if step and (not step.isdigit() or int(step) < 1):
+            return f"the {label} field's step '/{step}' must be a whole number of 1 or more."
+        for number in base.split("-"):
+            if number.isdigit() and not low <= int(number) <= high:
+                return f"the {label} field is {number}, outside its range {low}-{high}."
     return None
 
 

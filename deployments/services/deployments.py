@@ -28,7 +28,7 @@ from deployments.models import (
     PipelineStatus,
 )
 from deployments.schedules import schedule_error, schedule_next_run
-from deployments.selectors import deployment_get_or_404
+from deployments.selectors import deployment_get_or_404, machine_total_ram_mib
 from deployments.tokens import (
     token_encrypt,
     token_format_error,
@@ -81,6 +81,16 @@ ENDPOINT_ONLY = (
 )
 PERIODIC_ONLY = "schedule is only for periodic deployments."
 NAME_TAKEN = "A deployment named '{name}' already exists."
+# A pod's Python alone takes tens of MiB: less cannot even start the function.
+RAM_MIN_MIB = 64
+RAM_TOO_SMALL = (
+    "ram_request {value!r} is too small: a pod needs at least {minimum} MiB "
+    "to start Python and your function."
+)
+RAM_TOO_BIG = (
+    "ram_request {value!r} ({mib} MiB) is more than this machine's total RAM "
+    "({total} MiB)."
+)
 URL_PATH_TAKEN = "endpoint_url_path '{path}' is already used by deployment '{owner}'."
 NAME_OR_URL_PATH_TAKEN = (
     "A deployment named '{name}' (or with this endpoint_url_path) already exists."
@@ -94,16 +104,6 @@ def _check_name(value: Any, field: str) -> str:
     if not isinstance(value, str) or not re.match(NAME_PATTERN, value):
         raise ValidationFailed(
             NAME_INVALID.format(field=field, value=value), field=field
-        )
-    return value
-
-
-def _positive_int(value: Any, field: str, *, minimum: int = 1) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValidationFailed(
-            INTEGER_TOO_SMALL.format(field=field, minimum=minimum), field=field
         )
     return value
 
@@ -122,44 +122,92 @@ def _check_identity(*, name: Any, execution_rule: Any, description: Any) -> None
         raise ValidationFailed(DESCRIPTION_INVALID, field="description")
 
 
-def _check_settings(
+def deployment_settings_problems(
     *,
     mode: Any,
-    enable_parallel_executions: Any,
-    max_parallel_executions_per_pod: Any,
-    ram_request: Any,
-    gpu_request: Any,
-    execution_timeout_s: Any,
-) -> None:
+    enable_parallel_executions: Any = None,
+    max_parallel_executions_per_pod: Any = None,
+    ram_request: Any = None,
+    gpu_request: Any = None,
+    execution_timeout_s: Any = None,
+) -> dict[str, str]:
+    """Every problem of a deployment's execution settings, by field; empty when all are fine.
+
+    deployment_create raises the first; the Deploy wizard shows them all beside
+    their fields, so both faces use these rules and these sentences.
+    """
+    problems: dict[str, str] = {}
     if mode not in DeploymentMode.values:
-        raise ValidationFailed(MODE_INVALID.format(value=mode), field="mode")
+        problems["mode"] = MODE_INVALID.format(value=mode)
     if mode == DeploymentMode.ELASTIC:
         for field, value in (
             ("ram_request", ram_request),
             ("gpu_request", gpu_request),
         ):
             if value:
-                raise ValidationFailed(
-                    ELASTIC_NO_REQUESTS.format(field=field), field=field
-                )
+                problems[field] = ELASTIC_NO_REQUESTS.format(field=field)
     if enable_parallel_executions is not None and not isinstance(
         enable_parallel_executions, bool
     ):
-        raise ValidationFailed(PARALLEL_INVALID, field="enable_parallel_executions")
-    _positive_int(max_parallel_executions_per_pod, "max_parallel_executions_per_pod")
-    _positive_int(gpu_request, "gpu_request", minimum=0)
-    if gpu_request and gpu_request > gpu_count():
-        raise ValidationFailed(
-            GPU_UNAVAILABLE.format(wanted=gpu_request, count=gpu_count()),
-            field="gpu_request",
-        )
-    _positive_int(execution_timeout_s, "execution_timeout_s")
-    if ram_request is not None and (
-        not isinstance(ram_request, str) or ram_request_mib(ram_request) is None
+        problems["enable_parallel_executions"] = PARALLEL_INVALID
+    for field, value, minimum in (
+        ("max_parallel_executions_per_pod", max_parallel_executions_per_pod, 1),
+        ("gpu_request", gpu_request, 0),
+        ("execution_timeout_s", execution_timeout_s, 1),
     ):
-        raise ValidationFailed(
-            RAM_INVALID.format(value=ram_request), field="ram_request"
+        problem = _integer_problem(value, field, minimum=minimum)
+        if problem and field not in problems:
+            problems[field] = problem
+    if "gpu_request" not in problems and gpu_request and gpu_request > gpu_count():
+        problems["gpu_request"] = GPU_UNAVAILABLE.format(
+            wanted=gpu_request, count=gpu_count()
         )
+    if "ram_request" not in problems:
+        problem = _ram_problem(ram_request)
+        if problem:
+            problems["ram_request"] = problem
+    return problems
+
+
+def _integer_problem(value: Any, field: str, *, minimum: int) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        return INTEGER_TOO_SMALL.format(field=field, minimum=minimum)
+    return None
+
+
+def _ram_problem(ram_request: Any) -> str | None:
+    if ram_request is None:
+        return None
+    mib = ram_request_mib(ram_request) if isinstance(ram_request, str) else None
+    if mib is None:
+        return RAM_INVALID.format(value=ram_request)
+    if mib < RAM_MIN_MIB:
+        return RAM_TOO_SMALL.format(value=ram_request, minimum=RAM_MIN_MIB)
+    total = machine_total_ram_mib()
+    # 0 means the machine's size is unknown: nothing to compare with.
+    if total and mib > total:
+        return RAM_TOO_BIG.format(value=ram_request, mib=mib, total=total)
+    return None
+
+
+def _check_settings(**settings: Any) -> None:
+    problems = deployment_settings_problems(**settings)
+    if problems:
+        field, message = next(iter(problems.items()))
+        raise ValidationFailed(message, field=field)
+
+
+def deployment_name_problem(name: Any) -> str | None:
+    """Why `name` cannot name a new deployment (invalid, reserved, taken); None when it can."""
+    if not isinstance(name, str) or not re.match(NAME_PATTERN, name):
+        return NAME_INVALID.format(field="name", value=name)
+    if name in RESERVED_DEPLOYMENT_NAMES:
+        return NAME_RESERVED.format(field="name", value=name)
+    if Deployment.objects.filter(name=name).exists():
+        return NAME_TAKEN.format(name=name)
+    return None
 
 
 def _check_pipeline(pipeline: Pipeline) -> None:

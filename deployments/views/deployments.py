@@ -138,6 +138,9 @@ def deployment_delete(request: HtmxHttpRequest, name: str) -> HttpResponse:
     return _after_action(request, reverse("deployments:deployment_list"))
 
 
+SCHEDULE_HINT = "Type a CRON expression: the next runs appear here."
+
+
 @login_required
 @require_POST
 def cron_preview(request: HtmxHttpRequest) -> HttpResponse:
@@ -151,7 +154,10 @@ def cron_preview(request: HtmxHttpRequest) -> HttpResponse:
     state.setdefault("schedule_mode", "advanced")
     form = TriggerForm(data=state)
     context: dict[str, Any] = {}
-    if form.is_valid():
+    if state["schedule_mode"] == "advanced" and not state.get("schedule", "").strip():
+        # Nothing typed yet: a hint, not "schedule is required".
+        context["hint"] = SCHEDULE_HINT
+    elif form.is_valid():
         cron = form.cleaned_data["cron"]
         context = {
             "cron": cron,

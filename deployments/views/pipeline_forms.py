@@ -8,6 +8,7 @@ mechanics live here; every rule on names, types and paths is in
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import secrets
@@ -16,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from django.core.files.uploadedfile import UploadedFile
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.http import QueryDict
 
 from deployments.sdk_multipart import FormShapeError, rebuild, to_bool, to_number
@@ -24,6 +26,10 @@ from platform_site.bodies import MalformedJson, json_loads
 
 ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
 ROW_ID = re.compile(r"^r[0-9a-f]{6,16}$")
+KEPT_TOKEN = re.compile(r"^[0-9a-f]{32}$")
+# Browsers cannot put a file back in a file input: the upload of a form that
+# came back with errors waits here, under its owner's id, until the next post.
+KEPT_DIR = "kept-uploads"
 KINDS = ("input", "output")
 
 
@@ -47,6 +53,8 @@ class PipelineForm:
     inputs: list[Row] = field(default_factory=list)
     outputs: list[Row] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
+    kept_token: str = ""
+    kept_name: str = ""
 
     def rows(self, kind: str) -> list[Row]:
         return self.inputs if kind == "input" else self.outputs
@@ -195,3 +203,44 @@ def code_archive(upload: UploadedFile, function_path: str) -> tuple[bytes, str]:
     if lowered.endswith(ARCHIVE_SUFFIXES):
         return upload.read(), function_path
     raise ValueError("Upload a .py file, or a .zip or .tar.gz archive")
+
+
+def _kept_dir(user_id: int, token: str) -> Any:
+    return settings.DATA_DIR / KEPT_DIR / str(int(user_id)) / token
+
+
+def upload_keep(upload: UploadedFile, *, user_id: int) -> tuple[str, str]:
+    """(token, file name) of a copy of `upload` kept for the form's next post."""
+    token = secrets.token_hex(16)
+    name = PurePosixPath(upload.name or "code").name or "code"
+    folder = _kept_dir(user_id, token)
+    folder.mkdir(parents=True, mode=0o700)
+    upload.seek(0)
+    (folder / "upload").write_bytes(upload.read())
+    (folder / "name").write_text(name)
+    upload.seek(0)
+    return token, name
+
+
+def upload_kept(token: str, *, user_id: int) -> UploadedFile | None:
+    """The upload kept under `token` for this user; None when there is none."""
+    if not KEPT_TOKEN.match(token or ""):
+        return None
+    folder = _kept_dir(user_id, token)
+    try:
+        content = (folder / "upload").read_bytes()
+        name = (folder / "name").read_text()
+    except OSError:
+        return None
+    return SimpleUploadedFile(name, content)
+
+
+def upload_forget(token: str, *, user_id: int) -> None:
+    """Drop a kept upload once the pipeline is created (nothing when there is none)."""
+    if not KEPT_TOKEN.match(token or ""):
+        return
+    folder = _kept_dir(user_id, token)
+    for name in ("upload", "name"):
+        (folder / name).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # another file left there: keep the folder
+        folder.rmdir()

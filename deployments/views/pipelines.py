@@ -39,6 +39,9 @@ from deployments.views.pipeline_forms import (
     form_from_post,
     is_single_file,
     new_row_id,
+    upload_forget,
+    upload_keep,
+    upload_kept,
 )
 from metrics.display import pipeline_metrics_context
 from platform_site.errors import ApiError
@@ -215,6 +218,16 @@ def _form_errors(form: PipelineForm, upload) -> bool:
     return bool(form.errors)
 
 
+def _create_refused(
+    request: HtmxHttpRequest, form: PipelineForm, upload, *, status: int
+) -> HttpResponse:
+    """The form again with its errors, the upload kept so nobody chooses it twice."""
+    usable = upload is not None and upload.size <= settings.MAX_UPLOAD_BYTES
+    if usable and not form.kept_token and "code" not in form.errors:
+        form.kept_token, form.kept_name = upload_keep(upload, user_id=request.user.pk)
+    return render(request, CREATE, _create_context(form), status=status)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def pipeline_create_view(request: HtmxHttpRequest) -> HttpResponse:
@@ -222,17 +235,20 @@ def pipeline_create_view(request: HtmxHttpRequest) -> HttpResponse:
         form = PipelineForm(values={"pipeline_name": "", "function_name": ""})
         return render(request, CREATE, _create_context(form))
     form = form_from_post(request.POST)
+    kept = request.POST.get("code_kept", "")
+    upload = request.FILES.get("code") or upload_kept(kept, user_id=request.user.pk)
+    if upload is not None and request.FILES.get("code") is None:
+        form.kept_token, form.kept_name = kept, upload.name or ""
     if apply_row_buttons(form, request.POST):
-        return render(request, CREATE, _create_context(form))
-    upload = request.FILES.get("code")
+        return _create_refused(request, form, upload, status=200)
     if _form_errors(form, upload):
-        return render(request, CREATE, _create_context(form), status=400)
+        return _create_refused(request, form, upload, status=400)
     try:
         inputs = declared_inputs(form)
         archive, function_path = code_archive(upload, form.values["function_path"])
     except ValueError as exc:
         form.errors["code" if "Upload" in str(exc) else "inputs"] = str(exc)
-        return render(request, CREATE, _create_context(form), status=400)
+        return _create_refused(request, form, upload, status=400)
     requirements = form.values["requirements_path"] or None
     try:
         pipeline = pipeline_create(
@@ -258,7 +274,8 @@ def pipeline_create_view(request: HtmxHttpRequest) -> HttpResponse:
         if simple and message.split(": ")[0] == field:
             message = message.split(": ", 1)[1]
         form.errors[key] = message
-        return render(request, CREATE, _create_context(form), status=exc.status)
+        return _create_refused(request, form, upload, status=exc.status)
+    upload_forget(form.kept_token, user_id=request.user.pk)
     messages.success(request, f"Pipeline {pipeline.name} created; it is being built.")
     return redirect("deployments:pipeline_detail", name=pipeline.name)
 

@@ -41,6 +41,7 @@ from executions.models import EnvironmentVariable
 from platform_site.errors import ApiError, Conflict
 from platform_site.http import HtmxHttpRequest
 from platform_site.units import ram_mib
+from pods.resources import gpu_count
 
 GENERAL, EXECUTION, TRIGGER, MAPPING, REVIEW = (
     "general",
@@ -101,7 +102,7 @@ STEP_OF_FIELD = {
     "max_parallel_executions_per_pod": EXECUTION,
     "ram_request": EXECUTION,
     "gpu_request": EXECUTION,
-    "execution_timeout_s": EXECUTION,
+    "execution_timeout_s": GENERAL,
 }
 # Errors shown on the name field itself rather than above the form.
 NAME_FIELDS = ("name", "endpoint_url_path")
@@ -116,6 +117,7 @@ def _step_of_error(exc: ApiError, steps: list[str]) -> str:
 
 
 def _ram_context(state: dict[str, str]) -> dict[str, Any]:
+    """The machine's RAM and GPUs beside what this deployment and the others request."""
     total = machine_total_ram_mib()
     used = ram_requested_total_mib()
     request_mib = ram_mib(state.get("ram_value", "1"), state.get("ram_unit", "GiB"))
@@ -125,6 +127,7 @@ def _ram_context(state: dict[str, str]) -> dict[str, Any]:
         "ram_request_mib": request_mib,
         "ram_sum_mib": used + (request_mib or 0),
         "ram_over": request_mib is not None and used + request_mib > total,
+        "gpu_total": gpu_count(),
     }
 
 
@@ -235,6 +238,10 @@ def _create(
                 execution.cleaned_data["parallelism"] if parallel else None
             ),
             ram_request=execution.ram_request if low_latency else None,
+            gpu_request=(execution.cleaned_data.get("gpu_request") or None)
+            if low_latency
+            else None,
+            execution_timeout_s=general.cleaned_data.get("execution_timeout_s"),
             created_by=request.user,
         )
     except ApiError as exc:

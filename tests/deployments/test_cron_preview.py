@@ -8,7 +8,7 @@ import pytest
 import time_machine
 
 URL = "/deployments/cron-preview/"
-BAD_SAMPLES = ["", "*", "100 100 100 100 100", "* * * * * *", "1 2 3", "*/0 * * * *"]
+BAD_SAMPLES = ["*", "100 100 100 100 100", "* * * * * *", "1 2 3", "*/0 * * * *"]
 
 
 def test_it_describes_every_minute(alice_client):
@@ -23,6 +23,25 @@ def test_it_rejects_bad_samples(alice_client, schedule):
     assert r.status_code == 200
     assert b'id="cron-preview-error"' in r.content
     assert b"schedule" in r.content
+
+
+def test_it_hints_instead_of_refusing_before_anything_is_typed(alice_client):
+    r = alice_client.post(URL, {"schedule": "  "})
+    assert b'id="cron-preview-hint"' in r.content
+    assert b"required" not in r.content
+
+
+def test_it_names_the_cron_field_in_its_own_words(alice_client):
+    r = alice_client.post(URL, {"schedule": "61 * * * *"})
+    assert b"the minute field is 61, outside its range 0-59" in r.content
+    assert b"not acceptable" not in r.content
+
+
+def test_it_previews_advanced_whatever_the_hidden_basic_value(alice_client):
+    data = {"schedule_mode": "advanced", "schedule": "30 9 * * 1-5", "basic_value": "0"}
+    r = alice_client.post(URL, data)
+    assert b'id="cron-preview-error"' not in r.content
+    assert b"30 9 * * 1-5" in r.content
 
 
 @time_machine.travel(datetime(2025, 1, 1, 12, 0, tzinfo=UTC), tick=False)

@@ -345,3 +345,16 @@ def test_it_returns_logs_as_a_flat_list(api_client, pipeline):
 
 def test_it_needs_a_bearer_token(client):
     assert client.get("/api/v1/deployments").status_code == 401
+
+
+def test_it_refuses_a_ram_request_too_small_naming_it(api_client, pipeline):
+    response = create(
+        api_client,
+        "endpoints",
+        pipeline_name=pipeline.name,
+        name=unique("r"),
+        mode="low_latency",
+        ram_request="10KiB",
+    )
+    assert response.status_code == 400
+    assert "ram_request '10KiB' is too small" in response.json()["message"]

@@ -42,6 +42,7 @@ def test_it_parses_typed_text(raw, data_type, expected):
         ("maybe", "boolean", "must be a boolean (true or false), got string 'maybe'"),
         ('{"k": 1}', "array", "must be an array, got object"),
         ("[1,", "array", "must be a JSON array, got text that is not JSON"),
+        ("{bad json", "json", "must be valid JSON, got '{bad json'"),
     ],
 )
 def test_it_says_what_typed_text_should_have_been(raw, data_type, problem):

@@ -247,3 +247,18 @@ def test_it_updates_a_constant_value_but_never_the_mapping_type():
             specs=PIPELINE.inputs,
             where="inputs_mapping",
         )
+
+
+def test_it_refuses_a_required_input_mapped_to_null():
+    pipeline = SimpleNamespace(
+        name="calc",
+        inputs=[{"name": "n", "data_type": "number", "is_required": True}],
+        outputs=[],
+    )
+    with pytest.raises(ValidationFailed, match="is required: map it to a value"):
+        mappings_resolve(
+            pipeline=pipeline,
+            execution_rule="periodic",
+            inputs_mapping=[{"pipeline_input_name": "n", "is_null": True}],
+            outputs_mapping=[],
+        )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -269,3 +271,46 @@ def test_it_serves_a_row_fragment_to_htmx(alice_client):
     assert response.content.startswith(b"<tr>")
     assert b'name="outputs[r' in response.content
     assert b"<html" not in response.content
+
+
+def test_it_keeps_the_file_of_a_form_refused(alice_client, pipeline):
+    refused = alice_client.post(
+        NEW,
+        {
+            "pipeline_name": "p1",
+            "function_name": "f",
+            "code": SimpleUploadedFile("main.py", MAIN.encode()),
+        },
+    )
+    token = re.search(rb'name="code_kept" value="([0-9a-f]{32})"', refused.content)
+    assert b"Kept: <strong>main.py</strong>" in refused.content
+
+    response = alice_client.post(
+        NEW,
+        {"pipeline_name": "kept", "function_name": "f", "code_kept": token[1].decode()},
+    )
+
+    assert response.status_code == 302
+    assert Pipeline.objects.get(name="kept").function_path == "main.py"
+
+
+def test_it_never_gives_a_kept_file_to_another_user(alice_client, bob):
+    bob_client = Client()
+    bob_client.force_login(bob)
+    refused = alice_client.post(
+        NEW,
+        {"function_name": "f", "code": SimpleUploadedFile("main.py", MAIN.encode())},
+    )
+    token = re.search(rb'name="code_kept" value="([0-9a-f]{32})"', refused.content)
+
+    response = bob_client.post(
+        NEW,
+        {
+            "pipeline_name": "stolen",
+            "function_name": "f",
+            "code_kept": token[1].decode(),
+        },
+    )
+
+    assert response.status_code == 400
+    assert not Pipeline.objects.filter(name="stolen").exists()

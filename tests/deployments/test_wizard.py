@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.template.loader import render_to_string
 
+from deployments.forms import EVERY_TOO_SMALL
 from deployments.models import Deployment, Pipeline, PipelineStatus
 from deployments.services.deployments import deployment_create
 
@@ -71,7 +72,7 @@ def test_it_rejects_a_bad_name(alice_client, pipeline):
     r = post(alice_client, "general", **{**GENERAL, "name": "Bad Name!"})
     assert r.status_code == 422
     assert b'id="name-error"' in r.content
-    assert b"Names use lowercase letters" in r.content
+    assert b"use lowercase letters, digits and dashes" in r.content
 
 
 def test_it_rejects_a_taken_name(alice_client, alice, pipeline):
@@ -283,3 +284,91 @@ def test_it_shows_the_deploy_button_only_when_ready(pipeline):
         "deployments/_pipeline_deploy_button.html", {"pipeline": pipeline}
     )
     assert "deploy" not in html
+
+
+LOW_LATENCY = {**GENERAL, "mode": "low_latency", "management": "queue"}
+
+
+def test_it_validates_only_the_visible_schedule_field(alice_client, pipeline):
+    # Basic "every 0" then Advanced: the hidden Basic number no longer blocks.
+    data = {**GENERAL, **PERIODIC, "basic_value": "0"}
+    data |= {"schedule_mode": "advanced", "schedule": "30 9 * * 1-5"}
+    r = post(alice_client, "trigger", **data)
+    assert r.status_code == 200
+    assert b'data-step="mapping"' in r.content
+
+
+def test_it_refuses_every_0_in_its_own_words(alice_client, pipeline):
+    r = post(alice_client, "trigger", **{**GENERAL, **PERIODIC, "basic_value": "0"})
+    assert r.status_code == 422
+    assert EVERY_TOO_SMALL.encode() in r.content
+    assert b"greater than or equal" not in r.content
+
+
+def test_it_ignores_the_parallelism_of_a_queue(alice_client, pipeline):
+    data = {**LOW_LATENCY, "parallelism": "0", "ram_value": "1", "ram_unit": "GiB"}
+    r = post(alice_client, "execution", **data)
+    assert b'data-step="trigger"' in r.content
+
+
+def test_it_refuses_a_ram_request_too_small_at_its_step(alice_client, pipeline):
+    r = post(alice_client, "execution", **LOW_LATENCY, ram_value="10", ram_unit="KiB")
+    assert r.status_code == 422
+    assert b'id="ram-error"' in r.content
+    assert b"too small" in r.content
+
+
+def test_it_refuses_more_ram_than_the_machine_at_its_step(alice_client, pipeline):
+    r = post(alice_client, "execution", **LOW_LATENCY, ram_value="9999", ram_unit="GiB")
+    assert r.status_code == 422
+    assert b"more than this machine&#x27;s total RAM" in r.content
+
+
+def test_it_shows_every_error_of_a_step_at_once(alice_client, pipeline):
+    data = {**LOW_LATENCY, "management": "parallel", "parallelism": "0"}
+    r = post(alice_client, "execution", **data, ram_value="10", ram_unit="KiB")
+    assert b'id="parallelism-error"' in r.content
+    assert b'id="ram-error"' in r.content
+
+
+def test_it_refuses_a_bad_execution_timeout(alice_client, pipeline):
+    r = post(alice_client, "general", **GENERAL, execution_timeout_s="0")
+    assert r.status_code == 422
+    assert b'id="timeout-error"' in r.content
+
+
+def test_it_creates_with_the_execution_timeout(alice_client, pipeline):
+    data = {**GENERAL, **TRIGGER, **ENDPOINT_MAPPING, "execution_timeout_s": "90"}
+    post(alice_client, "review", "create", **data)
+    assert Deployment.objects.get(name="adder-api").execution_timeout_s == 90
+
+
+def test_it_refuses_a_malformed_json_constant(alice_client, pipeline):
+    pipeline.inputs = [{"name": "a", "data_type": "json", "is_required": False}]
+    pipeline.save()
+    data = {**GENERAL, **PERIODIC, "in0_source": "constant", "in0_constant": "{bad"}
+    r = post(alice_client, "mapping", **data, out0_source="is_null")
+    assert r.status_code == 422
+    assert b"must be valid JSON" in r.content
+
+
+def test_it_refuses_a_data_store_path_leaving_the_store(alice_client, pipeline):
+    data = {**GENERAL, **PERIODIC, **PERIODIC_MAPPING}
+    data |= {"out0_source": "datastore", "out0_datastore": "../../etc/passwd"}
+    r = post(alice_client, "mapping", **data)
+    assert r.status_code == 422
+    assert b"output &#x27;total&#x27;" in r.content
+    assert b"inputs_mapping:" not in r.content
+
+
+def test_it_refuses_a_required_input_mapped_to_null(alice_client, pipeline):
+    data = {**GENERAL, **PERIODIC, **PERIODIC_MAPPING, "in0_source": "is_null"}
+    r = post(alice_client, "mapping", **data)
+    assert r.status_code == 422
+    assert b"is required: map it to a value" in r.content
+
+
+def test_it_shows_every_mapping_error_at_once(alice_client, pipeline):
+    r = post(alice_client, "mapping", **GENERAL, **PERIODIC)
+    assert b"Choose a source for input" in r.content
+    assert b"Choose a destination for output" in r.content

@@ -138,6 +138,7 @@ def test_it_shows_why_a_step_fails(page: Page, live_platform, adder, shoot):
     page.select_option("select[name=ram_unit]", "GiB")
     expect(page.locator("#ram-warning")).to_be_visible()
     shoot("wizard-lowlatency-2-execution")
+    page.fill("input[name=ram_value]", "1")
     next_step(page, "trigger")
     page.check("input[name=execution_rule][value=periodic]")
     page.check("input[name=schedule_mode][value=advanced]")
