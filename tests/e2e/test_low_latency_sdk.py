@@ -78,6 +78,14 @@ def stuck(label):
 def slow(label):
     time.sleep(3)
     return {"span": [label, os.getpid(), 0]}
+
+
+def chatty(label):
+    started = time.time()
+    for i in range(20):
+        print(label, "line", i)
+        time.sleep(0.1)
+    return {"span": [label, started, time.time()]}
 """
 
 # Imports in the build's check, fails in the pod (whose working directory is its own).
@@ -373,3 +381,33 @@ def wait_for(check, timeout=20.0) -> bool:
             return True
         time.sleep(0.2)
     return False
+
+
+def test_a_parallel_deployment_wider_than_the_connection_pool_serves_everyone(
+    sdk, code_dir, live_platform
+):
+    """50 executions at once in a pod host whose pool holds 10 PostgreSQL connections.
+
+    Parallelism has no upper limit (the seeds): the pod host holds a
+    connection only for its statements, never across the wait for the pod.
+    """
+    deployment = deploy(
+        sdk,
+        label_pipeline(sdk, code_dir, "chatty"),
+        enable_parallel_executions=True,
+        max_parallel_executions_per_pod=50,
+    )
+    call(live_platform, deployment, {"label": "warm"})
+    with ThreadPoolExecutor(50) as pool:
+        answers = list(
+            pool.map(
+                lambda i: call(live_platform, deployment, {"label": f"p{i}"}),
+                range(50),
+            )
+        )
+    assert [a.status_code for a in answers] == [200] * 50
+    spans = [a.json()["outputs"]["span"] for a in answers]
+    # They overlapped: far from fifty 2 s runs in a row.
+    assert max(s[2] for s in spans) - min(s[1] for s in spans) < 50 * 2 / 4
+    logs = (live_platform.log_dir / "pods.log").read_text(errors="replace")
+    assert "PoolTimeout" not in logs and "Traceback" not in logs
