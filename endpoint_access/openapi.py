@@ -26,6 +26,8 @@ FILE_OUTPUT = {
 }
 ERROR = {"$ref": "#/components/schemas/Error"}
 
+OPENAPI_VERSION = "1.0"
+
 
 def _types(items: list[dict[str, Any]]) -> dict[str, str]:
     return {i["name"]: i.get("data_type", "string") for i in items}
@@ -113,9 +115,12 @@ def endpoint_openapi(deployment: Deployment, *, server_url: str) -> dict[str, An
         "openapi": "3.1.0",
         "info": {
             "title": f"{deployment.name} endpoint",
-            "version": deployment.updated_at.strftime("%Y%m%d%H%M%S"),
+            # A person reads this badge: the API's shape version, not a timestamp;
+            # when the mappings last changed goes in the description.
+            "version": OPENAPI_VERSION,
             "description": (
-                f"Runs pipeline '{deployment.pipeline.name}'. The call waits a few "
+                f"Runs pipeline '{deployment.pipeline.name}' (deployment last "
+                f"changed {deployment.updated_at:%Y-%m-%d %H:%M} UTC). The call waits a few "
                 "seconds: a finished execution answers 200 with its outputs, a "
                 "longer one 303 to its results route, which answers 307 to itself "
                 "until the outputs are ready."

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic.base import RedirectView
 
 from platform_site import views
 from platform_site.api import api
@@ -8,6 +10,10 @@ from platform_site.api import api
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    # Browsers ask for /favicon.ico on pages without a <link rel="icon"> (JSON, files).
+    path(
+        "favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)
+    ),
     path("metrics", views.metrics, name="metrics"),
     path("api/v1/", api.urls),
     path("endpoints/", include("deployments.endpoint_urls")),

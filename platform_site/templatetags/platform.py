@@ -32,3 +32,42 @@ def seconds(value) -> str:
         return f"{total:.1f} s"
     minutes, secs = divmod(int(total), 60)
     return f"{minutes} min {secs} s"
+
+
+# Status values as people read them; the raw value stays in the CSS class and the API.
+STATUS_LABELS = {
+    "creation_pending": "Being created",
+    "creation_failed": "Creation failed",
+    "ready": "Ready",
+    "up": "Up",
+    "down_retrying": "Down, retrying",
+    "standby": "Standing by",
+    "disabled": "Disabled",
+}
+
+
+@register.filter
+def status_label(value: object) -> str:
+    """'creation_failed' -> 'Creation failed'; execution statuses (Succeeded) stay as they are."""
+    text = str(value or "")
+    return STATUS_LABELS.get(text, text.replace("_", " ").capitalize() if text else "—")
+
+
+@register.simple_tag
+def status_badge(value: object, element_id: str = "") -> str:
+    """The coloured badge of a status, its label human and its class the raw value."""
+    raw = str(value or "")
+    if element_id:
+        return format_html(
+            '<span class="status status-{}" id="{}" data-status="{}">{}</span>',
+            raw,
+            element_id,
+            raw,
+            status_label(raw),
+        )
+    return format_html(
+        '<span class="status status-{}" data-status="{}">{}</span>',
+        raw,
+        raw,
+        status_label(raw),
+    )

@@ -1,5 +1,7 @@
 // Small behaviours HTMX cannot do: local time on hover, copy buttons, reveal.
 (function () {
+  // Without this script the navigation simply stays unfolded.
+  document.documentElement.classList.add("js");
   function localTimes(root) {
     root.querySelectorAll("time.utc[datetime]").forEach(function (el) {
       if (el.title) return;
@@ -22,6 +24,13 @@
         });
       }
       e.preventDefault();
+    }
+    var toggle = e.target.closest(".nav-toggle");
+    if (toggle) {
+      var links = document.getElementById(toggle.getAttribute("aria-controls"));
+      var open = toggle.getAttribute("aria-expanded") !== "true";
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+      if (links) links.classList.toggle("open", open);
     }
     var reveal = e.target.closest("[data-reveal-target]");
     if (reveal) {

@@ -81,7 +81,7 @@ def test_it_lists_deployments_with_their_last_execution(
     html = r.content.decode()
     assert r.status_code == 200
     assert "adder-api" in html and "adder-cron" in html
-    assert 'class="status status-Failed">Failed<' in html
+    assert 'class="status status-Failed" data-status="Failed">Failed<' in html
     assert "never" in html
 
 
