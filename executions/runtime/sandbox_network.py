@@ -52,6 +52,10 @@ DNS_ADDRESS = "10.0.2.3"  # slirp4netns's resolver, as seen from inside
 # Written over /etc/resolv.conf inside (the host's may name a loopback resolver).
 RESOLV_CONF = os.path.join(os.path.dirname(os.path.abspath(__file__)), "resolv.conf")
 READY_TIMEOUT_S = 10.0
+# Relayed connections reach the platform from this address, never from
+# 127.0.0.1: a reverse proxy there, trusted for its forwarded headers, is
+# never confused with user code.
+RELAY_SOURCE_IPV4 = "127.0.0.2"
 CONNECT_TIMEOUT_S = 5.0
 CLONE_NEWNET = 0x40000000
 NS_GET_USERNS = 0xB701  # ioctl: the user namespace owning a namespace
@@ -421,8 +425,9 @@ def _watch(
 
 def _relay(inner: socket.socket, address: tuple[str, int]) -> None:
     """One connection from inside the sandbox to the host's `address`, both ways."""
+    source = None if ":" in address[0] else (RELAY_SOURCE_IPV4, 0)
     try:
-        outer = socket.create_connection(address, CONNECT_TIMEOUT_S)
+        outer = socket.create_connection(address, CONNECT_TIMEOUT_S, source)
     except OSError:
         inner.close()
         return

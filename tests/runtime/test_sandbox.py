@@ -301,11 +301,13 @@ class _Greeter(threading.Thread):
     def __init__(self) -> None:
         super().__init__(daemon=True)
         self.server, self.port = _listening_port()
+        self.peers: list[str] = []
 
     def run(self) -> None:
         with contextlib.suppress(OSError):
             while True:
-                conn, _ = self.server.accept()
+                conn, peer = self.server.accept()
+                self.peers.append(peer[0])
                 with conn:
                     conn.sendall(b"hello")
 
@@ -327,7 +329,8 @@ def _network_report(tmp_path: Path, network: str) -> dict:
             "outside": OUTSIDE,
         }
         with ZygotePool(sandbox=sandbox) as pool:
-            return report_of(Sandboxed(tmp_path, pool).run(source))
+            report = report_of(Sandboxed(tmp_path, pool).run(source))
+        return {**report, "platform_peers": platform.peers}
 
 
 def _route_out() -> bool:
@@ -363,6 +366,8 @@ def test_egress_reaches_the_platform_port_but_nothing_else_of_the_hosts_loopback
     assert report["host_server"] == "refused: ConnectionRefusedError"
     assert report["gateway"].startswith("refused")  # 10.0.2.2: no way round
     assert report["platform"] == "allowed"
+    # Never from 127.0.0.1, where a trusted reverse proxy may be.
+    assert report["platform_peers"] == [sandbox_network.RELAY_SOURCE_IPV4]
     assert report["resolv_conf"].split()[-2:] == [
         "nameserver",
         sandbox_network.DNS_ADDRESS,
