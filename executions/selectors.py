@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
+from deployments.models import Deployment, Pipeline
 from executions.models import EnvironmentVariable, Execution, ExecutionIo, IoDirection
 from platform_site.errors import NotFound
 
@@ -53,9 +54,25 @@ class ExecutionFilters:
     date_to: date | None = None
 
 
-def execution_list(filters: ExecutionFilters) -> QuerySet[Execution]:
-    """Newest first, narrowed by the page's filters (dates are whole UTC days, inclusive)."""
-    executions = Execution.objects.order_by("-created_at")
+def execution_list(
+    filters: ExecutionFilters, *, before: str = ""
+) -> QuerySet[Execution]:
+    """Newest first, narrowed by the page's filters (dates are whole UTC days, inclusive).
+
+    `before` is the execution_id of the last row of the previous page (keyset
+    paging: no OFFSET, so page 1,000 costs what page 1 does); unknown ids are ignored.
+    """
+    executions = Execution.objects.order_by("-created_at", "-pk")
+    cursor = (
+        Execution.objects.filter(execution_id=before).values("created_at", "pk").first()
+        if before
+        else None
+    )
+    if cursor is not None:
+        executions = executions.filter(
+            Q(created_at__lt=cursor["created_at"])
+            | Q(created_at=cursor["created_at"], pk__lt=cursor["pk"])
+        )
     if filters.pipeline:
         executions = executions.filter(pipeline_name=filters.pipeline)
     if filters.deployment:
@@ -69,6 +86,13 @@ def execution_list(filters: ExecutionFilters) -> QuerySet[Execution]:
         end = datetime.combine(filters.date_to, time.max, tzinfo=UTC)
         executions = executions.filter(created_at__lte=end)
     return executions
+
+
+def execution_filter_names() -> tuple[list[str], list[str]]:
+    """(pipeline names, deployment names) the list's filters offer, sorted."""
+    pipelines = sorted(Pipeline.objects.values_list("name", flat=True))
+    deployments = sorted(Deployment.objects.values_list("name", flat=True))
+    return pipelines, deployments
 
 
 def environment_variable_list() -> QuerySet[EnvironmentVariable]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -56,17 +55,30 @@ def _log_context(execution: Execution, after: int) -> dict:
 @login_required
 @require_GET
 def execution_list(request: HtmxHttpRequest) -> HttpResponse:
-    form = ExecutionFilterForm(request.GET or None)
-    executions = selectors.execution_list(
-        form.filters() if form.is_bound else selectors.ExecutionFilters()
+    """Newest first, filtered, paged by a cursor; the first page refreshes itself live.
+
+    The first page's results poll this same view every 2 s (static/js/platform.js
+    skips a poll while the tab is hidden), so runs started elsewhere appear and
+    running ones end in place. Older pages stand still.
+    """
+    pipelines, deployments = selectors.execution_filter_names()
+    form = ExecutionFilterForm(
+        request.GET or None, pipelines=pipelines, deployments=deployments
     )
-    page = Paginator(executions, PAGE_SIZE).get_page(request.GET.get("page"))
+    before = request.GET.get("before", "")
+    filters = form.filters() if form.is_bound else selectors.ExecutionFilters()
+    rows = list(selectors.execution_list(filters, before=before)[: PAGE_SIZE + 1])
     query = request.GET.copy()
-    query.pop("page", None)
+    query.pop("before", None)
     context = {
         "form": form,
-        "page": page,
+        "executions": rows[:PAGE_SIZE],
+        "next_before": rows[PAGE_SIZE - 1].execution_id
+        if len(rows) > PAGE_SIZE
+        else "",
+        "before": before,
         "query": query.urlencode(),
+        "live": not before,
         **retention_context(),
     }
     template = "executions/execution_list.html"

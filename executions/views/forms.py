@@ -17,8 +17,10 @@ FIELD_PREFIX = "input-"
 
 
 class ExecutionFilterForm(forms.Form):
-    pipeline = forms.CharField(required=False, max_length=63)
-    deployment = forms.CharField(required=False, max_length=63)
+    """The list's filters: names offered as choices, never typed."""
+
+    pipeline = forms.ChoiceField(required=False)
+    deployment = forms.ChoiceField(required=False)
     status = forms.ChoiceField(
         required=False, choices=[("", "Any status"), *ExecutionStatus.choices]
     )
@@ -28,6 +30,19 @@ class ExecutionFilterForm(forms.Form):
     date_to = forms.DateField(
         required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
+
+    def __init__(
+        self, *args: Any, pipelines: list[str], deployments: list[str], **kwargs: Any
+    ):
+        super().__init__(*args, **kwargs)
+        self.fields["pipeline"].choices = [
+            ("", "Any pipeline"),
+            *((name, name) for name in pipelines),
+        ]
+        self.fields["deployment"].choices = [
+            ("", "Any deployment"),
+            *((name, name) for name in deployments),
+        ]
 
     def filters(self) -> ExecutionFilters:
         data = self.cleaned_data if self.is_valid() else {}

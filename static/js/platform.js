@@ -11,6 +11,11 @@
   }
   document.addEventListener("DOMContentLoaded", function () { localTimes(document); });
   document.addEventListener("htmx:afterSwap", function (e) { localTimes(e.target); });
+  // Live lists poll only while someone can see them (a hidden tab costs no query).
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    var live = e.detail.elt.closest && e.detail.elt.closest("[data-live=visible-only]");
+    if (live && live === e.detail.elt && document.hidden) e.preventDefault();
+  });
 
   document.addEventListener("click", function (e) {
     var copy = e.target.closest("[data-copy-target]");

@@ -46,7 +46,8 @@ def test_it_renders_only_the_results_for_htmx(alice_client, make_execution):
     body = alice_client.get(
         "/executions/?pipeline=adder", headers={"HX-Request": "true"}
     ).content.decode()
-    assert body.lstrip().startswith('<div id="results">')
+    assert body.lstrip().startswith('<div id="results"')
+    assert "<html" not in body
 
 
 def test_it_shows_an_execution(alice_client, make_execution):
@@ -202,3 +203,39 @@ def test_it_reloads_the_page_once_final(alice_client, make_execution):
     execution_claim(execution_pk=execution.pk)
     execution_finish(execution=execution, status=ExecutionStatus.SUCCEEDED, reason=None)
     assert alice_client.get(url, headers={"HX-Request": "true"})["HX-Refresh"] == "true"
+
+
+def test_it_polls_the_first_page_every_2_seconds(alice_client, make_execution):
+    make_execution()
+    body = alice_client.get("/executions/").content.decode()
+    assert 'hx-trigger="every 2s"' in body
+    assert 'data-live="visible-only"' in body
+
+
+def test_it_offers_pipelines_as_choices(alice_client, make_execution):
+    execution = make_execution()
+    body = alice_client.get("/executions/").content.decode()
+    assert f'<option value="{execution.pipeline_name}">' in body
+
+
+def test_it_pages_older_executions_by_cursor(alice_client, make_execution, monkeypatch):
+    monkeypatch.setattr("executions.views.executions.PAGE_SIZE", 2)
+    oldest, middle, newest = make_execution(), make_execution(), make_execution()
+    first = alice_client.get("/executions/").content.decode()
+    assert f"before={middle.execution_id}" in first
+    assert oldest.execution_id not in first
+
+    older = alice_client.get(f"/executions/?before={middle.execution_id}")
+    body = older.content.decode()
+    assert oldest.execution_id in body and newest.execution_id not in body
+    assert 'hx-trigger="every 2s"' not in body  # older pages stand still
+
+
+def test_it_shows_the_failure_reason(alice_client, make_execution):
+    execution = make_execution()
+    execution_claim(execution_pk=execution.pk)
+    execution_finish(
+        execution=execution, status=ExecutionStatus.FAILED, reason="ValueError: boom"
+    )
+    body = alice_client.get("/executions/").content.decode()
+    assert "ValueError: boom" in body
