@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from django import template
@@ -71,3 +72,21 @@ def status_badge(value: object, element_id: str = "") -> str:
         raw,
         status_label(raw),
     )
+
+
+# Longer values are cut on the page; the API and the SDK still return them whole.
+JSON_SHOWN_CHARS = 20_000
+
+
+@register.filter
+def json_pretty(value: object) -> str:
+    """A decoded JSON value as JSON (never a Python repr), indented; cut past JSON_SHOWN_CHARS."""
+    text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    if len(text) > JSON_SHOWN_CHARS:
+        return text[:JSON_SHOWN_CHARS] + "\n… (cut: the API returns the whole value)"
+    return text
+
+
+@register.filter
+def is_container(value: object) -> bool:
+    return isinstance(value, dict | list)

@@ -239,3 +239,10 @@ def test_it_shows_the_failure_reason(alice_client, make_execution):
     )
     body = alice_client.get("/executions/").content.decode()
     assert "ValueError: boom" in body
+
+
+def test_it_shows_outputs_as_pending_while_running(alice_client, make_execution):
+    execution = make_execution()
+    execution_claim(execution_pk=execution.pk)
+    body = alice_client.get(f"/executions/{execution.execution_id}/").content.decode()
+    assert "pending: the execution is still running" in body

@@ -1,10 +1,10 @@
-"""The status badge filter and tag: human labels, raw values kept for CSS and scripts."""
+"""Template tags of every page: status badges, JSON values."""
 
 from __future__ import annotations
 
 from django.template import Context, Template
 
-from platform_site.templatetags.platform import status_label
+from platform_site.templatetags.platform import json_pretty, status_label
 
 
 def test_it_names_deployment_statuses_for_people():
@@ -27,4 +27,10 @@ def test_it_renders_a_badge_with_the_raw_value_as_class():
     assert html == (
         '<span class="status status-creation_pending" '
         'data-status="creation_pending">Being created</span>'
+    )
+
+
+def test_it_shows_json_values_as_json_not_python():
+    assert json_pretty({"epochs": 6, "ok": True, "x": None}) == (
+        '{\n  "epochs": 6,\n  "ok": true,\n  "x": null\n}'
     )
