@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
+import time
 
 from django.db import DatabaseError, connection
 
 from deployments.models import Deployment, DeploymentMode
-from executions.services.runners import runner_name, runner_retire
+from executions.models import RunnerKind
+from executions.services.runners import runner_name, runner_retire, runner_settle
 from executions.services.variables import environment_variables_keep
 from pods import services
 from pods.models import Pod
@@ -24,8 +26,11 @@ from pods.runner import GPUS_BUSY, PodRunner, generation, pod_dir_for
 logger = logging.getLogger(__name__)
 
 
-# On close, how long the runners' threads get to notice they must stop.
-CLOSE_WAIT_S = 3.0
+# On close (SIGTERM), what ends within this is recorded; the rest is
+# settled by the one rule (runners.py), so the host is gone within ~2 s.
+STOP_GRACE_S = 0.7
+# Then how long the runners' threads get to notice they must stop.
+CLOSE_WAIT_S = 0.2
 # The lease and the pods' heartbeats, from a thread of their own so that a
 # slow step (stopping pods) never looks like a dead host.
 BEAT_EVERY_S = 1.0
@@ -142,11 +147,27 @@ class PodHost:
             self.gpus.give_back(runner.gpus)
 
     def close(self) -> None:
+        """Stop (SIGTERM): take nothing more, record what ends within STOP_GRACE_S, settle the rest."""
         self.closing.set()
+        began = time.monotonic()
         runners = list(self.runners.values())
-        for pk in list(self.runners):
-            self._stop(pk)
-            services.pod_release(deployment_pk=pk, host=self.host)
         for runner in runners:
-            runner.join(CLOSE_WAIT_S)
+            runner.stopping.set()  # the dispatchers take nothing more
+        deadline = time.monotonic() + STOP_GRACE_S
+        while time.monotonic() < deadline and any(r.running_pks() for r in runners):
+            time.sleep(0.05)
+        for runner in runners:
+            runner.abandon()
+        # What is still Running here had started: the one rule decides.
+        runner_settle(name=self.host, kind=RunnerKind.POD_HOST, how="was stopped")
+        for pk in list(self.runners):
+            self.gpus.give_back(self.runners.pop(pk).gpus)
+            services.pod_release(deployment_pk=pk, host=self.host)
+        # Daemon threads: waiting for them only lets their last writes land.
+        until = time.monotonic() + CLOSE_WAIT_S
+        for runner in runners:
+            runner.join(max(0.0, until - time.monotonic()))
         runner_retire(name=self.host)
+        logger.info(
+            "pod host %s stopped in %.2f s", self.host, time.monotonic() - began
+        )

@@ -71,6 +71,7 @@ class InFlight:
     died: str | None = None  # why the pod died under it
     retryable: bool = False  # queue mode runs it once more (runners.py's rule)
     never_started: bool = False  # the pod never had it: it simply runs later
+    abandoned: bool = False  # the host is stopping: it settles the execution
     timed_out: bool = False
     sink_started: bool = False
 
@@ -117,6 +118,9 @@ class PodExecutions:
             pk, retry = self._next(client, scan)
             if pk is None:
                 return False
+            if self.stopping.is_set():  # taken as the host stops: next in line again
+                self._hand_back(pk, retry, claimed=False)
+                return True
             if not self.up.is_set() and self.failed_reason is None:
                 # The pod died while we waited: it stays next in line.
                 if retry:
@@ -210,18 +214,17 @@ class PodExecutions:
             self.slots.release()
             connection.close()
 
-    def _hand_back(self, pk: str, retry: bool) -> None:
-        """The database dropped before the pod got the execution: Pending again, next in line.
+    def _hand_back(self, pk: str, retry: bool, *, claimed: bool = True) -> None:
+        """An execution the pod never got (a database blip, the host stopping): Pending again, next in line.
 
         Its function never started, so it runs once, later, never ends Error.
         """
-        logger.warning(
-            "pods %s: database blip before %s started; handed back", self.pk, pk
-        )
-        if retry:
+        logger.warning("pods %s: %s handed back before it started", self.pk, pk)
+        if retry and not self.stopping.is_set():
             self.retries.appendleft(pk)
             return
-        execution_release(execution_pk=pk)
+        if claimed or retry:
+            execution_release(execution_pk=pk)
         with contextlib.suppress(redis.RedisError):  # the scan of Pending rows finds it
             redis_client().rpush(services.pod_queue_key(self.pk), pk)
 
@@ -295,6 +298,8 @@ class PodExecutions:
             with self.lock:
                 self.inflight.pop(run_id, None)
             sink.stop()
+        if item.abandoned:
+            return
         if item.timed_out:
             execution_finish(
                 execution=execution,

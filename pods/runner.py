@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import itertools
 import logging
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -21,6 +22,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from deployments.models import Deployment, DeploymentStatus
+from executions.runtime import cgroups
+from executions.runtime.collect import DiskWatch
 from executions.worker import ZYGOTE_ENV, get_sandbox
 from platform_site.units import ram_request_mib
 from pods import services
@@ -30,6 +33,9 @@ from pods.pod_executions import NOT_STARTED, InFlight, PodExecutions
 logger = logging.getLogger(__name__)
 
 OVER_RAM = "The pod exceeded its RAM request of {ram}"
+OVER_DISK = "The pod exceeded its disk cap of {mib} MiB"
+# Without a sandbox (its max_processes), the pids limit of a pod.
+DEFAULT_MAX_PIDS = 512
 RECYCLED = "Pod recycled: execution {execution_id} ran past its timeout of {seconds} s."
 GPUS_BUSY = (
     "gpu_request {wanted} cannot be met on {host} now: {free} of its {total} GPU(s) "
@@ -91,7 +97,13 @@ class PodRunner(PodExecutions):
         self.up = threading.Event()
         self.threads: list[threading.Thread] = []
         self.over_ram_seen = False
+        self.over_disk_seen = False
         self.recycling = False
+        self.disk_mib = settings.POD_DISK_MIB
+        self.disk: DiskWatch | None = None
+        # The pod's cgroup: memory (its RAM request) and pids count every
+        # process it starts, and all of them are killed when it stops.
+        self.group: cgroups.Cgroup | None = None
 
     # -- life of the pod -----------------------------------------------------
 
@@ -124,6 +136,25 @@ class PodRunner(PodExecutions):
         pod = self.pod
         if pod is not None:
             pod.stop()
+            _destroy(getattr(pod, "group", None))
+
+    def abandon(self) -> None:
+        """The host stops: in-flight executions are its to settle, the pod goes at once.
+
+        Those waiting for a second attempt never started it: Pending again.
+        """
+        self.stopping.set()
+        self.up.clear()
+        with self.lock:
+            items = list(self.inflight.values())
+        for item in items:
+            item.abandoned = True
+            item.done.set()
+        pod = self.pod
+        if pod is not None:
+            pod.kill()
+        while self.retries:
+            self._hand_back(self.retries.popleft(), retry=False)
 
     def running_pks(self) -> list:
         with self.lock:
@@ -140,6 +171,10 @@ class PodRunner(PodExecutions):
             return
         deployment = Deployment.objects.select_related("pipeline").get(pk=self.pk)
         pipeline = deployment.pipeline
+        if self.over_disk_seen:
+            # Its files are what filled the cap: the new pod starts empty.
+            # (rmtree works from directory descriptors, never through links.)
+            shutil.rmtree(self.pod_dir, ignore_errors=True)
         self.pod_dir.mkdir(parents=True, exist_ok=True)
         (self.pod_dir / "runs").mkdir(exist_ok=True)
         (self.pod_dir / ".tmp").mkdir(exist_ok=True)
@@ -163,10 +198,25 @@ class PodRunner(PodExecutions):
             env=env,
         )
         self.over_ram_seen = False
+        self.over_disk_seen = False
         self.recycling = False
+        group = self._new_group()
+        fsize = self.disk_mib * 1024 * 1024 if self.disk_mib > 0 else None
+
+        def wrap_argv(argv: list[str]) -> list[str]:
+            # Joins the group before bwrap runs; no file past the disk cap.
+            paths = group.procs_paths() if group is not None else ()
+            return cgroups.wrap_argv(argv, paths, fsize_bytes=fsize)
+
         pod = PodProcess(
-            spec, lambda kind, header: self._on_event(kind, header, pod), self.sandbox
+            spec,
+            lambda kind, header: self._on_event(kind, header, pod),
+            self.sandbox,
+            wrap_argv=wrap_argv,
         )
+        pod.group = group
+        self.group = group
+        self.disk = DiskWatch(str(self.pod_dir), self.disk_mib)
         self.pod = pod
         services.pod_update(
             deployment_pk=self.pk,
@@ -207,8 +257,24 @@ class PodRunner(PodExecutions):
             deployment_pk=self.pk, pod_id=self.pod_id, message=message, stream=stream
         )
 
+    def _new_group(self) -> cgroups.Cgroup | None:
+        root = cgroups.root()
+        if root is None:
+            return None  # said at startup and on /healthz
+        max_pids = self.sandbox.max_processes if self.sandbox else DEFAULT_MAX_PIDS
+        try:
+            return root.unique_child(
+                f"pod-{self.pk}", memory_mib=self.ram_mib, pids_max=max_pids
+            )
+        except OSError as exc:
+            logger.warning("pods %s: no cgroup for the pod: %s", self.pk, exc)
+            return None
+
     def _on_event(self, kind: str, header: dict, pod) -> None:
         """From the reader thread of `pod` (an older pod's late events are ignored)."""
+        if kind == "exited":
+            # Whatever the pod started (a setsid grandchild too) ends with it.
+            _destroy(getattr(pod, "group", None))
         if pod is not self.pod:
             return
         if kind == "log":
@@ -242,6 +308,8 @@ class PodRunner(PodExecutions):
             return
         if self.over_ram_seen:
             how = OVER_RAM.format(ram=self.deployment.ram_request)
+        elif self.over_disk_seen:
+            how = OVER_DISK.format(mib=self.disk_mib)
         elif self.recycling:
             how = "recycled after an execution ran past its timeout"
         else:
@@ -255,7 +323,10 @@ class PodRunner(PodExecutions):
             # The one rule (executions/services/runners.py): queue mode runs
             # it once more, parallel mode ends it Error naming the pod.
             item.retryable = (
-                self.parallel == 1 and not self.over_ram_seen and not item.timed_out
+                self.parallel == 1
+                and not self.over_ram_seen
+                and not self.over_disk_seen
+                and not item.timed_out
             )
             item.done.set()
         self._log(f"Pod {self.pod_id} stopped ({how}); starting it again.", "stderr")
@@ -264,11 +335,32 @@ class PodRunner(PodExecutions):
             deployment_pk=self.pk, status=DeploymentStatus.DOWN_RETRYING
         )
 
+    def check_limits(self, now: float) -> bool:
+        """Recycle the pod when its cgroup saw an OOM kill or its folder is past the disk cap; True when it did.
+
+        The kernel kills the largest process of a group over its memory
+        limit, often a child: the pod itself would go on, over its request.
+        """
+        pod, group = self.pod, self.group
+        if pod is None or pod.proc is None or self.over_ram_seen or self.over_disk_seen:
+            return False
+        if group is not None and group.memory and group.oom_kills() > 0:
+            self.over_ram_seen = True
+        elif self.disk is not None and self.disk.exceeded(now):
+            self.over_disk_seen = True
+        else:
+            return False
+        pod.kill()
+        if group is not None:
+            group.kill_all(wait_s=0)
+        return True
+
     def _watch(self) -> None:
-        """Timeouts of sync code: fail the execution, recycle its pod."""
+        """Timeouts of sync code: fail the execution, recycle its pod; the pod's memory and disk caps."""
         while not self.stopping.is_set():
             time.sleep(0.1)
             now = time.monotonic()
+            self.check_limits(now)
             with self.lock:
                 late = [
                     item
@@ -291,3 +383,8 @@ class PodRunner(PodExecutions):
                 pod = self.pod
                 if pod is not None:
                     pod.kill()
+
+
+def _destroy(group: cgroups.Cgroup | None) -> None:
+    if group is not None and not group.destroy():
+        logger.warning("a pod's cgroup was not removed: %s", group.dirs)
