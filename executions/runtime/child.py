@@ -7,6 +7,7 @@ or `protocol` cannot shadow it). Runs under any Python >= 3.8, standard library 
 from __future__ import annotations
 
 import contextlib
+import errno
 import importlib.util
 import inspect
 import json
@@ -32,6 +33,7 @@ MIB = 1024 * 1024
 MAX_FILE_BYTES = 4 * 1024 * MIB
 MAX_PROCESSES = 4096
 MAX_REASON_CHARS = 500
+DISK_QUOTA_REASON = "Execution exceeded its disk quota of {mib} MiB"
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -131,6 +133,34 @@ def _is_runtime_frame(filename: str) -> bool:
     )
 
 
+def join_cgroups(fds: list[int]) -> None:
+    """Move this process into the run's cgroup (write "0" to each cgroup.procs) and close them.
+
+    The pool opened them as root; the kernel checks the opener, so this
+    unprivileged process may. Done before any user code runs: whatever it
+    starts is then in the group, counted and killed with it.
+    """
+    try:
+        for fd in fds:
+            os.write(fd, b"0")
+    finally:
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def _cannot_join(result_fd: int, exc: BaseException) -> None:
+    _send_report(
+        result_fd,
+        {
+            "ok": False,
+            "reason": f"Could not prepare the execution: its cgroup: {describe(exc)}",
+            "platform_error": True,
+        },
+    )
+    os._exit(1)
+
+
 def run_forked(
     function,
     request: bytes,
@@ -138,12 +168,17 @@ def run_forked(
     zygote_fds: list[int],
     zygote_pid: int,
     sockets: list[int],
+    cgroup_fds: list[int] = (),
 ):
     """Entry point of a child just forked by the zygote; never returns.
 
     sockets: descriptors the module opened at import (found by the zygote once).
     """
     stdout_fd, stderr_fd, result_fd = fds
+    try:
+        join_cgroups(list(cgroup_fds))
+    except OSError as exc:
+        _cannot_join(result_fd, exc)
     try:
         # Own session and process group: the pool kills the whole group.
         os.setsid()
@@ -171,12 +206,17 @@ def run_forked(
 
 def run_spawned(argv: list[str]) -> None:
     """Entry point of `zygote.py --exec ...`, used when the zygote is not safe to fork; never returns."""
-    code_dir, function_path, function_name, result_fd, request_fd, zygote_pid = argv
+    code_dir, function_path, function_name, result_fd, request_fd, zygote_pid = argv[:6]
+    cgroup_fds = [int(fd) for fd in (argv[6:7] or [""])[0].split(",") if fd]
     set_parent_death_signal()
     if os.getppid() != int(zygote_pid):
         os._exit(70)
     result_fd, request_fd = int(result_fd), int(request_fd)
     os.set_inheritable(result_fd, False)
+    try:
+        join_cgroups(cgroup_fds)
+    except OSError as exc:
+        _cannot_join(result_fd, exc)
     os.lseek(request_fd, 0, os.SEEK_SET)
     chunks = []
     while True:
@@ -216,7 +256,11 @@ def _run(function, request_bytes: bytes, result_fd: int) -> int:
         os.environ.clear()
         os.environ.update(request["env"])
         os.chdir(request["work_dir"])
-        _apply_limits(memory_mib, request.get("cpu_limit_s"))
+        _apply_limits(
+            0 if request.get("memory_cgroup") else memory_mib,
+            request.get("cpu_limit_s"),
+            int(request.get("disk_limit_mib") or 0),
+        )
     except Exception as exc:
         # The platform could not set the process up: not the user's fault.
         report.update(
@@ -243,6 +287,10 @@ def _run(function, request_bytes: bytes, result_fd: int) -> int:
         print_traceback(exc)
     except BaseException as exc:  # anything the user's code raised, SystemExit included
         report["reason"] = describe(exc)
+        disk_mib = int(request.get("disk_limit_mib") or 0)
+        if isinstance(exc, OSError) and exc.errno == errno.EFBIG and disk_mib > 0:
+            # RLIMIT_FSIZE is the disk cap: one file may not hold more.
+            report["reason"] = DISK_QUOTA_REASON.format(mib=disk_mib)
         print_traceback(exc)
     if report["function_ended_at"] is None:
         report["function_ended_at"] = time.time()
@@ -285,11 +333,17 @@ def _send_report(result_fd: int, report: dict) -> None:
         pass  # the pool stopped listening (killed us, or went away)
 
 
-def _apply_limits(memory_mib: int, cpu_s: float | None = None) -> None:
+def _apply_limits(
+    memory_mib: int, cpu_s: float | None = None, disk_mib: int = 0
+) -> None:
+    """rlimits of the execution; memory_mib 0 where its cgroup counts the memory instead."""
     _lower_limit(resource.RLIMIT_CORE, 0)
     if cpu_s:
         _lower_limit(resource.RLIMIT_CPU, int(cpu_s))
-    _lower_limit(resource.RLIMIT_FSIZE, MAX_FILE_BYTES)
+    # No single file past the disk cap, not even one unlinked while open
+    # (the cap's walk of the folder cannot see those).
+    max_file = min(MAX_FILE_BYTES, disk_mib * MIB) if disk_mib > 0 else MAX_FILE_BYTES
+    _lower_limit(resource.RLIMIT_FSIZE, max_file)
     if hasattr(resource, "RLIMIT_NPROC"):
         _lower_limit(resource.RLIMIT_NPROC, MAX_PROCESSES)
     if memory_mib > 0:

@@ -22,6 +22,9 @@ MAX_POLL_S = 60.0
 CANCEL_CHECK_S = 0.25
 # How often a run with a disk quota measures its working directory.
 DISK_CHECK_S = 1.0
+# How often a run in a memory-limited cgroup looks for OOM kills (v1 kills
+# only the largest process, the execution itself must then be stopped).
+MEMORY_CHECK_S = 0.1
 READ_CHUNK_BYTES = 64 * 1024
 # After the process exited, what an escaped grandchild still writes is not
 # waited for: at most this many reads per pipe.
@@ -32,6 +35,7 @@ CANCELLED = "cancelled"
 TIMED_OUT = "timed out"
 TOO_LARGE = "result too large"
 OVER_DISK_QUOTA = "over its disk quota"
+OVER_MEMORY = "over its memory limit"
 
 
 def _read(fd: int) -> bytes | None:
@@ -59,21 +63,24 @@ class DiskWatch:
 
 
 def disk_usage_bytes(path: str) -> int:
-    """Bytes really allocated under path (st_blocks: a sparse file costs what it holds)."""
+    """Bytes really allocated under path (st_blocks: a sparse file costs what it holds).
+
+    User code owns the tree and may swap a folder for a link while we walk:
+    every step is relative to a directory descriptor, never following a
+    link (os.fwalk), so the walk never leaves the tree.
+    """
     total = 0
-    stack = [path]
-    while stack:
-        try:
-            entries = list(os.scandir(stack.pop()))
-        except OSError:
-            continue  # removed while we looked
-        for entry in entries:
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(entry.path)
-                total += entry.stat(follow_symlinks=False).st_blocks * 512
-            except OSError:
-                continue
+    try:
+        walk = os.fwalk(path, follow_symlinks=False)
+        for _, dirs, files, dir_fd in walk:
+            for name in dirs + files:
+                try:
+                    st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+                except OSError:
+                    continue  # removed while we looked
+                total += st.st_blocks * 512
+    except OSError:
+        pass  # the top itself is gone or not a folder
     return total
 
 
@@ -98,12 +105,14 @@ class RunCollector:
         work_dir: str,
         disk_limit_mib: int,
         cancel: threading.Event | None = None,
+        over_memory: Callable[[], bool] | None = None,
     ) -> None:
         self.res_r = res_r
         self.exited = exited
         self.kill = kill
         self.deadline = deadline
         self.cancel = cancel
+        self.over_memory = over_memory
         self.disk = DiskWatch(work_dir, disk_limit_mib)
         self.lines = {
             out_r: LineSplitter("stdout", on_log),
@@ -148,11 +157,15 @@ class RunCollector:
             wait = min(wait, CANCEL_CHECK_S)
         if self.disk.active:
             wait = min(wait, DISK_CHECK_S)
+        if self.over_memory is not None:
+            wait = min(wait, MEMORY_CHECK_S)
         return wait
 
     def _limit_crossed(self, now: float) -> str | None:
         if self.cancel is not None and self.cancel.is_set():
             return CANCELLED
+        if self.over_memory is not None and self.over_memory():
+            return OVER_MEMORY
         if self.disk.exceeded(now):
             return OVER_DISK_QUOTA
         if self.deadline is not None and now >= self.deadline:

@@ -98,6 +98,9 @@ class ZygoteHandle:
         self.inflight = 0
         self.retired = False
         self.last_used = self.created
+        # The zygote's kernel group (pool.py's ZygoteCgroup), set before start(): it
+        # joins it at spawn, and all of it is killed when the zygote is gone.
+        self.cgroup = None
         self._state = threading.Lock()  # pending, dead, sock, stopping
         # Never held while waiting on the state lock: the reader thread only
         # takes the state lock, so a blocked send cannot stall exit reports.
@@ -223,6 +226,8 @@ class ZygoteHandle:
                     self.killed_by = self._exit_signal(proc.returncode)
                 if not self.ready.is_set() and self.start_error is None:
                     self._died_while_importing(proc.returncode)
+            if self.cgroup is not None:
+                self.cgroup.destroy()
             for pending in pending_runs:
                 pending.finish(None)
             self.ready.set()
@@ -250,6 +255,8 @@ class ZygoteHandle:
                 read_write=[self.work_root] if self.work_root else [],
                 cwd=self.code_dir,
             )
+        if self.cgroup is not None:
+            argv = self.cgroup.wrap_argv(argv)
         # The sandbox's popen connects its network (egress) before it runs.
         popen = self.sandbox.popen if self.sandbox is not None else subprocess.Popen
         return popen(

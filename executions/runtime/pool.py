@@ -8,6 +8,7 @@ module never imports Django, and neither do the processes it starts.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import signal
@@ -17,10 +18,12 @@ import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from . import protocol
+from . import cgroups, protocol
+from .child import DISK_QUOTA_REASON
 from .collect import (
     CANCELLED,
     OVER_DISK_QUOTA,
+    OVER_MEMORY,
     TIMED_OUT,
     TOO_LARGE,
     RunCollector,
@@ -45,10 +48,14 @@ CANCELLED_REASON = (
 # A child killed by a signal whose peak RSS grew by this share of its memory
 # limit is reported as over its memory limit.
 MEMORY_KILL_FRACTION = 0.9
-DISK_QUOTA_REASON = "Execution exceeded its disk quota of {mib} MiB"
 CPU_LIMIT_REASON = "Execution exceeded its CPU time limit of {seconds:g} s"
 
 NO_EXIT_REASON = "The execution process did not exit after being killed"
+OOM_KILLED = "the kernel killed its largest process"
+# Without a sandbox (its max_processes), the pids limit of one execution.
+DEFAULT_MAX_PIDS = 512
+
+logger = logging.getLogger(__name__)
 NO_RESULT_REASON = "Execution process exited with code {code} before returning a result"
 
 
@@ -90,6 +97,34 @@ class RunResult:
     signal: int | None = None
 
 
+class ZygoteCgroup:
+    """A zygote's kernel group: the zygote in a leaf `zygote`, each execution in a group beside it.
+
+    (cgroup v2 lets a group with limits below it hold no process itself.)
+    """
+
+    def __init__(self, root: cgroups.Cgroup, max_pids: int) -> None:
+        self.group = root.unique_child("zygote", nested=True, pids_max=max_pids)
+        try:
+            self.leaf = self.group.child("zygote")
+        except OSError:
+            self.group.destroy()
+            raise
+        self.max_pids = max_pids
+
+    def wrap_argv(self, argv: list[str]) -> list[str]:
+        return self.leaf.wrap_argv(argv)
+
+    def execution(self, memory_limit_mib: int) -> cgroups.Cgroup:
+        return self.group.unique_child(
+            "run", memory_mib=max(0, memory_limit_mib), pids_max=self.max_pids
+        )
+
+    def destroy(self) -> None:
+        if not self.group.destroy():
+            logger.warning("zygote cgroup %s not removed", self.group.dirs)
+
+
 def _file_stamp(spec) -> tuple | None:
     try:
         st = os.stat(os.path.join(spec.code_dir, spec.function_path))
@@ -120,13 +155,20 @@ class ZygotePool:
         max_zygotes: int = 16,
         idle_timeout_s: float = 600,
         sandbox: Sandbox | None = None,
+        use_cgroups: bool = True,
     ) -> None:
         """runtime_env is added to the zygotes' minimal environment (PATH, LANG, LC_ALL, HOME).
 
         With a sandbox, every zygote (and so every execution) runs inside it.
+        With use_cgroups, where the machine allows it (cgroups.probe()), each
+        zygote and each execution gets a cgroup: its memory limit and pids
+        count every process of the execution, and all of them are killed at
+        its end; elsewhere rlimits and process-group kills are the fallback.
         """
         self.runtime_env = dict(runtime_env or {})
         self.sandbox = sandbox
+        self.use_cgroups = use_cgroups
+        self.max_pids = sandbox.max_processes if sandbox else DEFAULT_MAX_PIDS
         self.max_zygotes = max_zygotes
         self.idle_timeout_s = idle_timeout_s
         self._lock = threading.Lock()
@@ -274,8 +316,19 @@ class ZygotePool:
         for other in to_stop:
             other.stop()
         if new is not None:
+            new.cgroup = self._zygote_cgroup()
             new.start()
         return zygote
+
+    def _zygote_cgroup(self) -> ZygoteCgroup | None:
+        root = cgroups.root() if self.use_cgroups else None
+        if root is None:
+            return None
+        try:
+            return ZygoteCgroup(root, self.max_pids)
+        except OSError as exc:
+            logger.warning("no cgroup for a zygote: %s", exc)
+            return None
 
     def _retire(self, key: str, to_stop: list[ZygoteHandle]) -> None:
         zygote = self._zygotes.pop(key)
@@ -315,6 +368,42 @@ class ZygotePool:
         deadline: float | None,
         cancel: threading.Event | None = None,
     ) -> RunResult:
+        group, group_fds = self._execution_cgroup(zygote, spec)
+        try:
+            return self._execute_in(
+                zygote, spec, on_log, deadline, cancel, group, group_fds
+            )
+        finally:
+            # Every process the execution started, setsid or not, ends with it.
+            if group is not None and not group.destroy():
+                logger.warning("execution cgroup %s not removed", group.dirs)
+
+    def _execution_cgroup(
+        self, zygote: ZygoteHandle, spec: RunSpec
+    ) -> tuple[cgroups.Cgroup | None, list[int]]:
+        """The run's own group and write descriptors of its cgroup.procs (the child moves itself in)."""
+        if zygote.cgroup is None:
+            return None, []
+        group = None
+        try:
+            group = zygote.cgroup.execution(spec.memory_limit_mib)
+            return group, group.open_procs()
+        except OSError as exc:
+            logger.warning("no cgroup for an execution: %s", exc)
+            if group is not None:
+                group.destroy()
+            return None, []
+
+    def _execute_in(
+        self,
+        zygote: ZygoteHandle,
+        spec: RunSpec,
+        on_log: LogCallback,
+        deadline: float | None,
+        cancel: threading.Event | None,
+        group: cgroups.Cgroup | None,
+        group_fds: list[int],
+    ) -> RunResult:
         try:
             request = json.dumps(
                 {
@@ -323,10 +412,14 @@ class ZygotePool:
                     "env": spec.env,
                     "work_dir": spec.work_dir,
                     "memory_limit_mib": spec.memory_limit_mib,
+                    # The cgroup counts the memory: no address-space rlimit.
+                    "memory_cgroup": group is not None and group.memory,
+                    "disk_limit_mib": spec.disk_limit_mib,
                     "cpu_limit_s": cpu_limit_s(spec.timeout_s),
                 }
             ).encode()
         except (TypeError, ValueError) as exc:
+            protocol.close_fds(group_fds)
             return RunResult("error", f"Inputs are not JSON-serialisable: {exc}")
         if self.sandbox is not None:
             self.sandbox.hand_over(spec.work_dir, spec.zygote_key)
@@ -334,14 +427,14 @@ class ZygotePool:
         err_r, err_w = os.pipe()
         res_r, res_w = os.pipe()
         try:
-            run_id, pending = zygote.submit(request, [out_w, err_w, res_w])
+            run_id, pending = zygote.submit(request, [out_w, err_w, res_w, *group_fds])
         except ZygoteGone:
             for fd in (out_r, err_r, res_r):
                 os.close(fd)
             raise
         finally:
             # Only the child may hold the write ends, or we never see EOF.
-            for fd in (out_w, err_w, res_w):
+            for fd in (out_w, err_w, res_w, *group_fds):
                 os.close(fd)
         try:
             return self._collect(
@@ -355,6 +448,7 @@ class ZygotePool:
                 err_r,
                 res_r,
                 cancel,
+                group,
             )
         finally:
             if pending.exit is None and not pending.gone:
@@ -377,19 +471,32 @@ class ZygotePool:
         err_r: int,
         res_r: int,
         cancel: threading.Event | None = None,
+        group: cgroups.Cgroup | None = None,
     ) -> RunResult:
+        def kill() -> None:
+            if group is not None:
+                group.kill_all(wait_s=0)  # its setsid'd descendants too
+            zygote.kill(run_id)
+
+        over_memory = None
+        if group is not None and group.memory:
+
+            def over_memory() -> bool:
+                return group.oom_kills() > 0
+
         collector = RunCollector(
             out_r=out_r,
             err_r=err_r,
             res_r=res_r,
             wake_fd=pending.wake_r,
             exited=lambda: bool(pending.exit or pending.gone),
-            kill=lambda: zygote.kill(run_id),
+            kill=kill,
             on_log=on_log,
             deadline=deadline,
             work_dir=spec.work_dir,
             disk_limit_mib=spec.disk_limit_mib,
             cancel=cancel,
+            over_memory=over_memory,
         )
         collector.run()
         stopped_by = collector.stopped_by
@@ -407,6 +514,12 @@ class ZygotePool:
         if stopped_by == OVER_DISK_QUOTA:
             run.status = "failed"
             run.reason = DISK_QUOTA_REASON.format(mib=spec.disk_limit_mib)
+        elif stopped_by == OVER_MEMORY or (over_memory is not None and over_memory()):
+            # The kernel killed a process of the execution (maybe not the
+            # child itself) for the group's limit: the execution is over it.
+            run.status, run.outputs = "failed", {}
+            run.reason = protocol.memory_limit_reason(spec.memory_limit_mib)
+            on_log("stderr", time.time(), f"{run.reason}: {OOM_KILLED}")
         return run
 
     def _result(

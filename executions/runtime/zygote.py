@@ -155,8 +155,9 @@ class Zygote:
                     protocol.close_fds(fds)
 
     def start_run(self, run_id: int, payload: bytes, fds: list[int]) -> None:
+        """fds: stdout, stderr, result, then the cgroup.procs files of the run's group (if it has one)."""
         try:
-            if len(fds) != 3:
+            if len(fds) < 3:
                 raise ValueError(f"run needs 3 descriptors, got {len(fds)}")
             started_at = time.time()
             pid = self.start_process(payload, fds)
@@ -198,6 +199,7 @@ class Zygote:
         return threading is None or threading.active_count() <= 1
 
     def fork(self, payload: bytes, fds: list[int]) -> int:
+        fds, cgroup_fds = fds[:3], fds[3:]
         _flush_std()
         zygote_pid = os.getpid()
         pid = os.fork()
@@ -211,20 +213,26 @@ class Zygote:
                 ]
                 seeds.in_child()
                 child.run_forked(
-                    self.function, payload, fds, zygote_fds, zygote_pid, self.sockets
+                    self.function,
+                    payload,
+                    fds,
+                    zygote_fds,
+                    zygote_pid,
+                    self.sockets,
+                    cgroup_fds,
                 )
             finally:
                 os._exit(70)  # run_forked never returns; this guards against surprises
         return pid
 
     def spawn(self, payload: bytes, fds: list[int]) -> int:
-        stdout_fd, stderr_fd, result_fd = fds
+        (stdout_fd, stderr_fd, result_fd), cgroup_fds = fds[:3], fds[3:]
         request_fd = os.memfd_create("craft-run-request", os.MFD_CLOEXEC)
         try:
             view = memoryview(payload)
             while view:
                 view = view[os.write(request_fd, view) :]
-            for fd in (result_fd, request_fd):
+            for fd in (result_fd, request_fd, *cgroup_fds):
                 os.set_inheritable(fd, True)
             argv = [
                 sys.executable,
@@ -234,6 +242,8 @@ class Zygote:
                 str(result_fd),
                 str(request_fd),
                 str(os.getpid()),
+                # The new process joins the run's cgroup before importing user code.
+                ",".join(str(fd) for fd in cgroup_fds),
             ]
             actions = [
                 (os.POSIX_SPAWN_DUP2, stdout_fd, 1),
