@@ -15,7 +15,8 @@ import redis
 from django.conf import settings
 from django.db import connection
 
-from executions.runtime import sandbox_network
+from executions.runtime import cgroups, sandbox_network
+from platform_site.disk import data_dir_free_mib
 from platform_site.roles import node_name, own_roles
 
 HEARTBEAT_KEY = "platform:heartbeat:{part}"
@@ -107,6 +108,12 @@ def sandbox_network_warnings() -> list[str]:
     return []
 
 
+def cgroups_line() -> str:
+    """The startup line on the kernel grouping of user processes (a WARNING where there is none)."""
+    warning = cgroups.warning()
+    return f"WARNING: {warning}" if warning else cgroups.probe()
+
+
 def _check_database() -> str | None:
     try:
         with connection.cursor() as cursor:
@@ -151,10 +158,44 @@ def check_all() -> dict:
         "node": {"host": node_name(), "roles": list(own_roles())},
         "nodes": nodes,
     }
+    # A cgroup per execution and per pod: what makes limits count every
+    # process and kills what an execution left behind.
+    report["cgroups"] = cgroups.probe()
     if not settings.SANDBOX_ENABLED:
         report["warnings"] = [SANDBOX_OFF_WARNING]
     else:
         report["sandbox_network"] = sandbox_network_mode()
         if network_warnings := sandbox_network_warnings():
             report.setdefault("warnings", []).extend(network_warnings)
+    if cgroups_warning := cgroups.warning():
+        report.setdefault("warnings", []).append(cgroups_warning)
+    _add_degradations(report, database_up=db_problem is None)
     return report
+
+
+def _add_degradations(report: dict, *, database_up: bool) -> None:
+    """What still works but needs an operator: a disk running full, low-latency calls waiting.
+
+    "degraded" answers 200 (the platform serves) with the problems named.
+    """
+    free_mib = data_dir_free_mib()
+    report["disk"] = {
+        "free_mib": free_mib,
+        "min_free_mib": settings.DISK_MIN_FREE_MIB,
+    }
+    problems = []
+    if free_mib < settings.DISK_MIN_FREE_MIB:
+        problems.append(
+            f"disk: {free_mib} MiB free for the data dir, under "
+            f"PLATFORM_DISK_MIN_FREE_MIB={settings.DISK_MIN_FREE_MIB}"
+        )
+    if database_up:
+        from pods.selectors import pods_health
+
+        pods = pods_health()
+        report["pods"] = {k: v for k, v in pods.items() if k != "problems"}
+        problems += [f"pods: {problem}" for problem in pods["problems"]]
+    if problems and report["status"] == "ok":
+        report.update(status="degraded", name="Degraded", message="; ".join(problems))
+    if problems:
+        report["degraded"] = problems

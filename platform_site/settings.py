@@ -18,6 +18,7 @@ from platform_site.env import (
     persistent_secret,
     url_host_names,
 )
+from platform_site.proxies import trusted_proxies
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(envstr("PLATFORM_DATA_DIR", str(BASE_DIR / ".platform"))).resolve()
@@ -160,6 +161,10 @@ AXES_COOLOFF_TIME = timedelta(minutes=envint("PLATFORM_LOGIN_COOLOFF_MINUTES", 1
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_LOCKOUT_CALLABLE = "accounts.throttle.lockout_response"
 AXES_VERBOSE = False  # no banner in every management command's output
+# Forwarded headers count only from these peers (platform_site/proxies.py);
+# axes then reads the address uvicorn settled on, and nothing else.
+PLATFORM_TRUSTED_PROXIES = trusted_proxies(envstr("PLATFORM_TRUSTED_PROXIES", ""))
+AXES_CLIENT_IP_CALLABLE = "platform_site.proxies.client_address"
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "accounts:login"
@@ -213,6 +218,10 @@ HEARTBEAT_TIMEOUT_S = envint("PLATFORM_HEARTBEAT_TIMEOUT_S", 30)
 # A worker or pod host silent this long is taken for dead: what it held is
 # settled (executions/services/runners.py) and its pods move to another host.
 RUNNER_LEASE_S = envint("PLATFORM_RUNNER_LEASE_S", 3)
+# /healthz says "degraded" when a low-latency call has waited Pending longer
+# than this, or the data dir's disk has less free space than this.
+PENDING_ALERT_S = envint("PLATFORM_PENDING_ALERT_S", 30)
+DISK_MIN_FREE_MIB = envint("PLATFORM_DISK_MIN_FREE_MIB", 256)
 LONG_POLL_HOLD_S = envint("PLATFORM_LONG_POLL_HOLD_S", 20)
 
 # The sandbox of user code (executions/runtime/sandbox.py, README "Sandbox").
@@ -229,6 +238,9 @@ SANDBOX_MAX_PROCESSES = envint("PLATFORM_SANDBOX_MAX_PROCESSES", 512)
 SANDBOX_TMP_MIB = envint("PLATFORM_SANDBOX_TMP_MIB", 512)
 SANDBOX_UID_BASE = envint("PLATFORM_SANDBOX_UID_BASE", 200_000)
 EXECUTION_DISK_MIB = envint("PLATFORM_EXECUTION_DISK_MIB", 4096)
+# What a low-latency pod's folder may hold (watched by the pod host; also
+# the largest file its processes may write): past it the pod is recycled.
+POD_DISK_MIB = envint("PLATFORM_POD_DISK_MIB", 4096)
 ENDPOINT_HOLD_S = envint("PLATFORM_ENDPOINT_HOLD_S", 25)
 # /metrics also answers this bearer token (for Prometheus); empty: staff access tokens only.
 METRICS_TOKEN = envstr("PLATFORM_METRICS_TOKEN", "")

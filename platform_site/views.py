@@ -19,9 +19,9 @@ def home(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
-    """200 when every part answers; 503 naming the parts that do not (public, no auth)."""
+    """200 when every part answers (status ok, or degraded naming what needs an operator); 503 naming the parts that do not (public, no auth)."""
     report = health.check_all()
-    return JsonResponse(report, status=200 if report["status"] == "ok" else 503)
+    return JsonResponse(report, status=503 if report["status"] == "down" else 200)
 
 
 @never_cache

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from deployments.models import Deployment
+from django.conf import settings
+from django.db.models import Min
+from django.utils import timezone
+
+from deployments.models import Deployment, DeploymentMode
 from platform_site.units import iso, ram_request_mib
 from pods.models import PodLog
 from pods.services import deployment_pods
@@ -45,3 +49,39 @@ def pods_context(deployment: Deployment) -> dict:
         "ram_request_mib": ram_request_mib(deployment.ram_request),
         "pod_logs": list(reversed(lines[:RECENT_POD_LINES])),
     }
+
+
+def pods_health(*, now: datetime | None = None) -> dict:
+    """/healthz's view of low-latency work: pod hosts' lease ages, each queue's oldest Pending.
+
+    A dispatcher that stopped taking work shows here as a Pending call that
+    keeps aging, whatever its pod host's heartbeat says.
+    """
+    from executions.models import Execution, ExecutionStatus, RunnerKind, RunnerLease
+
+    now = now or timezone.now()
+    oldest = (
+        Execution.objects.filter(
+            status=ExecutionStatus.PENDING, deployment__mode=DeploymentMode.LOW_LATENCY
+        )
+        .values("deployment_name")
+        .annotate(oldest=Min("created_at"))
+        .order_by()
+    )
+    waiting = {
+        row["deployment_name"]: round((now - row["oldest"]).total_seconds(), 1)
+        for row in oldest
+    }
+    hosts = {
+        name: round((now - beat_at).total_seconds(), 1)
+        for name, beat_at in RunnerLease.objects.filter(
+            kind=RunnerKind.POD_HOST
+        ).values_list("name", "beat_at")
+    }
+    late = settings.PENDING_ALERT_S
+    problems = [
+        f"deployment {name}: its oldest Pending call has waited {age:g} s"
+        for name, age in sorted(waiting.items())
+        if age > late
+    ]
+    return {"hosts": hosts, "oldest_pending_s": waiting, "problems": problems}

@@ -6,12 +6,12 @@ import threading
 
 import pytest
 
-from executions.services.sweeping import NO_HEARTBEAT_REASON
+from executions.services.runners import DIED_REASON
 from tests.faults.drill import Outcome, burst, drill_stack, wait_until
 
 pytestmark = pytest.mark.e2e
 
-REAPED = NO_HEARTBEAT_REASON.partition("{seconds}")[0]
+REAPED = DIED_REASON.partition("{what}")[0] + "worker"
 
 
 def test_a_killed_workers_runs_end_error_and_its_queue_still_runs(tmp_path):

@@ -12,7 +12,8 @@ def all_beating(private_redis_url):
         health.beat(part)
 
 
-def test_it_answers_200_when_every_part_beats(client, db, all_beating):
+def test_it_answers_200_when_every_part_beats(client, db, all_beating, settings):
+    settings.DISK_MIN_FREE_MIB = 0  # whatever this machine's disk holds
     response = client.get("/healthz")
     assert response.status_code == 200
     body = response.json()
@@ -98,3 +99,56 @@ def test_it_names_the_live_hosts_of_each_part(client, db, all_beating, monkeypat
     assert body["node"] == {"host": "web-a", "roles": ["web"]}
     hosts = [node["host"] for node in body["nodes"]["worker"]]
     assert "worker-b" in hosts
+
+
+def test_a_disk_running_full_is_degraded_not_down(client, db, all_beating, settings):
+    settings.DISK_MIN_FREE_MIB = 10**9
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["status"], body["name"]) == ("degraded", "Degraded")
+    assert "PLATFORM_DISK_MIN_FREE_MIB" in body["message"]
+    assert body["disk"]["free_mib"] >= 0
+
+
+def test_a_low_latency_call_left_pending_is_degraded_naming_its_deployment(
+    client, db, all_beating, settings, alice
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from deployments.models import Pipeline, PipelineStatus
+    from deployments.services.deployment_triggers import deployment_trigger
+    from deployments.services.deployments import deployment_create
+    from executions.models import Execution
+
+    settings.DISK_MIN_FREE_MIB = 0
+    settings.PENDING_ALERT_S = 30
+    pipeline = Pipeline.objects.create(
+        name="adder",
+        function_path="main.py",
+        function_name="add",
+        status=PipelineStatus.READY,
+        inputs=[{"name": "a", "data_type": "number", "is_required": True}],
+        outputs=[],
+    )
+    deployment = deployment_create(
+        pipeline=pipeline,
+        name="stuck-queue",
+        execution_rule="endpoint",
+        mode="low_latency",
+        created_by=alice,
+    )
+    execution = deployment_trigger(
+        deployment=deployment, values={"a": 1}, files={}, created_by=alice
+    )
+    Execution.objects.filter(pk=execution.pk).update(
+        created_at=timezone.now() - timedelta(seconds=95)
+    )
+
+    body = client.get("/healthz").json()
+
+    assert body["status"] == "degraded"
+    assert "stuck-queue: its oldest Pending call has waited 9" in body["message"]
+    assert body["pods"]["oldest_pending_s"]["stuck-queue"] >= 95

@@ -50,6 +50,8 @@ def test_it_answers_a_staff_user_in_prometheus_format(alice):
     assert 'platform_queue_depth{where="pending_executions"} 1.0' in text
     assert "platform_scheduler_lag_seconds 0.0" in text
     assert "platform_http_requests_total{" in text
+    assert "platform_disk_free_bytes " in text
+    assert "# TYPE platform_pods_oldest_pending_seconds gauge" in text
 
 
 def test_it_answers_the_operator_token(settings):
