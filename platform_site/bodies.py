@@ -7,6 +7,7 @@ public endpoints, the signed URLs and the pages all refuse it the same way
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -18,7 +19,7 @@ from django.core.exceptions import (
     TooManyFieldsSent,
     TooManyFilesSent,
 )
-from django.http import HttpRequest, UnreadablePostError
+from django.http import HttpRequest, QueryDict, UnreadablePostError
 from django.http.multipartparser import MultiPartParserError
 
 from platform_site.errors import ApiError, TooLarge
@@ -28,6 +29,20 @@ from platform_site.errors import ApiError, TooLarge
 MAX_JSON_DEPTH = 64
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 API_MEDIA_TYPES = ("", "application/json", "text/plain", *FORM_TYPES)
+# Route schemas read the bodies of POST, PUT and PATCH; no schema reads a
+# DELETE's (the client sends a form to /data-store/delete, other routes none),
+# so without this a malformed one went unnoticed and the object was deleted.
+UNREAD_BODY_METHODS = ("DELETE",)
+# What Django raises while reading a body; body_error maps each to a 4xx.
+BODY_READ_ERRORS = (
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+    MultiPartParserError,
+    UnreadablePostError,
+    BadRequest,
+    SuspiciousOperation,
+)
 
 
 class MalformedJson(ApiError):
@@ -163,6 +178,46 @@ def query_error(request: HttpRequest) -> MalformedQuery | None:
             return MalformedQuery(
                 f"Query parameter {key.replace(chr(0), '')!r} holds a NUL character."
             )
+    return None
+
+
+def _body_fields(request: HttpRequest) -> QueryDict | dict:
+    """The body's fields, read by the reader of its media type; ApiError or Django's errors otherwise."""
+    if request.content_type == "application/x-www-form-urlencoded":
+        return QueryDict(request.body, encoding=request.encoding)
+    if request.content_type == "multipart/form-data":
+        fields, _files = request.parse_file_upload(
+            request.META, io.BytesIO(request.body)
+        )
+        return fields
+    value = json_request_body(request)
+    if not isinstance(value, dict):
+        raise MalformedJson(
+            f"Malformed JSON body: expected an object, got {type(value).__name__}."
+        )
+    return value
+
+
+def unread_body_error(request: HttpRequest) -> ApiError | None:
+    """The refusal for a malformed body that no route schema reads (DELETE); None when well-formed or empty.
+
+    The body must be what a POST route would accept: a strict JSON object,
+    or form fields without a NUL (PostgreSQL text cannot store one).
+    """
+    if request.method not in UNREAD_BODY_METHODS:
+        return None
+    try:
+        if not request.body.strip():
+            return None  # the client sends most DELETEs without a body
+        fields = _body_fields(request)
+    except (ApiError, *BODY_READ_ERRORS) as exc:
+        return body_error(exc)
+    if isinstance(fields, QueryDict):
+        for key, values in fields.lists():
+            if "\x00" in key or any("\x00" in value for value in values):
+                return MalformedBody(
+                    f"Form field {key.replace(chr(0), '')!r} holds a NUL character."
+                )
     return None
 
 

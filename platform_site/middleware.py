@@ -10,6 +10,7 @@ from platform_site.bodies import (
     body_size_error,
     media_type_error,
     query_error,
+    unread_body_error,
 )
 from platform_site.db_retry import DATABASE_BLIPS
 from platform_site.disk import disk_full_error
@@ -68,7 +69,8 @@ class ApiJsonErrorsMiddleware:
     Django's own 404/405/403/413/500 answers are HTML; the official client turns
     those into "invalid response content" and loses the message. Malformed
     bodies (platform_site.bodies) are refused here for every face, and
-    oversized ones before any view reads them.
+    oversized ones, and those no route schema reads (DELETE), before any view
+    sees them.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
@@ -78,6 +80,8 @@ class ApiJsonErrorsMiddleware:
         refusal = body_size_error(request)
         if refusal is None and _is_api(request):
             refusal = media_type_error(request) or query_error(request)
+        if refusal is None:
+            refusal = unread_body_error(request)
         if refusal is not None:
             return refusal_response(request, refusal)
         response = self.get_response(request)

@@ -12,10 +12,13 @@ within about a second, with its execution_id and the result route.
 from __future__ import annotations
 
 import argparse
+import os
 
 import uvicorn
+from django.conf import settings
 
 from platform_site.draining import start_draining
+from platform_site.proxies import uvicorn_proxy_options
 
 GRACEFUL_SHUTDOWN_S = 5
 
@@ -31,6 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     args = parser.parse_args(argv)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "platform_site.settings")
     config = uvicorn.Config(
         "platform_site.asgi:application",
         host=args.host,
@@ -38,6 +42,8 @@ def main(argv: list[str] | None = None) -> None:
         access_log=False,
         lifespan="off",
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        # uvicorn would otherwise trust X-Forwarded-* from 127.0.0.1, where user code runs too.
+        **uvicorn_proxy_options(settings.PLATFORM_TRUSTED_PROXIES),
     )
     DrainingServer(config).run()
 

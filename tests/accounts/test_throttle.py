@@ -21,9 +21,12 @@ def _small_limit(settings):
     settings.AXES_FAILURE_LIMIT = LIMIT
 
 
-def login(username: str, password: str, address: str = "10.0.0.1"):
+def login(username: str, password: str, address: str = "10.0.0.1", **headers):
     return Client().post(
-        LOGIN, {"username": username, "password": password}, REMOTE_ADDR=address
+        LOGIN,
+        {"username": username, "password": password},
+        REMOTE_ADDR=address,
+        **headers,
     )
 
 
@@ -56,6 +59,23 @@ def test_it_locks_an_address_that_tries_many_users(alice):
 
     assert locked.status_code == 429
     assert elsewhere.status_code == 302
+
+
+def test_it_counts_the_peer_address_never_a_forwarded_one(alice):
+    """uvicorn settles REMOTE_ADDR (tests/platform_site/test_trusted_proxies.py); axes reads only it."""
+    for i in range(LIMIT):
+        login(f"someone-{i}", "wrong", address="127.0.0.1")
+
+    response = login(
+        "alice",
+        "password-alice",
+        address="127.0.0.1",
+        HTTP_X_FORWARDED_FOR="10.9.9.7",
+        HTTP_FORWARDED="for=10.9.9.7",
+        HTTP_X_REAL_IP="10.9.9.7",
+    )
+
+    assert response.status_code == 429
 
 
 def test_it_locks_a_user_tried_from_many_addresses(alice):

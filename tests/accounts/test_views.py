@@ -26,6 +26,7 @@ PUBLIC_PREFIXES = (
     "endpoints/",
     "data-store/signed/",
     "files/",
+    "favicon.ico",  # a redirect to the static icon, as public as the icon
 )
 SAMPLES = {"uuid": str(uuid.uuid4()), "int": "1", "slug": "x", "str": "x", "path": "x"}
 

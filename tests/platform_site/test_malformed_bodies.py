@@ -21,6 +21,7 @@ from django.urls import URLResolver, get_resolver
 from accounts.services import access_token_issue, sdk_token_create
 from datastore.services import datastore_save
 from datastore.signing import signed_url
+from deployments.models import Deployment
 from deployments.selectors import (
     deployment_token,
 )
@@ -30,6 +31,7 @@ from deployments.services.deployment_triggers import (
 from deployments.services.deployments import (
     deployment_create,
 )
+from endpoint_access.services import endpoint_token_create
 from executions.models import ExecutionStatus
 from executions.services.lifecycle import execution_claim, execution_finish
 from executions.services.variables import environment_variables_set
@@ -39,7 +41,7 @@ from tests.deployments.factories import make_pipeline
 pytestmark = pytest.mark.django_db
 
 NAME = "fuzz-target"
-BODY_METHODS = ("post", "put", "patch")
+BODY_METHODS = ("post", "put", "patch", "delete")
 TRIGGER = "/endpoints/<str:path>"
 MAX_REQUEST_BYTES = 64 * 1024
 
@@ -69,6 +71,27 @@ MALFORMED = {
         b'{"a": "' + b"x" * (2 * MAX_REQUEST_BYTES) + b'"}',
     ),
 }
+
+
+# A DELETE body is read by no route schema: refused by the same rule all the same.
+MALFORMED_DELETE = {
+    **MALFORMED,
+    "invalid-json": Body("application/json", b'{"path_to_object": '),
+    "non-object": Body("application/json", b'["fuzz-target/file.txt"]'),
+    "not-json-text": Body("text/plain", b"path_to_object=fuzz-target/file.txt"),
+    "nul-in-form": Body(
+        "application/x-www-form-urlencoded", b"path_to_object=fuzz-target%00/file.txt"
+    ),
+}
+# Dependants first, so each DELETE finds its object (a pipeline's deployment goes before it).
+DELETE_ORDER = (
+    "endpoint-tokens",
+    "executions",
+    "environment-variables",
+    "data-store",
+    "deployments",
+    "pipelines",
+)
 
 
 @dataclass
@@ -166,6 +189,14 @@ def _django_patterns(patterns, prefix: str = ""):
             yield "/" + prefix + str(pattern.pattern)
 
 
+def delete_routes() -> list[str]:
+    paths = [path for method, path in api_routes() if method == "delete"]
+    return sorted(
+        paths,
+        key=lambda p: next(i for i, part in enumerate(DELETE_ORDER) if part in p),
+    )
+
+
 def page_routes() -> list[tuple[str, str]]:
     """Every non-API route; the UI forms are all POSTs."""
     return _destructive_last(
@@ -214,6 +245,44 @@ def test_it_refuses_malformed_bodies_on_every_api_route(world, case):
         except AssertionError:
             failures.append(where)
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("case", MALFORMED_DELETE)
+def test_it_refuses_malformed_bodies_on_every_delete_route_and_deletes_nothing(
+    world, case
+):
+    body = MALFORMED_DELETE[case]
+    failures = []
+    for template in delete_routes():
+        path = _fill(template, world.values)
+        response = send(world.api, "delete", path, body)
+        where = f"DELETE {path} [{case}] -> {response.status_code} {response.content[:200]!r}"
+        # A 404 would mean an earlier DELETE went through.
+        if response.status_code not in (400, 413, 415):
+            failures.append(where)
+        else:
+            assert_json_error(response, where)
+    assert not failures, "\n".join(failures)
+
+
+def test_it_still_deletes_without_a_body_and_with_the_clients_form(world):
+    """As craft-ai-sdk 0.74 sends them: no body, except a form for the data store."""
+    form = Body(
+        "application/x-www-form-urlencoded", b"path_to_object=fuzz-target/file.txt"
+    )
+    empty = Body("application/octet-stream", b"")
+    deployment = Deployment.objects.get(name=NAME)
+    issued = endpoint_token_create(deployment=deployment, name="fuzz")
+    values = {**world.values, "token_id": str(issued.token.pk)}
+    for template in delete_routes():
+        if "environment-variables" in template:
+            path = _fill(template, {"name": "FUZZ_TARGET"})
+        else:
+            path = _fill(template, values)
+        body = form if path.startswith("/api/v1/data-store/") else empty
+        response = send(world.api, "delete", path, body)
+
+        assert response.status_code in (200, 204), (path, response.content[:200])
 
 
 @pytest.mark.parametrize("case", MALFORMED)
