@@ -161,7 +161,7 @@ class PodRunner(PodExecutions):
             return [item.execution.pk for item in self.inflight.values()]
 
     def _start_pod(self, *, restart: bool) -> None:
-        from executions.runtime.pod_client import PodProcess, PodSpec
+        from executions.runtime.pod_client import PodSpec
 
         self.pod_id = Pod.objects.filter(deployment_id=self.pk).values_list(
             "pod_id", flat=True
@@ -197,27 +197,7 @@ class PodRunner(PodExecutions):
             ram_mib=self.ram_mib,
             env=env,
         )
-        self.over_ram_seen = False
-        self.over_disk_seen = False
-        self.recycling = False
-        group = self._new_group()
-        fsize = self.disk_mib * 1024 * 1024 if self.disk_mib > 0 else None
-
-        def wrap_argv(argv: list[str]) -> list[str]:
-            # Joins the group before bwrap runs; no file past the disk cap.
-            paths = group.procs_paths() if group is not None else ()
-            return cgroups.wrap_argv(argv, paths, fsize_bytes=fsize)
-
-        pod = PodProcess(
-            spec,
-            lambda kind, header: self._on_event(kind, header, pod),
-            self.sandbox,
-            wrap_argv=wrap_argv,
-        )
-        pod.group = group
-        self.group = group
-        self.disk = DiskWatch(str(self.pod_dir), self.disk_mib)
-        self.pod = pod
+        self._new_pod(spec)
         services.pod_update(
             deployment_pk=self.pk,
             host=self.host,
@@ -256,6 +236,33 @@ class PodRunner(PodExecutions):
         services.pod_log(
             deployment_pk=self.pk, pod_id=self.pod_id, message=message, stream=stream
         )
+
+    def _new_pod(self, spec, events=None):
+        """The PodProcess of spec (not started) in a new cgroup, watched for its caps; it becomes self.pod."""
+        from executions.runtime.pod_client import PodProcess
+
+        self.over_ram_seen = False
+        self.over_disk_seen = False
+        self.recycling = False
+        group = self._new_group()
+        fsize = self.disk_mib * 1024 * 1024 if self.disk_mib > 0 else None
+
+        def wrap_argv(argv: list[str]) -> list[str]:
+            # Joins the group before bwrap runs; no file past the disk cap.
+            paths = group.procs_paths() if group is not None else ()
+            return cgroups.wrap_argv(argv, paths, fsize_bytes=fsize)
+
+        pod = PodProcess(
+            spec,
+            events or (lambda kind, header: self._on_event(kind, header, pod)),
+            self.sandbox,
+            wrap_argv=wrap_argv,
+        )
+        pod.group = group
+        self.group = group
+        self.disk = DiskWatch(str(self.pod_dir), self.disk_mib)
+        self.pod = pod
+        return pod
 
     def _new_group(self) -> cgroups.Cgroup | None:
         root = cgroups.root()

@@ -42,10 +42,13 @@ class PodProcess:
         spec: PodSpec,
         events: Callable[[str, dict], None],
         sandbox: Sandbox | None = None,
+        wrap_argv: Callable[[list[str]], list[str]] | None = None,
     ) -> None:
+        """wrap_argv: applied to the pod's argv last (cgroups.wrap_argv: its cgroup, its file size cap)."""
         self.spec = spec
         self.events = events
         self.sandbox = sandbox
+        self.wrap_argv = wrap_argv
         self.ready = threading.Event()
         self.failure: str | None = None  # why it did not become ready
         self.pid: int | None = None
@@ -136,6 +139,8 @@ class PodProcess:
                 read_write=[spec.pod_dir],
                 cwd=spec.pod_dir,
             )
+        if self.wrap_argv is not None:
+            argv = self.wrap_argv(argv)
         # The sandbox's popen connects its network (egress) before it runs.
         popen = self.sandbox.popen if self.sandbox is not None else subprocess.Popen
         return popen(

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from django.db import OperationalError
 
+from executions.runtime import cgroups
 from platform_site import health
 
 
@@ -152,3 +153,10 @@ def test_a_low_latency_call_left_pending_is_degraded_naming_its_deployment(
     assert body["status"] == "degraded"
     assert "stuck-queue: its oldest Pending call has waited 9" in body["message"]
     assert body["pods"]["oldest_pending_s"]["stuck-queue"] >= 95
+
+
+def test_it_says_how_user_processes_are_grouped(client, db, all_beating):
+    body = client.get("/healthz").json()
+    assert body["cgroups"] == cgroups.probe()
+    warning = cgroups.warning()
+    assert (warning in body.get("warnings", [])) == (warning is not None)

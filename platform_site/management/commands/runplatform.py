@@ -29,6 +29,7 @@ from platform_site import embedded_redis
 from platform_site.env import envint, envstr
 from platform_site.health import (
     SANDBOX_OFF_WARNING,
+    cgroups_line,
     sandbox_network_mode,
     sandbox_network_warnings,
 )
@@ -269,6 +270,7 @@ class Command(BaseCommand):
 
     def _check_sandbox(self, output: Output) -> None:
         """Refuse to start when user code cannot be sandboxed, unless told to run without."""
+        output.line(LAUNCHER, cgroups_line())
         if not settings.SANDBOX_ENABLED:
             for _ in range(3):  # hard to miss in a scrolling log
                 output.line(LAUNCHER, f"WARNING: {SANDBOX_OFF_WARNING}")
