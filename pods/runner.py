@@ -171,10 +171,10 @@ class PodRunner(PodExecutions):
             return
         deployment = Deployment.objects.select_related("pipeline").get(pk=self.pk)
         pipeline = deployment.pipeline
-        if self.over_disk_seen:
-            # Its files are what filled the cap: the new pod starts empty.
-            # (rmtree works from directory descriptors, never through links.)
-            shutil.rmtree(self.pod_dir, ignore_errors=True)
+        # Every pod starts with an empty dir: what a dead pod left (files over
+        # the disk cap, links) never fills the disk or greets the next one.
+        # (rmtree works from directory descriptors, never through links.)
+        shutil.rmtree(self.pod_dir, ignore_errors=True)
         self.pod_dir.mkdir(parents=True, exist_ok=True)
         (self.pod_dir / "runs").mkdir(exist_ok=True)
         (self.pod_dir / ".tmp").mkdir(exist_ok=True)
