@@ -58,6 +58,8 @@ ENDPOINT_TOKEN_MISSING = (
     "Missing endpoint token: send 'Authorization: EndpointToken <token>'."
 )
 ENDPOINT_REFUSED = "No endpoint at this path accepts this token."
+# How "Triggered by" names the deployment's own token (named tokens go by their name).
+MAIN_TOKEN_NAME = "main token"
 
 
 def _header_token(request: HttpRequest) -> str | None:
@@ -67,10 +69,13 @@ def _header_token(request: HttpRequest) -> str | None:
     return token.strip()
 
 
-def _authorize(request: HttpRequest, path: str, token: str | None) -> Deployment:
-    """401 without a token; 401 alike for an unknown path and a wrong token.
+def _authorize(
+    request: HttpRequest, path: str, token: str | None
+) -> tuple[Deployment, str]:
+    """(the deployment, the name of the token that opened it); 401 otherwise.
 
-    One answer for both, so that endpoint names cannot be enumerated.
+    401 without a token, and 401 alike for an unknown path and a wrong token:
+    one answer for both, so that endpoint names cannot be enumerated.
     """
     if token is None:
         raise NotAuthenticated(ENDPOINT_TOKEN_MISSING)
@@ -82,9 +87,11 @@ def _authorize(request: HttpRequest, path: str, token: str | None) -> Deployment
         raise NotAuthenticated(ENDPOINT_REFUSED)
     if token_matches(token, expected):
         endpoint_main_token_used(deployment=deployment)
-    elif not endpoint_token_accepts(deployment=deployment, raw=token):
+        return deployment, MAIN_TOKEN_NAME
+    name = endpoint_token_accepts(deployment=deployment, raw=token)
+    if name is None:
         raise NotAuthenticated(ENDPOINT_REFUSED)
-    return deployment
+    return deployment, name
 
 
 def _decode_field(raw: str) -> Any:
@@ -179,7 +186,7 @@ def _errors_as_json(view):
 @_errors_as_json
 def endpoint_trigger(request: HttpRequest, path: str) -> HttpResponse:
     """Start an execution; 200 with its outputs if it ends within the hold, else 303."""
-    deployment = _authorize(request, path, _header_token(request))
+    deployment, token_name = _authorize(request, path, _header_token(request))
     endpoint_rate_limit_check(deployment)
     if not deployment.is_enabled:
         raise Forbidden(
@@ -194,6 +201,7 @@ def endpoint_trigger(request: HttpRequest, path: str) -> HttpResponse:
         values=values,
         files=files,
         created_by=deployment.created_by,
+        token_name=token_name,
     ) as (execution, watched):
         try:
             return _held_answer(request, path, execution, watched)
@@ -248,7 +256,7 @@ def endpoint_result(request: HttpRequest, path: str, execution_id: str) -> HttpR
 
     A POST's body is ignored: the execution already has its inputs.
     """
-    deployment = _authorize(request, path, _request_token(request))
+    deployment, _ = _authorize(request, path, _request_token(request))
     execution = _execution_of(deployment, execution_id)
     execution = execution_wait(execution=execution, timeout_s=RESULTS_HOLD_S)
     if not execution.is_final:
@@ -270,7 +278,7 @@ def endpoint_output_file_view(
     request: HttpRequest, path: str, execution_id: str, output_name: str
 ) -> HttpResponse:
     """A file output's bytes, as application/octet-stream (token in the query)."""
-    deployment = _authorize(request, path, _request_token(request))
+    deployment, _ = _authorize(request, path, _request_token(request))
     execution = _execution_of(deployment, execution_id)
     file_path = endpoint_output_file(execution, output_name)
     if file_path is None:

@@ -80,19 +80,20 @@ def endpoint_tokens_active(deployment: Deployment):
     )
 
 
-def endpoint_token_accepts(*, deployment: Deployment, raw: str) -> bool:
-    """Whether `raw` is an active named token of this deployment (and mark its use).
+def endpoint_token_accepts(*, deployment: Deployment, raw: str) -> str | None:
+    """The name of the active named token `raw` of this deployment (its use marked).
 
-    Lookup by digest through a unique index: the secret is never compared byte by byte.
+    None when no active named token matches. Lookup by digest through a unique
+    index: the secret is never compared byte by byte.
     """
     token = endpoint_tokens_active(deployment).filter(digest=_digest(raw)).first()
     if token is None:
-        return False
+        return None
     now = timezone.now()
     EndpointToken.objects.filter(pk=token.pk).filter(
         Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USE_PRECISION)
     ).update(last_used_at=now)
-    return True
+    return token.name
 
 
 def endpoint_limits(deployment: Deployment) -> EndpointLimits | None:

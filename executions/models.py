@@ -64,6 +64,9 @@ class Execution(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    # The endpoint token an endpoint call came with, by name ("main token" for
+    # the deployment's own): "Triggered by" names it rather than the deployment's owner.
+    endpoint_token_name = models.CharField(max_length=100, blank=True, default="")
     status = models.CharField(
         max_length=20, choices=ExecutionStatus.choices, default=ExecutionStatus.PENDING
     )

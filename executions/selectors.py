@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
 from django.db.models import Q, QuerySet
 
 from deployments.models import Deployment, Pipeline
-from executions.models import EnvironmentVariable, Execution, ExecutionIo, IoDirection
+from executions.models import (
+    EnvironmentVariable,
+    Execution,
+    ExecutionIo,
+    IoDirection,
+    LogLine,
+)
 from platform_site.errors import NotFound
 
 
@@ -97,3 +104,20 @@ def execution_filter_names() -> tuple[list[str], list[str]]:
 
 def environment_variable_list() -> QuerySet[EnvironmentVariable]:
     return EnvironmentVariable.objects.order_by("name")
+
+
+LOG_SEARCH_LIMIT = 200
+
+
+def log_lines_matching(execution: Execution, text: str) -> list[LogLine]:
+    """The first lines containing `text` (any case), oldest first; [] for blank text."""
+    if not text.strip():
+        return []
+    lines = LogLine.objects.filter(execution=execution, message__icontains=text)
+    return list(lines.order_by("seq")[:LOG_SEARCH_LIMIT])
+
+
+def log_lines_all(execution: Execution) -> Iterator[LogLine]:
+    """Every line, oldest first, read in chunks (a log may hold a million lines)."""
+    lines = LogLine.objects.filter(execution=execution).order_by("seq")
+    return lines.only("timestamp", "stream", "message").iterator(chunk_size=2000)

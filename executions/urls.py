@@ -18,6 +18,11 @@ urlpatterns = [
         name="execution_logs",
     ),
     path(
+        "executions/<str:execution_id>/logs.txt",
+        executions.execution_logs_text,
+        name="execution_logs_text",
+    ),
+    path(
         "executions/<str:execution_id>/delete/",
         executions.execution_delete,
         name="execution_delete",

@@ -75,9 +75,17 @@ def _renamed(exc: ValidationFailed, endpoint_names: dict[str, str]) -> Validatio
 
 
 def deployment_trigger(
-    *, deployment: Deployment, values: dict, files: dict, created_by
+    *,
+    deployment: Deployment,
+    values: dict,
+    files: dict,
+    created_by,
+    token_name: str = "",
 ) -> Execution:
-    """Start an execution from values keyed by endpoint input names (§5.1, §5.2)."""
+    """Start an execution from values keyed by endpoint input names (§5.1, §5.2).
+
+    `token_name` names the endpoint token of a call ("" for other triggers).
+    """
     if not deployment.is_enabled:
         raise _disabled(deployment)
     if not isinstance(values, dict):
@@ -113,12 +121,18 @@ def deployment_trigger(
         inputs=inputs,
         outputs_mapping=deployment.outputs_mapping,
         deployment=deployment,
+        endpoint_token_name=token_name,
     )
 
 
 @contextlib.contextmanager
 def deployment_call(
-    *, deployment: Deployment, values: dict, files: dict, created_by
+    *,
+    deployment: Deployment,
+    values: dict,
+    files: dict,
+    created_by,
+    token_name: str = "",
 ) -> Iterator[tuple[Execution, threading.Event]]:
     """An endpoint call: (its execution, committed and sent; an event set when it changes).
 
@@ -129,7 +143,11 @@ def deployment_call(
     with contextlib.ExitStack() as stack:
         with transaction.atomic():
             execution = deployment_trigger(
-                deployment=deployment, values=values, files=files, created_by=created_by
+                deployment=deployment,
+                values=values,
+                files=files,
+                created_by=created_by,
+                token_name=token_name,
             )
             watched = stack.enter_context(execution_watching(execution))
         yield execution, watched

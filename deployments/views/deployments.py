@@ -80,10 +80,18 @@ def _endpoint_context(request: HtmxHttpRequest, deployment: Deployment) -> dict:
 @require_GET
 @never_cache  # the page holds the endpoint token
 def deployment_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    """The deployment; with ?fragment=executions, only its live recent executions."""
     deployment = _get_deployment_for_user(request, name)
+    latest = list(deployment.executions.all()[:RECENT_EXECUTIONS])
+    if request.htmx and request.GET.get("fragment") == "executions":
+        return render(
+            request,
+            "executions/_latest_executions.html",
+            {"latest_executions": latest},
+        )
     context: dict[str, Any] = {
         "deployment": deployment,
-        "executions": deployment.executions.all()[:RECENT_EXECUTIONS],
+        "latest_executions": latest,
         "execution_count": deployment.executions.count(),
         "mappings": mapping_rows(deployment.inputs_mapping, deployment.outputs_mapping),
         **retention_context(deployment),

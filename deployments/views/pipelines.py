@@ -8,13 +8,14 @@ from xml.sax.saxutils import escape
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count
+from django.db.models import Count, OuterRef, Subquery
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from deployments.archives import ZIP_MAGIC
+from deployments.build_reason import build_failure_reason
 from deployments.models import DATA_TYPES, Deployment, Pipeline, PipelineStatus
 from deployments.selectors import (
     pipeline_logs_after,
@@ -43,6 +44,7 @@ from deployments.views.pipeline_forms import (
     upload_keep,
     upload_kept,
 )
+from executions.models import Execution
 from metrics.display import pipeline_metrics_context
 from platform_site.errors import ApiError
 from platform_site.http import HtmxHttpRequest
@@ -70,18 +72,52 @@ def _get_pipeline(name: str) -> Pipeline:
     return pipeline
 
 
+LATEST_EXECUTIONS = 10
+LATEST = "executions/_latest_executions.html"
+
+
 @login_required
 @require_GET
 def pipeline_list(request: HtmxHttpRequest) -> HttpResponse:
-    pipelines = Pipeline.objects.annotate(deployment_count=Count("deployments"))
-    return render(request, "deployments/pipeline_list.html", {"pipelines": pipelines})
+    """By name, with each one's last run; `q` keeps names containing it.
+
+    The search box asks this same view for its #pipelines fragment.
+    """
+    query = request.GET.get("q", "").strip()
+    latest = Execution.objects.filter(pipeline=OuterRef("pk")).order_by("-created_at")
+    pipelines = (
+        Pipeline.objects.annotate(
+            deployment_count=Count("deployments"),
+            last_execution_id=Subquery(latest.values("execution_id")[:1]),
+            last_execution_status=Subquery(latest.values("status")[:1]),
+            last_execution_at=Subquery(latest.values("created_at")[:1]),
+        )
+        .filter(name__icontains=query)
+        .order_by("name")
+    )
+    template = "deployments/pipeline_list.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#pipelines"
+    return render(request, template, {"pipelines": pipelines, "q": query})
+
+
+def _latest_context(pipeline: Pipeline) -> dict:
+    return {
+        "pipeline": pipeline,
+        "latest_executions": list(pipeline.executions.all()[:LATEST_EXECUTIONS]),
+        "show_deployment": True,
+    }
 
 
 def _detail_context(pipeline: Pipeline, metric: str | None = None, **extra) -> dict:
     lines = list(pipeline.logs.order_by("id"))
+    failed = pipeline.status == PipelineStatus.CREATION_FAILED
     return {
         **pipeline_metrics_context(pipeline, metric),
-        "pipeline": pipeline,
+        **_latest_context(pipeline),
+        "failure_reason": build_failure_reason([line.message for line in lines])
+        if failed
+        else None,
         "lines": lines,
         "cursor": lines[-1].id if lines else 0,
         "pending": pipeline.status == PipelineStatus.CREATION_PENDING,
@@ -95,7 +131,10 @@ def _detail_context(pipeline: Pipeline, metric: str | None = None, **extra) -> d
 @login_required
 @require_GET
 def pipeline_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    """The pipeline; with ?fragment=executions, only its live latest executions."""
     pipeline = _get_pipeline(name)
+    if request.htmx and request.GET.get("fragment") == "executions":
+        return render(request, LATEST, _latest_context(pipeline))
     return render(
         request, DETAIL, _detail_context(pipeline, metric=request.GET.get("metric"))
     )

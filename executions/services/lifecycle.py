@@ -113,6 +113,7 @@ def execution_build(
     scheduled_for: datetime | None = None,
     timeout_s: int | None = None,
     memory_limit_mib: int | None = None,
+    endpoint_token_name: str = "",
 ) -> BuiltExecution:
     """The rows of a new execution, checked, for executions_save."""
     source = "endpoint" if trigger == Trigger.ENDPOINT else "run"
@@ -131,6 +132,8 @@ def execution_build(
         deployment_name=deployment.name if deployment is not None else None,
         trigger=trigger,
         created_by=created_by,
+        # Set in the INSERT the call makes anyway: no extra query on the hot path.
+        endpoint_token_name=endpoint_token_name,
         scheduled_for=scheduled_for,
         timeout_s=timeout_s or settings.EXECUTION_TIMEOUT_S,
         memory_limit_mib=memory_limit_mib or settings.EXECUTION_MEMORY_LIMIT_MIB,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -110,6 +110,7 @@ def execution_detail(request: HtmxHttpRequest, execution_id: str) -> HttpRespons
         **execution_metrics_context(execution),
         **replay_context(execution),
         **_log_context(execution, _after(request)),
+        **_search_context(execution, request.GET.get("q", "")),
     }
     return render(request, "executions/execution_detail.html", context)
 
@@ -117,14 +118,52 @@ def execution_detail(request: HtmxHttpRequest, execution_id: str) -> HttpRespons
 @login_required
 @require_GET
 def execution_logs(request: HtmxHttpRequest, execution_id: str) -> HttpResponse:
-    """Lines after the `after` cursor, then a new tail that polls (or stops once final)."""
+    """Lines after the `after` cursor, then a new tail that polls (or stops once final).
+
+    With `q`, the lines containing it instead (the search box's results).
+    """
     execution = _get_execution_or_404(execution_id)
+    if "q" in request.GET:
+        if not request.htmx:
+            return redirect(
+                f"{execution_url(execution)}?{request.GET.urlencode()}#logs"
+            )
+        return render(
+            request,
+            "executions/execution_detail.html#log_matches",
+            _search_context(execution, request.GET["q"]),
+        )
     if not request.htmx:
         return redirect(f"{execution_url(execution)}?after={_after(request)}#logs")
     context = {"execution": execution, **_log_context(execution, _after(request))}
     response = render(request, "executions/execution_detail.html#log_chunk", context)
     if execution.is_final and not context["more"]:
         return HttpResponseStopPolling(response.content)
+    return response
+
+
+def _search_context(execution: Execution, text: str) -> dict:
+    return {
+        "execution": execution,
+        "q": text,
+        "matches": display_lines(selectors.log_lines_matching(execution, text)),
+        "match_limit": selectors.LOG_SEARCH_LIMIT,
+    }
+
+
+@login_required
+@require_GET
+def execution_logs_text(request: HtmxHttpRequest, execution_id: str) -> HttpResponse:
+    """The whole log as a text file: one `<UTC time> <stream> <message>` per line."""
+    execution = _get_execution_or_404(execution_id)
+    lines = (
+        f"{line.timestamp:%Y-%m-%dT%H:%M:%S.%fZ} {line.stream} {line.message}\n"
+        for line in selectors.log_lines_all(execution)
+    )
+    response = StreamingHttpResponse(lines, content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="{execution.execution_id}.log.txt"'
+    )
     return response
 
 

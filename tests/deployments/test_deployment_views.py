@@ -207,3 +207,19 @@ def test_it_refuses_cross_site_posts(alice, endpoint):
     client.force_login(alice)
     assert client.post("/deployments/adder-api/delete/").status_code == 403
     assert Deployment.objects.filter(name="adder-api").exists()
+
+
+def test_it_polls_its_recent_executions_every_2_seconds(alice_client, endpoint):
+    html = alice_client.get("/deployments/adder-api/").content.decode()
+    assert 'hx-get="/deployments/adder-api/?fragment=executions"' in html
+    assert 'hx-trigger="every 2s"' in html and 'data-live="visible-only"' in html
+
+
+def test_it_renders_only_the_recent_executions_for_htmx(alice_client, endpoint):
+    execution = make_execution(endpoint)
+    response = alice_client.get(
+        "/deployments/adder-api/?fragment=executions", headers={"HX-Request": "true"}
+    )
+    body = response.content.decode()
+    assert body.lstrip().startswith('<div id="latest-executions"')
+    assert execution.execution_id in body and "<html" not in body

@@ -7,9 +7,11 @@ import re
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.utils import timezone
 
-from deployments.models import Deployment, Pipeline, PipelineStatus
+from deployments.models import Deployment, Pipeline, PipelineLog, PipelineStatus
 from deployments.services.pipelines import pipeline_build, pipeline_create
+from executions.models import Execution
 from tests.deployments.test_pipeline_build import MAIN, code_tar
 
 NEW = "/pipelines/new/"
@@ -314,3 +316,63 @@ def test_it_never_gives_a_kept_file_to_another_user(alice_client, bob):
 
     assert response.status_code == 400
     assert not Pipeline.objects.filter(name="stolen").exists()
+
+
+def _named(alice, name: str) -> Pipeline:
+    return Pipeline.objects.create(
+        name=name, function_path="main.py", function_name="f", created_by=alice
+    )
+
+
+def test_it_lists_pipelines_by_name(alice_client, alice):
+    for name in ("zeta", "alpha", "mid"):
+        _named(alice, name)
+    html = alice_client.get("/pipelines/").content.decode()
+    assert html.index(">alpha<") < html.index(">mid<") < html.index(">zeta<")
+
+
+def test_it_searches_pipelines_by_name(alice_client, alice):
+    _named(alice, "train-model")
+    _named(alice, "report")
+    response = alice_client.get("/pipelines/?q=TRAIN", headers={"HX-Request": "true"})
+    body = response.content.decode()
+    assert body.lstrip().startswith('<div id="pipelines">')
+    assert "train-model" in body and "report" not in body
+
+
+def test_it_shows_each_pipelines_last_run(alice_client, pipeline):
+    Execution.objects.create(
+        execution_id="p1-last",
+        pipeline=pipeline,
+        pipeline_name="p1",
+        status="Failed",
+        timeout_s=60,
+        memory_limit_mib=256,
+    )
+    html = alice_client.get("/pipelines/").content.decode()
+    assert "/executions/p1-last/" in html and 'data-status="Failed"' in html
+
+
+def test_it_shows_a_failed_builds_reason_first(alice_client, pipeline):
+    Pipeline.objects.filter(pk=pipeline.pk).update(
+        status=PipelineStatus.CREATION_FAILED
+    )
+    for message in [
+        "ERROR: No matching distribution found for nosuchpkg",
+        *["noise"] * 300,
+        "Pipeline creation failed",
+    ]:
+        PipelineLog.objects.create(
+            pipeline=pipeline, message=message, timestamp=timezone.now()
+        )
+    html = alice_client.get("/pipelines/p1/").content.decode()
+    reason = html.index('id="failure-reason"')
+    assert reason < html.index("<h2>Inputs</h2>")
+    assert "No matching distribution found for nosuchpkg" in html[reason : reason + 300]
+
+
+def test_it_renders_only_the_latest_executions_for_htmx(alice_client, pipeline):
+    response = alice_client.get(
+        "/pipelines/p1/?fragment=executions", headers={"HX-Request": "true"}
+    )
+    assert response.content.decode().lstrip().startswith('<div id="latest-executions"')

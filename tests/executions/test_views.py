@@ -165,7 +165,10 @@ def test_it_renders_the_pipeline_include(alice_client, make_execution, pipeline)
     from django.template.loader import render_to_string
 
     execution = make_execution()
-    html = render_to_string("executions/_pipeline_run.html", {"pipeline": pipeline})
+    html = render_to_string(
+        "executions/_pipeline_run.html",
+        {"pipeline": pipeline, "latest_executions": [execution]},
+    )
     assert 'name="input-number1"' in html
     assert execution.execution_id in html
 
