@@ -12,15 +12,16 @@ Everything lives in that folder, the fault drills' own servers included
 (PLATFORM_TEST_SERVERS_DIR), and one watcher process removes it: it waits
 for EOF on a pipe from pytest, then stops every server whose pid file lies
 there and deletes the folder. pytest closes the pipe when it ends (config
-cleanup, or atexit); when pytest dies of SIGKILL, a crash or pytest-timeout's
-os._exit, the kernel closes it, so no session leaves servers running. SIGTERM
-is turned into KeyboardInterrupt, so the session's fixtures (live stacks)
-are torn down too.
+cleanup, else atexit); when pytest dies of SIGKILL, a crash or
+pytest-timeout's os._exit, the kernel closes it, so no session leaves
+servers running. SIGTERM is turned into KeyboardInterrupt, so the session's
+fixtures (live stacks) are torn down too.
 """
 
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import shutil
 import signal
@@ -82,6 +83,9 @@ class ThrowawayServers:
         """Close the watcher's pipe and wait until it removed everything."""
         if self.watcher.stdin.closed:
             return
+        # The tests are over: daemon threads left behind (the wake-up listener)
+        # would only log that their Redis went away.
+        logging.disable(logging.WARNING)
         self.watcher.stdin.close()
         try:
             self.watcher.wait(STOP_TIMEOUT_S)
