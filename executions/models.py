@@ -118,6 +118,19 @@ class Execution(models.Model):
             models.Index(fields=["status", "created_at"]),
             models.Index(fields=["pipeline", "-created_at"]),
             models.Index(fields=["deployment", "-created_at"]),
+            # A deployment's health figures (selectors.deployment_health) read
+            # only these columns: an index-only scan of the window's rows.
+            models.Index(
+                fields=["deployment", "created_at"],
+                include=["status", "end_date"],
+                name="execution_health",
+            ),
+            # The home page: last hour's outcomes by deployment, last day's failures.
+            models.Index(
+                fields=["created_at"],
+                include=["status", "deployment_name", "end_date"],
+                name="execution_recent",
+            ),
         ]
 
     def __str__(self) -> str:

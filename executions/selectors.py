@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
-from django.db.models import Q, QuerySet
+from django.db import connection
+from django.db.models import Count, Q, QuerySet
 
-from deployments.models import Deployment, Pipeline
+from deployments.models import Deployment, DeploymentStatus, Pipeline
 from executions.models import (
     EnvironmentVariable,
     Execution,
     ExecutionIo,
+    ExecutionStatus,
     IoDirection,
     LogLine,
 )
@@ -121,3 +124,141 @@ def log_lines_all(execution: Execution) -> Iterator[LogLine]:
     """Every line, oldest first, read in chunks (a log may hold a million lines)."""
     lines = LogLine.objects.filter(execution=execution).order_by("seq")
     return lines.only("timestamp", "stream", "message").iterator(chunk_size=2000)
+
+
+# Figures of a deployment's health, over these windows (label, length).
+HEALTH_WINDOWS = (
+    ("Last hour", timedelta(hours=1)),
+    ("Last 24 hours", timedelta(days=1)),
+)
+FAILED_STATUSES = (ExecutionStatus.FAILED, ExecutionStatus.ERROR)
+# A deployment whose finished calls of the last hour fail this often is degraded.
+DEGRADED_ERROR_RATE = 0.2
+
+
+@dataclass(frozen=True)
+class HealthFigures:
+    """Calls, latency and errors of one deployment over one window."""
+
+    label: str
+    minutes: int
+    calls: int
+    finished: int
+    failures: int
+    p50_s: float | None  # created -> ended, queue included; None when none finished
+    p95_s: float | None
+
+    @property
+    def calls_per_minute(self) -> float:
+        return self.calls / self.minutes
+
+    @property
+    def error_rate(self) -> float | None:
+        """Failed or Error among finished executions; None when none finished."""
+        return self.failures / self.finished if self.finished else None
+
+
+# One pass over the day's rows of one deployment; the hour is a FILTER of the
+# same pass. The (deployment, created_at) INCLUDE (status, end_date) index
+# (migration 0004) makes it an index-only range scan.
+_HEALTH_SQL = """
+SELECT
+  {columns}
+FROM executions_execution
+WHERE deployment_id = %(deployment)s AND created_at >= %(since)s
+"""
+_WINDOW_COLUMNS = """
+  count(*) FILTER (WHERE created_at >= %(since_{i})s),
+  count(*) FILTER (WHERE created_at >= %(since_{i})s AND end_date IS NOT NULL),
+  count(*) FILTER (WHERE created_at >= %(since_{i})s AND status = ANY(%(failed)s)),
+  percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM end_date - created_at))
+    FILTER (WHERE created_at >= %(since_{i})s AND end_date IS NOT NULL),
+  percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM end_date - created_at))
+    FILTER (WHERE created_at >= %(since_{i})s AND end_date IS NOT NULL)
+"""
+
+
+def deployment_health(deployment: Deployment, *, now: datetime) -> list[HealthFigures]:
+    """Figures of each HEALTH_WINDOWS window ending at `now`, in one query."""
+    columns = ",".join(_WINDOW_COLUMNS.format(i=i) for i in range(len(HEALTH_WINDOWS)))
+    params: dict = {
+        "deployment": deployment.pk,
+        "since": now - max(length for _, length in HEALTH_WINDOWS),
+        "failed": [str(s) for s in FAILED_STATUSES],
+    }
+    for i, (_, length) in enumerate(HEALTH_WINDOWS):
+        params[f"since_{i}"] = now - length
+    with connection.cursor() as cursor:
+        cursor.execute(_HEALTH_SQL.format(columns=columns), params)
+        row = cursor.fetchone()
+    figures = []
+    for i, (label, length) in enumerate(HEALTH_WINDOWS):
+        calls, finished, failures, p50, p95 = row[5 * i : 5 * i + 5]
+        figures.append(
+            HealthFigures(
+                label=label,
+                minutes=int(length.total_seconds() // 60),
+                calls=calls,
+                finished=finished,
+                failures=failures,
+                p50_s=float(p50) if p50 is not None else None,
+                p95_s=float(p95) if p95 is not None else None,
+            )
+        )
+    return figures
+
+
+@dataclass(frozen=True)
+class Overview:
+    """What the home page shows: running now, recent failures, deployments by state."""
+
+    running: list[Execution]
+    running_count: int
+    failures: list[Execution]
+    failure_count: int
+    deployments_by_state: list[tuple[str, int]]
+    degraded: list[
+        tuple[str, int, int]
+    ]  # (deployment name, failures, finished) last hour
+
+
+OVERVIEW_ROWS = 10
+
+
+def platform_overview(*, now: datetime) -> Overview:
+    """The home page's figures; failures over the last 24 hours, degradation over the last hour."""
+    running = Execution.objects.filter(
+        status__in=(ExecutionStatus.PENDING, ExecutionStatus.RUNNING)
+    ).order_by("-created_at")
+    failures = Execution.objects.filter(
+        status__in=FAILED_STATUSES, created_at__gte=now - timedelta(days=1)
+    ).order_by("-created_at")
+    states = Counter(
+        DeploymentStatus.DISABLED if not enabled else status
+        for status, enabled in Deployment.objects.values_list("status", "is_enabled")
+    )
+    hour = (
+        Execution.objects.filter(
+            created_at__gte=now - timedelta(hours=1),
+            deployment__isnull=False,
+            end_date__isnull=False,
+        )
+        .values("deployment_name")
+        .annotate(
+            finished=Count("pk"),
+            failed=Count("pk", filter=Q(status__in=FAILED_STATUSES)),
+        )
+    )
+    degraded = sorted(
+        (row["deployment_name"], row["failed"], row["finished"])
+        for row in hour
+        if row["failed"] / row["finished"] >= DEGRADED_ERROR_RATE
+    )
+    return Overview(
+        running=list(running[:OVERVIEW_ROWS]),
+        running_count=running.count(),
+        failures=list(failures[:OVERVIEW_ROWS]),
+        failure_count=failures.count(),
+        deployments_by_state=sorted(states.items()),
+        degraded=degraded,
+    )

@@ -4,11 +4,12 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic.base import RedirectView
 
+from executions.views import overview
 from platform_site import views
 from platform_site.api import api
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", overview.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     # Browsers ask for /favicon.ico on pages without a <link rel="icon"> (JSON, files).
     path(

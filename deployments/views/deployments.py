@@ -32,6 +32,7 @@ from deployments.services.deployments import (
 from deployments.views.deployment_display import endpoint_examples, mapping_rows
 from endpoint_access.views import endpoint_access_context
 from executions.models import Execution
+from executions.selectors import deployment_health
 from platform_site.http import HtmxHttpRequest, public_url
 from retention.views import retention_context
 
@@ -93,6 +94,7 @@ def deployment_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
         "deployment": deployment,
         "latest_executions": latest,
         "execution_count": deployment.executions.count(),
+        "health": deployment_health(deployment, now=timezone.now()),
         "mappings": mapping_rows(deployment.inputs_mapping, deployment.outputs_mapping),
         **retention_context(deployment),
     }

@@ -1,0 +1,28 @@
+"""The home page: what runs now, what failed lately, which deployments are degraded."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from executions import selectors
+from platform_site import health
+from platform_site.http import HtmxHttpRequest
+
+
+@login_required
+@require_GET
+def home(request: HtmxHttpRequest) -> HttpResponse:
+    """The overview; its panel polls this view every 5 s (#overview) while visible."""
+    context = {
+        "overview": selectors.platform_overview(now=timezone.now()),
+        "platform": health.check_all(),
+        "degraded_rate": int(selectors.DEGRADED_ERROR_RATE * 100),
+    }
+    template = "executions/home.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#overview"
+    return render(request, template, context)
