@@ -53,3 +53,45 @@ def line_chart(values: Sequence[float]) -> LineChart | None:
         last=values[-1],
         count=len(values),
     )
+
+
+# Interactive charts (static/js/charts.js draws them with the vendored uPlot):
+# the data as uPlot takes it, columns sharing one x, None where a series has no point.
+
+
+def chart_spec(
+    *,
+    x: Sequence[float],
+    series: Sequence[tuple[str, Sequence[float | None]]],
+    x_label: str,
+    y_label: str,
+    x_time: bool = False,
+) -> dict | None:
+    """What charts.js reads from the page (json_script); None when there is nothing to draw."""
+    if not x or not series:
+        return None
+    return {
+        "x": list(x),
+        "x_label": x_label,
+        "x_time": x_time,
+        "y_label": y_label,
+        "series": [
+            {"label": label, "values": list(values)} for label, values in series
+        ],
+    }
+
+
+def steps_spec(
+    runs: Sequence[tuple[str, Sequence[float]]], *, y_label: str
+) -> dict | None:
+    """Several list metrics overlaid by step (1, 2, ...): one series per run."""
+    longest = max((len(values) for _, values in runs), default=0)
+    padded = [
+        (label, [*values, *[None] * (longest - len(values))]) for label, values in runs
+    ]
+    return chart_spec(
+        x=list(range(1, longest + 1)),
+        series=padded,
+        x_label="Step",
+        y_label=y_label,
+    )

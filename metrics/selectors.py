@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
@@ -18,6 +19,8 @@ FILTERS = {
     "execution_id": "execution__execution_id",
 }
 PIPELINE_CHART_EXECUTIONS = 50
+# Lines drawn over one another stay readable up to about this many.
+PIPELINE_OVERLAID_EXECUTIONS = 8
 
 
 def metrics_filtered(*, kind: str, filters: dict[str, str]) -> QuerySet[PipelineMetric]:
@@ -74,14 +77,41 @@ def pipeline_metric_names(pipeline: Pipeline) -> list[str]:
 
 def pipeline_metric_series(
     pipeline: Pipeline, name: str, *, last: int = PIPELINE_CHART_EXECUTIONS
-) -> list[tuple[str, float]]:
-    """(execution_id, value) of `name` over the pipeline's last executions, oldest first."""
+) -> list[tuple[str, float, datetime]]:
+    """(execution_id, value, execution start) of `name` over the last executions, oldest first."""
     rows = list(
         PipelineMetric.objects.filter(
             kind=MetricKind.SINGLE, name=name, execution__pipeline=pipeline
         )
         .order_by("-execution__created_at")
-        .values_list("execution__execution_id", "value")[:last]
+        .values_list("execution__execution_id", "value", "execution__created_at")[:last]
+    )
+    rows.reverse()
+    return rows
+
+
+def pipeline_list_metric_names(pipeline: Pipeline) -> list[str]:
+    """Names of the list metrics (values per step) this pipeline's executions recorded."""
+    return list(
+        PipelineMetric.objects.filter(
+            kind=MetricKind.LIST, execution__pipeline=pipeline
+        )
+        .values_list("name", flat=True)
+        .distinct()
+        .order_by("name")
+    )
+
+
+def pipeline_list_metric_runs(
+    pipeline: Pipeline, name: str, *, last: int = PIPELINE_OVERLAID_EXECUTIONS
+) -> list[tuple[str, list[float]]]:
+    """(execution_id, values) of list metric `name` for the last executions, oldest first."""
+    rows = list(
+        PipelineMetric.objects.filter(
+            kind=MetricKind.LIST, name=name, execution__pipeline=pipeline
+        )
+        .order_by("-execution__created_at")
+        .values_list("execution__execution_id", "values")[:last]
     )
     rows.reverse()
     return rows

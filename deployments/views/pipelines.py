@@ -109,11 +109,16 @@ def _latest_context(pipeline: Pipeline) -> dict:
     }
 
 
-def _detail_context(pipeline: Pipeline, metric: str | None = None, **extra) -> dict:
+def _detail_context(
+    pipeline: Pipeline,
+    metric: str | None = None,
+    list_metric: str | None = None,
+    **extra,
+) -> dict:
     lines = list(pipeline.logs.order_by("id"))
     failed = pipeline.status == PipelineStatus.CREATION_FAILED
     return {
-        **pipeline_metrics_context(pipeline, metric),
+        **pipeline_metrics_context(pipeline, metric, list_metric),
         **_latest_context(pipeline),
         "failure_reason": build_failure_reason([line.message for line in lines])
         if failed
@@ -136,7 +141,13 @@ def pipeline_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
     if request.htmx and request.GET.get("fragment") == "executions":
         return render(request, LATEST, _latest_context(pipeline))
     return render(
-        request, DETAIL, _detail_context(pipeline, metric=request.GET.get("metric"))
+        request,
+        DETAIL,
+        _detail_context(
+            pipeline,
+            metric=request.GET.get("metric"),
+            list_metric=request.GET.get("list_metric"),
+        ),
     )
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from metrics.charts import HEIGHT, MAX_POINTS, line_chart
+from metrics.charts import HEIGHT, MAX_POINTS, chart_spec, line_chart, steps_spec
 
 
 def test_it_draws_nothing_for_no_values():
@@ -25,3 +25,22 @@ def test_it_thins_long_series_but_keeps_the_last_value():
     assert len(chart.points.split()) == MAX_POINTS + 1
     assert chart.count == 10_000
     assert chart.last == 9_999
+
+
+def test_it_overlays_runs_by_step_padding_shorter_ones():
+    spec = steps_spec([("a", [1.0, 0.5, 0.25]), ("b", [2.0])], y_label="losses")
+    assert spec["x"] == [1, 2, 3]
+    assert spec["series"] == [
+        {"label": "a", "values": [1.0, 0.5, 0.25]},
+        {"label": "b", "values": [2.0, None, None]},
+    ]
+    assert (spec["x_label"], spec["y_label"], spec["x_time"]) == (
+        "Step",
+        "losses",
+        False,
+    )
+
+
+def test_a_spec_is_none_without_points():
+    assert steps_spec([], y_label="x") is None
+    assert chart_spec(x=[], series=[("a", [])], x_label="t", y_label="v") is None

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 from metrics.models import MetricKind, PipelineMetric
 
 
@@ -51,3 +53,23 @@ def test_anonymous_users_are_sent_to_log_in(client, make_execution):
     execution = make_execution()
     response = client.get(f"/executions/{execution.execution_id}/")
     assert response.status_code == 302
+
+
+def test_the_pipeline_page_overlays_the_last_executions_list_metric(
+    alice_client, make_execution
+):
+    first, second = make_execution(), make_execution()
+    add(first, "losses", values=[3, 2])
+    add(second, "losses", values=[4, 1, 0.5])
+    html = alice_client.get("/pipelines/adder/").content.decode()
+    spec = json.loads(
+        html.split('id="list-metric-chart-data" type="application/json">')[1].split(
+            "</script>"
+        )[0]
+    )
+    assert [s["label"] for s in spec["series"]] == [
+        first.execution_id,
+        second.execution_id,
+    ]
+    assert spec["series"][0]["values"] == [3, 2, None]
+    assert "vendor/uplot/uPlot.iife.min.js" in html and "js/charts.js" in html
