@@ -14,7 +14,7 @@ import time
 
 from django.db import DatabaseError, connection
 
-from deployments.models import Deployment, DeploymentMode
+from deployments.models import Deployment, DeploymentMode, DeploymentStatus
 from executions.models import RunnerKind
 from executions.services.runners import runner_name, runner_retire, runner_settle
 from executions.services.variables import environment_variables_keep
@@ -127,6 +127,15 @@ class PodHost:
                 and pk in mine
             )
             if keep and generation(deployment) == runner.generation:
+                if (
+                    runner.up.is_set()
+                    and deployment.status == DeploymentStatus.CREATION_PENDING
+                ):
+                    # Disabled and enabled again between two looks: the pod
+                    # never stopped, so it never says "up" again by itself.
+                    services.deployment_status_set(
+                        deployment_pk=pk, status=DeploymentStatus.UP
+                    )
                 continue
             changed = True
             self._stop(pk)

@@ -411,3 +411,14 @@ def test_a_parallel_deployment_wider_than_the_connection_pool_serves_everyone(
     assert max(s[2] for s in spans) - min(s[1] for s in spans) < 50 * 2 / 4
     logs = (live_platform.log_dir / "pods.log").read_text(errors="replace")
     assert "PoolTimeout" not in logs and "Traceback" not in logs
+
+
+def test_a_disabled_then_enabled_deployment_serves_again(sdk, code_dir, live_platform):
+    deployment = deploy(sdk, label_pipeline(sdk, code_dir, "spans"))
+    assert call(live_platform, deployment, {"label": "before"}).status_code == 200
+
+    sdk.update_deployment(deployment["name"], is_enabled=False)
+    again = sdk.update_deployment(deployment["name"], is_enabled=True)
+
+    assert again["status"] == "up"
+    assert call(live_platform, deployment, {"label": "after"}).status_code == 200
