@@ -326,3 +326,99 @@ def test_a_killed_pod_follows_the_one_rule(tmp_path, mode):
             assert all("pod" in (statuses[i][1] or "") for i in outcome.accepted), (
                 statuses
             )
+
+
+FILLER = """
+import os
+
+def fill(seconds):
+    written = 0
+    try:
+        with open("ballast.bin", "wb") as f:
+            while True:
+                f.write(b"x" * (1024 * 1024))
+                f.flush()
+                written += 1
+    except OSError:
+        pass  # the disk is full: exactly what this pipeline is for
+    return {"slept": written}
+"""
+
+
+def test_a_pipeline_filling_the_data_dirs_disk(tmp_path):
+    """507 naming the disk on writes, /healthz degraded, and back once the pod is re-created."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    data = tmp_path / "stack" / "data"
+    data.mkdir(parents=True)
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=192m", "tmpfs", str(data)], check=True
+    )
+    try:
+        with drill_stack(tmp_path, PLATFORM_DISK_MIN_FREE_MIB="32") as drill:
+            sdk = drill.platform.sdk()
+            folder = tmp_path / "filler"
+            folder.mkdir()
+            (folder / "main.py").write_text(FILLER)
+            sdk.create_pipeline(
+                pipeline_name="filler",
+                function_path="main.py",
+                function_name="fill",
+                container_config={"local_folder": str(folder)},
+                inputs=[Input("seconds", "number")],
+                outputs=[Output("slept", "number")],
+            )
+            deployment = sdk.create_deployment(
+                pipeline_name="filler",
+                deployment_name="filler-ll",
+                execution_rule="endpoint",
+                mode="low_latency",
+            )
+            target = dataclasses.replace(
+                drill,
+                endpoint="filler-ll",
+                endpoint_token=deployment["endpoint_token"],
+            )
+            assert serves(target, 30) is not None  # it filled the disk
+
+            health = requests.get(f"{drill.platform.url}/healthz", timeout=10)
+            big = tmp_path / "upload.bin"
+            big.write_bytes(os.urandom(4 * 1024 * 1024))
+            signed = sdk._get(
+                f"{sdk.base_environment_api_url}/data-store/upload",
+                params={"path_to_object": "big.bin"},
+            )
+            with big.open("rb") as upload:
+                stored = requests.post(
+                    signed["signed_url"], files={"file": upload}, timeout=30
+                )
+            recovered_at = time.monotonic()
+            sdk.update_deployment("filler-ll", is_enabled=False)
+            assert wait_until(  # its pod host stopped the pod
+                lambda: not drill.platform.sql("SELECT 1 FROM pods_pod"),
+                within_s=30,
+            )
+            sdk.update_deployment("filler-ll", is_enabled=True)
+            assert wait_until(
+                lambda: (
+                    requests.get(f"{drill.platform.url}/healthz", timeout=10).json()[
+                        "status"
+                    ]
+                    == "ok"
+                ),
+                within_s=30,
+            )
+            recovery = time.monotonic() - recovered_at
+            print(
+                f"\ndisk full: /healthz {health.status_code} {health.json()['status']}; "
+                f"upload {stored.status_code}; healthy again {recovery:.1f} s "
+                "after the pod was re-created"
+            )
+
+            assert health.status_code == 200
+            assert health.json()["status"] == "degraded"
+            assert "PLATFORM_DISK_MIN_FREE_MIB" in health.json()["message"]
+            assert stored.status_code == 507
+            assert b"disk is full" in stored.content
+    finally:
+        subprocess.run(["umount", "-l", str(data)], check=False)
