@@ -11,4 +11,11 @@
     // Never send the browser's cookies to the endpoint: it takes its token only.
     requestInterceptor: function (req) { req.credentials = "omit"; return req; },
   });
+  // Swagger's server list has no label of its own (axe: select-name); it is
+  // drawn, and redrawn, after the page loads.
+  var root = document.getElementById("swagger-ui");
+  new MutationObserver(function () {
+    var servers = document.getElementById("servers");
+    if (servers && !servers.hasAttribute("aria-label")) servers.setAttribute("aria-label", "Server");
+  }).observe(root, { childList: true, subtree: true });
 })();
