@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -46,19 +47,28 @@ def test_a_killed_workers_runs_end_error_and_its_queue_still_runs(tmp_path):
         )
         short_calls.start()
         assert wait_until(lambda: len(drill.statuses()) == 12, within_s=30)
+        killed_at = time.time()
         drill.platform.kill("worker")  # SIGKILL, with its zygotes and their children
         drill.platform.start("worker")
         long_calls.join(120)
         short_calls.join(120)
         statuses = drill.wait_final(running.accepted | queued.accepted, within_s=30)
+        [(settled_at,)] = drill.platform.sql(
+            "SELECT extract(epoch FROM max(end_date)) FROM executions_execution"
+            " WHERE status = 'Error'"
+        )
+        settled_s = float(settled_at) - killed_at
         print(
             f"\nworker SIGKILL with 8 running, 4 queued: running callers "
-            f"{running.summary()}; queued callers {queued.summary()}"
+            f"{running.summary()}; queued callers {queued.summary()}; "
+            f"running ones settled {settled_s:.1f} s after the kill"
         )
 
         assert set(statuses) == running.accepted | queued.accepted
         reaped = [statuses[i] for i in running.accepted]
         assert all(s == "Error" and r.startswith(REAPED) for s, r in reaped), reaped
+        # Its lease (PLATFORM_RUNNER_LEASE_S, 3 s) ran out: settled, not reaped at 30 s.
+        assert settled_s < 6
         assert {statuses[i][0] for i in queued.accepted} == {"Succeeded"}
         assert queued.succeeded == queued.accepted
         # The callers of reaped runs got the failure with their execution_id, never a bare 500.
