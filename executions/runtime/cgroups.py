@@ -367,6 +367,10 @@ class Cgroup:
 
     # -- limits and what happened -------------------------------------------
 
+    def limit_memory(self, mib: int) -> None:
+        """Set the memory limit of a group made without one (a spare's, when its run arrives)."""
+        self.memory = self._limit_memory(mib * MIB) or self.memory
+
     def _limit_memory(self, limit: int) -> bool:
         done = False
         unified = self.dirs.get("unified")

@@ -36,6 +36,8 @@ MAX_REASON_CHARS = 500
 DISK_QUOTA_REASON = "Execution exceeded its disk quota of {mib} MiB"
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
+# A spare child's exit code when it cannot join its run's cgroup.
+SPARE_CANNOT_JOIN = 72
 
 SOCKETS_NOTICE = (
     "[runtime] {count} socket(s) opened while the pipeline module was imported are "
@@ -180,28 +182,85 @@ def run_forked(
     except OSError as exc:
         _cannot_join(result_fd, exc)
     try:
-        # Own session and process group: the pool kills the whole group.
-        os.setsid()
-        set_parent_death_signal()
-        if os.getppid() != zygote_pid:
-            os._exit(70)  # the zygote died before prctl took effect
-        signal.set_wakeup_fd(-1)
-        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        for fd in zygote_fds:
-            os.close(fd)
-        # sys.stdout/sys.stderr were made line-buffered over fds 1/2 by the zygote.
-        os.dup2(stdout_fd, 1)
-        os.dup2(stderr_fd, 2)
-        os.close(stdout_fd)
-        os.close(stderr_fd)
-        if sockets:
-            disconnect_sockets(sockets)
-            print(SOCKETS_NOTICE.format(count=len(sockets)), file=sys.stderr)
+        _leave_zygote(zygote_fds, zygote_pid)
+        _take_stdio(stdout_fd, stderr_fd, sockets)
     except BaseException:
         os._exit(71)  # cannot even report: the pool sees "exited with code 71"
     run_execution(function, request, result_fd)
+
+
+def wait_as_spare(
+    function,
+    channel: socket.socket,
+    zygote_fds: list[int],
+    zygote_pid: int,
+    sockets: list[int],
+    cgroup_fds: list[int],
+):
+    """Entry point of a spare child, forked by the zygote before its run is known; never returns.
+
+    It does now what a child forked at run time would do first (join the
+    run's cgroup: the slow part, leave the zygote's session), then waits on
+    channel for its run: the request in a memfd, then stdout, stderr and
+    result descriptors. No user code runs before the run arrives; EOF (the
+    zygote gave up on it) ends it.
+    """
+    try:
+        join_cgroups(list(cgroup_fds))
+    except OSError:
+        os._exit(SPARE_CANNOT_JOIN)  # the zygote reports the spare gone; runs fork
+    try:
+        _leave_zygote(zygote_fds, zygote_pid)
+        frame = protocol.recv_frame(channel)
+        if frame is None:
+            os._exit(0)
+        stdout_fd, stderr_fd, result_fd, request_fd = frame[2]
+        channel.close()
+        request = _read_all(request_fd)
+        _take_stdio(stdout_fd, stderr_fd, sockets)
+    except BaseException:
+        os._exit(71)
+    run_execution(function, request, result_fd)
+
+
+def _leave_zygote(zygote_fds: list[int], zygote_pid: int) -> None:
+    """Own session, death with the zygote, default signals, none of the zygote's descriptors."""
+    # Own session and process group: the pool kills the whole group.
+    os.setsid()
+    set_parent_death_signal()
+    if os.getppid() != zygote_pid:
+        os._exit(70)  # the zygote died before prctl took effect
+    signal.set_wakeup_fd(-1)
+    for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for fd in zygote_fds:
+        os.close(fd)
+
+
+def _take_stdio(stdout_fd: int, stderr_fd: int, sockets: list[int]) -> None:
+    # sys.stdout/sys.stderr were made line-buffered over fds 1/2 by the zygote.
+    os.dup2(stdout_fd, 1)
+    os.dup2(stderr_fd, 2)
+    os.close(stdout_fd)
+    os.close(stderr_fd)
+    if sockets:
+        disconnect_sockets(sockets)
+        print(SOCKETS_NOTICE.format(count=len(sockets)), file=sys.stderr)
+
+
+def _read_all(fd: int) -> bytes:
+    """The whole content of a file descriptor (a memfd or a file), from its start; closes it."""
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        chunks = []
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
 
 
 def run_spawned(argv: list[str]) -> None:
@@ -217,14 +276,7 @@ def run_spawned(argv: list[str]) -> None:
         join_cgroups(cgroup_fds)
     except OSError as exc:
         _cannot_join(result_fd, exc)
-    os.lseek(request_fd, 0, os.SEEK_SET)
-    chunks = []
-    while True:
-        chunk = os.read(request_fd, 1 << 20)
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(request_fd)
+    request = _read_all(request_fd)
     line_buffered_stdio()
     try:
         function = load_function(code_dir, function_path, function_name)
@@ -234,7 +286,7 @@ def run_spawned(argv: list[str]) -> None:
         _send_report(result_fd, {"ok": False, "reason": describe(exc)})
         _flush_stdio()
         os._exit(1)
-    run_execution(function, b"".join(chunks), result_fd)
+    run_execution(function, request, result_fd)
 
 
 def run_execution(function, request: bytes, result_fd: int):

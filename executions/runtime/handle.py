@@ -101,6 +101,9 @@ class ZygoteHandle:
         # The zygote's kernel group (pool.py's ZygoteCgroup), set before start(): it
         # joins it at spawn, and all of it is killed when the zygote is gone.
         self.cgroup = None
+        # Its spare child's slot (execution_groups.SpareSlot), set with cgroup.
+        self.spares = None
+        self.spare_runs = 0  # runs a spare took (for tests and diagnostics)
         self._state = threading.Lock()  # pending, dead, sock, stopping
         # Never held while waiting on the state lock: the reader thread only
         # takes the state lock, so a blocked send cannot stall exit reports.
@@ -120,7 +123,10 @@ class ZygoteHandle:
         if self._thread.ident is not None:
             self._thread.join(timeout)
 
-    def submit(self, request: bytes, fds: list[int]) -> tuple[int, PendingRun]:
+    def submit(
+        self, request: bytes, fds: list[int], spare: int | None = None
+    ) -> tuple[int, PendingRun]:
+        """Send a run; spare: the id of the spare waiting in the run's group (fds' cgroup.procs)."""
         pending = PendingRun()
         with self._state:
             if self.dead or self._sock is None:
@@ -131,12 +137,30 @@ class ZygoteHandle:
             sock = self._sock
         try:
             with self._send_lock:
-                protocol.send_frame(sock, {"op": "run", "id": run_id}, request, fds)
+                header = {"op": "run", "id": run_id}
+                if spare is not None:
+                    header["spare"] = spare
+                protocol.send_frame(sock, header, request, fds)
         except OSError as exc:
             self.forget(run_id)
             pending.close()
             raise ZygoteGone from exc
         return run_id, pending
+
+    def prepare(self, spare_id: int, fds: list[int]) -> bool:
+        """Ask the zygote to fork a spare child into the group of fds; False when the zygote is gone."""
+        with self._state:
+            sock = None if self.dead else self._sock
+        if sock is None:
+            return False
+        try:
+            with self._send_lock:
+                protocol.send_frame(
+                    sock, {"op": "prepare", "spare": spare_id}, b"", fds
+                )
+        except OSError:
+            return False
+        return True
 
     def kill(self, run_id: int) -> None:
         """Ask the zygote to SIGKILL the run's process group (it knows whether the pid is still its child)."""
@@ -201,8 +225,11 @@ class ZygoteHandle:
                 if header.get("op") == "exited":
                     with self._state:
                         pending = self._pending.pop(header["id"], None)
+                        self.spare_runs += bool(header.get("spare"))
                     if pending is not None:
                         pending.finish(header)
+                elif header.get("op") == "spare_gone" and self.spares is not None:
+                    self.spares.gone(header["spare"], header.get("again", True))
         # Cannot start the interpreter, or a broken stream.
         except (OSError, ValueError) as exc:
             if not self.ready.is_set():
@@ -226,6 +253,8 @@ class ZygoteHandle:
                     self.killed_by = self._exit_signal(proc.returncode)
                 if not self.ready.is_set() and self.start_error is None:
                     self._died_while_importing(proc.returncode)
+            if self.spares is not None:
+                self.spares.close()
             if self.cgroup is not None:
                 self.cgroup.destroy()
             for pending in pending_runs:

@@ -1,7 +1,8 @@
 """Worker-side API of the elastic runtime: `ZygotePool.run(RunSpec, on_log) -> RunResult`.
 
 One zygote process per `zygote_key` imports the pipeline's module once; each
-run() forks a fresh child from it (see zygote.py). Standard library only: this
+run() gets a fresh child of it (see zygote.py): forked at run time, or with
+cgroups a spare forked ahead into the run's group (execution_groups.py). Standard library only: this
 module never imports Django, and neither do the processes it starts.
 """
 
@@ -28,6 +29,7 @@ from .collect import (
     TOO_LARGE,
     RunCollector,
 )
+from .execution_groups import SpareSlot, ZygoteCgroup
 from .handle import (
     STOP_TIMEOUT_S,
     ZYGOTE_GONE_REASON,
@@ -97,34 +99,6 @@ class RunResult:
     signal: int | None = None
 
 
-class ZygoteCgroup:
-    """A zygote's kernel group: the zygote in a leaf `zygote`, each execution in a group beside it.
-
-    (cgroup v2 lets a group with limits below it hold no process itself.)
-    """
-
-    def __init__(self, root: cgroups.Cgroup, max_pids: int) -> None:
-        self.group = root.unique_child("zygote", nested=True, pids_max=max_pids)
-        try:
-            self.leaf = self.group.child("zygote")
-        except OSError:
-            self.group.destroy()
-            raise
-        self.max_pids = max_pids
-
-    def wrap_argv(self, argv: list[str]) -> list[str]:
-        return self.leaf.wrap_argv(argv)
-
-    def execution(self, memory_limit_mib: int) -> cgroups.Cgroup:
-        return self.group.unique_child(
-            "run", memory_mib=max(0, memory_limit_mib), pids_max=self.max_pids
-        )
-
-    def destroy(self) -> None:
-        if not self.group.destroy():
-            logger.warning("zygote cgroup %s not removed", self.group.dirs)
-
-
 def _file_stamp(spec) -> tuple | None:
     try:
         st = os.stat(os.path.join(spec.code_dir, spec.function_path))
@@ -156,6 +130,7 @@ class ZygotePool:
         idle_timeout_s: float = 600,
         sandbox: Sandbox | None = None,
         use_cgroups: bool = True,
+        use_spares: bool = True,
     ) -> None:
         """runtime_env is added to the zygotes' minimal environment (PATH, LANG, LC_ALL, HOME).
 
@@ -164,10 +139,14 @@ class ZygotePool:
         zygote and each execution gets a cgroup: its memory limit and pids
         count every process of the execution, and all of them are killed at
         its end; elsewhere rlimits and process-group kills are the fallback.
+        With use_spares (and cgroups), each zygote keeps a spare child already
+        in the next execution's group (execution_groups.py): joining a group
+        costs ~15 ms, paid before the run instead of during it.
         """
         self.runtime_env = dict(runtime_env or {})
         self.sandbox = sandbox
         self.use_cgroups = use_cgroups
+        self.use_spares = use_spares
         self.max_pids = sandbox.max_processes if sandbox else DEFAULT_MAX_PIDS
         self.max_zygotes = max_zygotes
         self.idle_timeout_s = idle_timeout_s
@@ -242,7 +221,8 @@ class ZygotePool:
         """Start the zygote for spec_like (anything with RunSpec's first five fields, import_env optional) and wait until it is ready."""
         zygote = self._checkout(spec_like)
         try:
-            zygote.ready.wait(ZYGOTE_START_TIMEOUT_S)
+            if zygote.ready.wait(ZYGOTE_START_TIMEOUT_S) and zygote.spares:
+                zygote.spares.refill()
         finally:
             self._release(zygote)
 
@@ -255,8 +235,13 @@ class ZygotePool:
                 if z.pid is not None and not z.dead
             }
 
+    def spare_runs(self) -> int:
+        """Runs the live zygotes handed to a spare child (for tests and diagnostics)."""
+        with self._lock:
+            return sum(z.spare_runs for z in self._zygotes.values())
+
     def close(self) -> None:
-        """Stop every zygote; their running executions are killed."""
+        """Stop every zygote; their running executions and spares are killed."""
         with self._lock:
             self._closed = True
             zygotes = list(self._zygotes.values())
@@ -317,6 +302,8 @@ class ZygotePool:
             other.stop()
         if new is not None:
             new.cgroup = self._zygote_cgroup()
+            if new.cgroup is not None and self.use_spares:
+                new.spares = SpareSlot(new, new.cgroup)
             new.start()
         return zygote
 
@@ -368,31 +355,47 @@ class ZygotePool:
         deadline: float | None,
         cancel: threading.Event | None = None,
     ) -> RunResult:
-        group, group_fds = self._execution_cgroup(zygote, spec)
+        spare_id, group, group_fds = self._execution_cgroup(zygote, spec)
         try:
             return self._execute_in(
-                zygote, spec, on_log, deadline, cancel, group, group_fds
+                zygote, spec, on_log, deadline, cancel, group, group_fds, spare_id
             )
         finally:
             # Every process the execution started, setsid or not, ends with it.
             if group is not None and not group.destroy():
                 logger.warning("execution cgroup %s not removed", group.dirs)
+            if zygote.spares:
+                # The next run's spare, once this one is over: never beside the
+                # execution it follows (a sandbox shows an execution the
+                # pipeline's processes). The slow join is only slow when runs
+                # are spaced, and then the gap hides it.
+                zygote.spares.refill()
 
     def _execution_cgroup(
         self, zygote: ZygoteHandle, spec: RunSpec
-    ) -> tuple[cgroups.Cgroup | None, list[int]]:
-        """The run's own group and write descriptors of its cgroup.procs (the child moves itself in)."""
+    ) -> tuple[int | None, cgroups.Cgroup | None, list[int]]:
+        """The run's own group and write descriptors of its cgroup.procs (the child moves itself in).
+
+        The spare's group when one waits (its id first, else None): the
+        spare takes the run, or a child forked now joins with the descriptors.
+        """
         if zygote.cgroup is None:
-            return None, []
+            return None, None, []
+        spare = zygote.spares.take() if zygote.spares else None
         group = None
         try:
-            group = zygote.cgroup.execution(spec.memory_limit_mib)
-            return group, group.open_procs()
+            if spare is not None:
+                group = spare[1]
+                if spec.memory_limit_mib > 0:
+                    group.limit_memory(spec.memory_limit_mib)
+            else:
+                group = zygote.cgroup.execution(spec.memory_limit_mib)
+            return (spare[0] if spare else None), group, group.open_procs()
         except OSError as exc:
             logger.warning("no cgroup for an execution: %s", exc)
             if group is not None:
                 group.destroy()
-            return None, []
+            return None, None, []
 
     def _execute_in(
         self,
@@ -403,6 +406,7 @@ class ZygotePool:
         cancel: threading.Event | None,
         group: cgroups.Cgroup | None,
         group_fds: list[int],
+        spare_id: int | None = None,
     ) -> RunResult:
         try:
             request = json.dumps(
@@ -427,7 +431,9 @@ class ZygotePool:
         err_r, err_w = os.pipe()
         res_r, res_w = os.pipe()
         try:
-            run_id, pending = zygote.submit(request, [out_w, err_w, res_w, *group_fds])
+            run_id, pending = zygote.submit(
+                request, [out_w, err_w, res_w, *group_fds], spare_id
+            )
         except ZygoteGone:
             for fd in (out_r, err_r, res_r):
                 os.close(fd)

@@ -9,6 +9,13 @@ and a signal wakeup pipe; SIGCHLD wakes it and children are reaped with wait4,
 no polling sleeps. If the user's module started Python threads at import,
 forking would copy locks held by those threads, so runs are then spawned
 (posix_spawn, a fresh interpreter that imports the module itself) instead.
+
+Frames from the pool: "run" (a child for one execution), "kill", and
+"prepare": fork a spare child now, from the same unchanged state, which
+joins the next execution's cgroup off the critical path and waits on a
+socketpair for its run (see execution_groups.py). A "run" naming a spare
+still waiting goes to it; otherwise a child is forked (or spawned) then.
+A spare that dies first is reaped and reported "spare_gone".
 """
 
 from __future__ import annotations
@@ -64,8 +71,14 @@ class Zygote:
         self.function = None
         self.module_args: list[str] = []
         self.env = dict(os.environ)  # saved before user code can change it
-        self.children: dict[int, tuple[int, float]] = {}  # pid -> (run id, started_at)
+        # pid -> (run id, started_at, whether a spare took it)
+        self.children: dict[int, tuple[int, float, bool]] = {}
         self.pids: dict[int, int] = {}  # run id -> pid
+        # Spare children waiting for a run (see execution_groups.py).
+        self.spares: dict[
+            int, tuple[int, socket.socket]
+        ] = {}  # spare id -> (pid, channel)
+        self.spare_ids: dict[int, int] = {}  # pid -> spare id, until it takes a run
         self.sockets: list[int] = []  # opened by the module at import
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_w, False)
@@ -148,19 +161,30 @@ class Zygote:
                     return  # the pool closed its end or died
                 header, payload, fds = frame
                 if header["op"] == "run":
-                    self.start_run(header["id"], payload, fds)
+                    self.start_run(header["id"], payload, fds, header.get("spare"))
+                elif header["op"] == "prepare":
+                    self.prepare(header["spare"], fds)
                 elif header["op"] == "kill":
                     self.kill(header["id"])
                 else:
                     protocol.close_fds(fds)
 
-    def start_run(self, run_id: int, payload: bytes, fds: list[int]) -> None:
-        """fds: stdout, stderr, result, then the cgroup.procs files of the run's group (if it has one)."""
+    def start_run(
+        self, run_id: int, payload: bytes, fds: list[int], spare_id: int | None = None
+    ) -> None:
+        """fds: stdout, stderr, result, then the cgroup.procs files of the run's group (if it has one).
+
+        spare_id: the spare waiting in that group takes the run if it still
+        can; otherwise a child forked now joins the group itself.
+        """
+        spare = self.spares.pop(spare_id, None) if spare_id is not None else None
         try:
             if len(fds) < 3:
                 raise ValueError(f"run needs 3 descriptors, got {len(fds)}")
             started_at = time.time()
-            pid = self.start_process(payload, fds)
+            pid = self.hand_over(spare, payload, fds[:3]) if spare else None
+            if pid is None:
+                pid = self.start_process(payload, fds)
         except (OSError, ValueError) as exc:
             # Fork/spawn refused (EAGAIN, ENOMEM): this run only.
             self.send(
@@ -173,8 +197,79 @@ class Zygote:
             return
         finally:
             protocol.close_fds(fds)
-        self.children[pid] = (run_id, started_at)
+        from_spare = spare is not None and pid == spare[0]
+        self.children[pid] = (run_id, started_at, from_spare)
         self.pids[run_id] = pid
+
+    def prepare(self, spare_id: int, fds: list[int]) -> None:
+        """Fork a spare child into the group of fds (a cgroup.procs each); it waits for a run."""
+        try:
+            if not self.fork_safe():
+                # Runs are spawned: a fork could copy a lock held by a thread.
+                self.send({"op": "spare_gone", "spare": spare_id, "again": False})
+                return
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                pid = self.fork_spare(theirs, ours, fds)
+            except OSError:
+                ours.close()
+                self.send({"op": "spare_gone", "spare": spare_id, "again": True})
+                return
+            finally:
+                theirs.close()
+            self.spares[spare_id] = (pid, ours)
+            self.spare_ids[pid] = spare_id
+        finally:
+            protocol.close_fds(fds)
+
+    def fork_spare(
+        self, channel: socket.socket, ours: socket.socket, cgroup_fds: list[int]
+    ) -> int:
+        _flush_std()
+        zygote_pid = os.getpid()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                seeds.in_child()
+                child.wait_as_spare(
+                    self.function,
+                    channel,
+                    [*self.zygote_fds(), ours.fileno()],
+                    zygote_pid,
+                    self.sockets,
+                    cgroup_fds,
+                )
+            finally:
+                os._exit(70)  # wait_as_spare never returns
+        return pid
+
+    def hand_over(
+        self, spare: tuple[int, socket.socket], payload: bytes, fds: list[int]
+    ) -> int | None:
+        """Give the run to a spare child: its pid, or None when it died meanwhile."""
+        pid, channel = spare
+        request_fd = -1
+        try:
+            # In a file, not on the socket: a large request never blocks us.
+            request_fd = os.memfd_create("craft-run-request", os.MFD_CLOEXEC)
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(request_fd, view) :]
+            protocol.send_frame(channel, {"op": "run"}, b"", [*fds, request_fd])
+        except OSError:
+            _kill_group(pid)  # reaped and reported gone by reap()
+            return None
+        finally:
+            if request_fd >= 0:
+                os.close(request_fd)
+            channel.close()
+        del self.spare_ids[pid]
+        return pid
+
+    def zygote_fds(self) -> list[int]:
+        """What a child must close: our socket, the wakeup pipe, our stderr, the spares' channels."""
+        own = [self.sock.fileno(), self.wake_r, self.wake_w, self.diag_fd]
+        return own + [channel.fileno() for _, channel in self.spares.values()]
 
     def start_process(self, payload: bytes, fds: list[int]) -> int:
         """Fork (or spawn) the run's process, waiting a little while the process limit is full.
@@ -205,18 +300,12 @@ class Zygote:
         pid = os.fork()
         if pid == 0:
             try:
-                zygote_fds = [
-                    self.sock.fileno(),
-                    self.wake_r,
-                    self.wake_w,
-                    self.diag_fd,
-                ]
                 seeds.in_child()
                 child.run_forked(
                     self.function,
                     payload,
                     fds,
-                    zygote_fds,
+                    self.zygote_fds(),
                     zygote_pid,
                     self.sockets,
                     cgroup_fds,
@@ -273,10 +362,18 @@ class Zygote:
             pid = info.si_pid
             _kill_group(pid)
             _, status, usage = os.wait4(pid, 0)
+            spare_id = self.spare_ids.pop(pid, None)
+            if spare_id is not None:
+                # Died before taking a run (killed, OOM): the pool replaces it.
+                spare = self.spares.pop(spare_id, None)
+                if spare is not None:
+                    spare[1].close()
+                self.send({"op": "spare_gone", "spare": spare_id, "again": True})
+                continue
             run = self.children.pop(pid, None)
             if run is None:
                 continue
-            run_id, started_at = run
+            run_id, started_at, from_spare = run
             self.pids.pop(run_id, None)
             self.send(
                 {
@@ -289,6 +386,7 @@ class Zygote:
                     "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
                     "maxrss_kib": usage.ru_maxrss,
                     "cpu_s": usage.ru_utime + usage.ru_stime,
+                    "spare": from_spare,
                 }
             )
 
@@ -297,7 +395,7 @@ class Zygote:
 
     def shutdown(self) -> None:
         """Kill every execution still running (the pool is gone or asked us to stop)."""
-        for pid in list(self.children):
+        for pid in [*self.children, *self.spare_ids]:
             _kill_group(pid)
 
 

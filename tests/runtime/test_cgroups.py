@@ -7,6 +7,7 @@ saying why, and the rest checks today's fallback still runs.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from executions.runtime.collect import disk_usage_bytes
 from executions.runtime.pool import ZygotePool
 from executions.runtime.sandbox import Sandbox
 
+from .helpers import wait_until_gone
 from .test_sandbox import Sandboxed
 
 needs_cgroups = pytest.mark.skipif(
@@ -58,6 +60,16 @@ def main():
     time.sleep(2)
     return {"report": "survived"}
 """
+
+HOG_WHEN_ASKED = (
+    HOG_CHILDREN.replace("def main():", "def hog_children():")
+    + """
+def main(hog=False):
+    if hog:
+        hog_children()
+    return {"report": "calm"}
+"""
+)
 
 
 @pytest.fixture
@@ -160,10 +172,98 @@ def test_nothing_is_left_of_the_groups_once_the_pool_is_closed(tmp_path):
         assert result.status == "succeeded", result.reason
         (zygote,) = sandboxed.pool._zygotes.values()
         folders = list(zygote.cgroup.group.dirs.values())
+        spare_group, spare_pids = waiting_spare(sandboxed.pool)
         runs = [name for name in os.listdir(folders[0]) if name.startswith("run-")]
-        assert runs == []  # each execution's group is gone at its end
+        # Each execution's group is gone at its end; only the next one's spare waits.
+        assert runs == [os.path.basename(spare_group.dirs["unified"])]
     zygote.join(5)
     assert not any(os.path.exists(folder) for folder in folders)
+    for pid in spare_pids:
+        wait_until_gone(pid, timeout_s=5)
+
+
+CGROUP_OF_MAIN = """
+def main():
+    with open("/proc/self/cgroup") as f:
+        return {"report": f.read().splitlines()}
+"""
+
+
+def only_spares(pool: ZygotePool):
+    (zygote,) = pool._zygotes.values()
+    return zygote.spares
+
+
+def waiting_spare(pool: ZygotePool, other_than=None, timeout_s: float = 10):
+    """The group of the zygote's spare child and the spare's host pids, once it is in its group."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        ready = only_spares(pool).ready()
+        if ready is not None and ready[1] is not other_than and ready[1].populated():
+            return ready[1], ready[1]._pids()
+        assert time.monotonic() < deadline, "no spare child joined its group"
+        time.sleep(0.02)
+
+
+def runs_of(sandboxed: Sandboxed, source: str, count: int, **overrides) -> list:
+    spec = sandboxed.spec(source, **overrides)  # one file version: one zygote
+    return [sandboxed.pool.run(spec, lambda *line: None) for _ in range(count)]
+
+
+@needs_cgroups
+def test_it_hands_runs_after_the_first_to_a_spare_already_in_the_runs_group(
+    sandboxed,
+):
+    first, second = runs_of(sandboxed, CGROUP_OF_MAIN, 2)
+    assert first.status == second.status == "succeeded", second.reason
+    assert sandboxed.pool.spare_runs() == 1
+    for lines in (first.outputs["report"], second.outputs["report"]):
+        # Every hierarchy we use: the execution's group, not the zygote's leaf.
+        ours = [
+            line.split(":", 2)
+            for line in lines
+            if line.startswith("0::")
+            or {"memory", "pids"} & set(line.split(":")[1].split(","))
+        ]
+        assert ours and all("/run-" in path for _, _, path in ours), lines
+
+
+@needs_cgroups
+def test_a_spare_killed_before_its_run_is_replaced_and_the_next_run_succeeds(
+    sandboxed,
+):
+    spec = sandboxed.spec(CGROUP_OF_MAIN)
+    assert sandboxed.pool.run(spec, lambda *line: None).status == "succeeded"
+    group, pids = waiting_spare(sandboxed.pool)
+    for pid in pids:
+        os.kill(pid, 9)
+    replaced, _ = waiting_spare(sandboxed.pool, other_than=group)
+    assert replaced is not group
+    assert not any(os.path.exists(folder) for folder in group.dirs.values())
+    result = sandboxed.pool.run(spec, lambda *line: None)
+    assert result.status == "succeeded", result.reason
+    assert sandboxed.pool.spare_runs() == 1
+
+
+@needs_cgroups
+def test_a_setsid_grandchild_of_a_run_a_spare_took_dies_with_it(sandboxed):
+    marker = f"craft-escape-{uuid.uuid4().hex}"
+    results = runs_of(sandboxed, ESCAPE.format(marker=marker, sleep=0.2), 2)
+    assert [r.status for r in results] == ["succeeded"] * 2, results[-1].reason
+    assert sandboxed.pool.spare_runs() == 1
+    assert not wait_for_none(marker, 1.0)
+
+
+@needs_cgroups
+def test_the_memory_limit_of_a_run_a_spare_took_counts_its_children(sandboxed):
+    spec = sandboxed.spec(HOG_WHEN_ASKED, memory_limit_mib=256)
+    assert sandboxed.pool.run(spec, lambda *line: None).status == "succeeded"
+    waiting_spare(sandboxed.pool)
+    hog = sandboxed.pool.run(
+        dataclasses.replace(spec, inputs={"hog": True}), lambda *line: None
+    )
+    assert hog.reason == protocol.memory_limit_reason(256)
+    assert sandboxed.pool.spare_runs() == 1
 
 
 def test_without_cgroups_the_fallback_still_enforces_memory(tmp_path):

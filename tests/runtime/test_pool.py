@@ -5,11 +5,17 @@ import os
 import signal
 import threading
 
+import pytest
+
 from executions.runtime import cgroups, protocol
 from executions.runtime.lines import MAX_LINE_BYTES
 from executions.runtime.pool import CANCELLED_REASON
 
 from .helpers import wait_until_gone
+
+needs_cgroups = pytest.mark.skipif(
+    not cgroups.available(), reason=f"no cgroup here: {cgroups.probe()}"
+)
 
 
 def test_it_returns_outputs(pool, pipeline, logs):
@@ -346,3 +352,46 @@ def test_it_fails_when_importing_the_module_kills_the_process(pool, pipeline, lo
 
     assert result.status == "failed"
     assert result.reason == "Importing main.py failed: the process exited with code 3"
+
+
+@needs_cgroups
+def test_it_warms_a_spare_and_hands_it_the_next_run(pool, pipeline, logs):
+    spec = pipeline(
+        "import os\n\ndef main():\n    return {'pid': os.getpid()}\n",
+        outputs={"pid": "number"},
+    )
+    pool.warm(spec)
+
+    results = [pool.run(spec, logs) for _ in range(3)]
+
+    assert [r.status for r in results] == ["succeeded"] * 3, results[-1].reason
+    assert pool.spare_runs() == 3
+    assert len({r.outputs["pid"] for r in results}) == 3  # a fresh process each time
+
+
+@needs_cgroups
+def test_a_module_that_started_threads_gets_no_spare_and_still_runs(
+    pool, pipeline, logs
+):
+    spec = pipeline(
+        "import threading, time\n"
+        "threading.Thread(target=time.sleep, args=(600,), daemon=True).start()\n\n"
+        "def main():\n    return None\n"
+    )
+
+    results = [pool.run(spec, logs) for _ in range(3)]
+
+    assert [r.status for r in results] == ["succeeded"] * 3, results[-1].reason
+    assert pool.spare_runs() == 0
+
+
+def test_without_spares_every_run_forks_at_run_time(pipeline, logs):
+    from executions.runtime.pool import ZygotePool
+
+    spec = pipeline("def main():\n    return None\n")
+    with ZygotePool(use_spares=False) as pool:
+        results = [pool.run(spec, logs) for _ in range(2)]
+        spare_runs = pool.spare_runs()
+
+    assert [r.status for r in results] == ["succeeded"] * 2
+    assert spare_runs == 0
