@@ -91,3 +91,32 @@ def persistent_secret(path: Path) -> str:
     finally:
         draft.unlink()
     return path.read_text().strip()
+
+
+# The commands that may make a data dir: the platform's own start (`make run`)
+# and migrate. Any other management command run without the platform's
+# PLATFORM_DATA_DIR would start a second, empty platform beside it (a new
+# secret key, a database without tables) and fail on its first query.
+DATA_DIR_CREATORS = frozenset({"runplatform", "migrate"})
+DATA_DIR_MISSING = (
+    "No data dir at {path}: `manage.py {command}` does not create one, or it would "
+    "work on a second, empty platform. Run it with the PLATFORM_DATA_DIR the platform "
+    "runs with (`make run` prints it: 'data dir ...'), e.g. "
+    "PLATFORM_DATA_DIR=/path/to/data .venv/bin/python manage.py {command} ..., "
+    "or start the platform once with `make run` to create {path}."
+)
+
+
+def data_dir_prepare(path: Path, argv: list[str]) -> None:
+    """Create the data dir, unless a management command outside DATA_DIR_CREATORS asks.
+
+    That command stops (SystemExit: its message, no traceback) naming
+    PLATFORM_DATA_DIR. `argv` is sys.argv: web servers, workers and pytest are
+    not management commands and create it as before.
+    """
+    if path.is_dir():
+        return
+    command = argv[1] if len(argv) > 1 and Path(argv[0]).name == "manage.py" else None
+    if command is not None and command not in DATA_DIR_CREATORS:
+        raise SystemExit(DATA_DIR_MISSING.format(path=path, command=command))
+    path.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from platform_site.env import (
+    data_dir_prepare,
     envbool,
     envint,
     envstr,
@@ -21,8 +23,9 @@ from platform_site.env import (
 from platform_site.proxies import trusted_proxies
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(envstr("PLATFORM_DATA_DIR", str(BASE_DIR / ".platform"))).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+DEFAULT_DATA_DIR = BASE_DIR / ".platform"
+DATA_DIR = Path(envstr("PLATFORM_DATA_DIR", str(DEFAULT_DATA_DIR))).resolve()
+data_dir_prepare(DATA_DIR, sys.argv)  # a management command never makes a second one
 
 SECRET_KEY = envstr("SECRET_KEY", "") or persistent_secret(DATA_DIR / "secret_key")
 DEBUG = envbool("DEBUG", False)
@@ -256,5 +259,8 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}},
+    # /healthz answers 503 while the platform starts (the launcher waits on it):
+    # an answer naming what is not up yet, not a server ERROR to log.
+    "filters": {"healthz": {"()": "platform_site.log_filters.HealthzUnavailable"}},
+    "loggers": {"django.request": {"level": "ERROR", "filters": ["healthz"]}},
 }

@@ -7,6 +7,7 @@ platform_site/supervisor.py and the README). SIGINT/SIGTERM stop everything.
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import socket
 import sys
@@ -107,12 +108,19 @@ def login_line(*, password: str | None, from_env: bool) -> str:
     )
 
 
+def data_dir_prefix() -> str:
+    """What a command printed for copying needs to reach this data dir ("" for the default)."""
+    if settings.DEFAULT_DATA_DIR.resolve() == settings.DATA_DIR:
+        return ""
+    return f"PLATFORM_DATA_DIR={shlex.quote(str(settings.DATA_DIR))} "
+
+
 def banner(*, url: str, password: str | None, from_env: bool) -> list[str]:
     return [
         "",
         f"Platform starting at {url}",
         f"  {login_line(password=password, from_env=from_env)}",
-        f"  SDK token: .venv/bin/python manage.py create_sdk_token {ADMIN_USERNAME}"
+        f"  SDK token: {data_dir_prefix()}.venv/bin/python manage.py create_sdk_token {ADMIN_USERNAME}"
         f"  (or {url}/accounts/settings/)",
         f"  SDK: export CRAFT_AI_ENVIRONMENT_URL={url} CRAFT_AI_CONTROL_URL={url}"
         " CRAFT_AI_SDK_TOKEN=<token>",
