@@ -23,7 +23,7 @@ def _document(deployment: Deployment) -> dict:
 @_errors_as_json
 def endpoint_openapi_json(request: HttpRequest, path: str) -> HttpResponse:
     """For callers: the same token, and the same 401 for unknown paths, as a call."""
-    deployment = _authorize(request, path, _header_token(request))
+    deployment, _ = _authorize(request, path, _header_token(request))
     return JsonResponse(_document(deployment))
 
 
