@@ -9,7 +9,12 @@ only: a namespace of its own with slirp4netns), and as floors, measured in the s
 the wall time of `python -c pass` and `python -c "import numpy"`
 subprocesses. Then the zygote start (first run of a new pipeline: sandbox
 set-up, interpreter, import, one run) with and without the sandbox.
-Finishes in well under a minute.
+Last, the cost of a cgroup per execution: run() p50 of the noop pipeline
+with cgroups off, on without a spare child (the child joins its group at
+run time) and on with one (execution_groups.py), back to back and with a
+pause between runs as requests arrive (the kernel's first cgroup move after
+a pause waits ~15 ms for an RCU grace period), rounds interleaved.
+Finishes in about a minute.
 """
 
 from __future__ import annotations
@@ -30,6 +35,14 @@ from executions.runtime.sandbox import Sandbox, base_python  # noqa: E402
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 200
 FLOOR_RUNS = 20
 ZYGOTE_STARTS = 10
+CGROUP_RUNS = 60
+CGROUP_ROUNDS = 3
+PAUSE_S = 0.03
+CGROUP_MODES = {
+    "off": {"use_cgroups": False},
+    "on, no spare": {"use_spares": False},
+    "on, spare": {},
+}
 PIPELINES = {
     "noop": "def main():\n    return None\n",
     "import numpy": "import numpy\n\ndef main():\n    return None\n",
@@ -101,6 +114,40 @@ def _zygote_start_ms(spec: RunSpec, sandbox: Sandbox | None) -> list[float]:
     return times
 
 
+def _cgroup_p50s(spec: RunSpec, sandbox: Sandbox | None) -> dict:
+    """{(mode, pause_s): [p50 of each round]} of run() in ms, modes and pauses interleaved."""
+    found: dict = {}
+    for _ in range(CGROUP_ROUNDS):
+        for pause in (0.0, PAUSE_S):
+            for mode, options in CGROUP_MODES.items():
+                with ZygotePool(sandbox=sandbox, **options) as pool:
+                    pool.warm(spec)
+                    walls = []
+                    for _ in range(CGROUP_RUNS):
+                        time.sleep(pause)
+                        begin = time.perf_counter()
+                        result = pool.run(spec, _ignore)
+                        walls.append((time.perf_counter() - begin) * 1000)
+                        assert result.status == "succeeded", result.reason
+                found.setdefault((mode, pause), []).append(statistics.median(walls))
+    return found
+
+
+def _print_cgroup_costs(costs: dict) -> None:
+    print(
+        f"\ncgroup per execution: noop run() p50, median of {CGROUP_ROUNDS} rounds "
+        f"of {CGROUP_RUNS} runs (interleaved)"
+    )
+    for sandbox_mode, found in costs.items():
+        for pause in (0.0, PAUSE_S):
+            off = statistics.median(found[("off", pause)])
+            line = f"{sandbox_mode:<6}pause {pause * 1000:>3.0f}ms  off {off:6.2f}ms"
+            for mode in list(CGROUP_MODES)[1:]:
+                p50 = statistics.median(found[(mode, pause)])
+                line += f"   {mode} {p50:6.2f}ms ({p50 / off:.2f}x)"
+            print(line)
+
+
 def main() -> None:
     modes = {"bare": None, "host": Sandbox(network="host")}
     if sandbox_network.tool_problem() is None:
@@ -118,6 +165,9 @@ def main() -> None:
             (name, mode): _zygote_start_ms(spec, sandbox)
             for mode, sandbox in modes.items()
             for name, spec in specs.items()
+        }
+        cgroup_costs = {
+            mode: _cgroup_p50s(specs["noop"], modes[mode]) for mode in ("bare", "host")
         }
     python = base_python()
     floors = {
@@ -147,6 +197,7 @@ def main() -> None:
             boxed = statistics.median(starts[(name, mode)])
             line += f"   {mode} {boxed:>7.1f}ms ({boxed / bare:.2f}x)"
         print(line)
+    _print_cgroup_costs(cgroup_costs)
     print(f"python: {python} ({sys.version.split()[0]})")
 
 
