@@ -34,17 +34,17 @@ $(BIN)/python:
 
 # Dependencies come from the lock files, each wheel checked against its hash;
 # `[tool.setuptools] packages = []`: the editable install adds only metadata,
-# and pip check fails when pyproject.toml wants what the lock lacks (make lock).
+# and check_lock.py fails when pyproject.toml wants what the lock lacks (make lock).
 $(RUN_STAMP): pyproject.toml $(RUN_LOCK) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --require-hashes -r $(RUN_LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps -e .
-	$(BIN)/python -m pip check
+	$(BIN)/python scripts/check_lock.py
 	touch $@
 
 $(TEST_STAMP): pyproject.toml $(TEST_LOCK) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --require-hashes -r $(TEST_LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps -e .
-	$(BIN)/python -m pip check
+	$(BIN)/python scripts/check_lock.py test
 	touch $@ $(RUN_STAMP)
 
 # Universal locks (any platform, Python 3.11+) with every wheel's hash; the
