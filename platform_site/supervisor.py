@@ -113,6 +113,9 @@ class Child:
     # Children that touch a liveness file (platform_site/liveness.py); Redis does not.
     watched: bool = False
     liveness_file: Path | None = None
+    # Stopped after the others (the embedded Redis: they reach the broker
+    # while they shut down).
+    stop_last: bool = False
 
 
 class GiveUp(Exception):
@@ -147,8 +150,15 @@ class Supervisor:
         self.on_death = on_death
 
     # -- starting --------------------------------------------------------
-    def add(self, name: str, argv: list[str], *, watched: bool = False) -> Child:
-        child = Child(name=name, argv=argv, watched=watched)
+    def add(
+        self,
+        name: str,
+        argv: list[str],
+        *,
+        watched: bool = False,
+        stop_last: bool = False,
+    ) -> Child:
+        child = Child(name=name, argv=argv, watched=watched, stop_last=stop_last)
         self.children.append(child)
         self.output.width = max(self.output.width, len(name) + 1)
         return child
@@ -294,16 +304,16 @@ class Supervisor:
 
     # -- stopping --------------------------------------------------------
     def stop_all(self, *, grace_s: float = STOP_GRACE_S) -> None:
-        """Stop the children in reverse start order of dependency: apps first, then Redis.
+        """Stop every child at once (the web answers its held calls meanwhile), then those marked stop_last.
 
-        The first child added (the embedded Redis, when there is one) is
-        stopped last so the others can still reach the broker while they
-        shut down.
+        The embedded Redis is stopped last so the others can still reach the
+        broker while they shut down.
         """
         # Real time, not self.clock: the deadline is a promise to the operator.
         deadline = time.monotonic() + STOP_DEADLINE_S
-        first, rest = self.children[:1], self.children[1:]
-        for group in (rest, first):
+        rest = [c for c in self.children if not c.stop_last]
+        last = [c for c in self.children if c.stop_last]
+        for group in (rest, last):
             running = [c for c in group if c.proc is not None and c.proc.poll() is None]
             for child in running:
                 with contextlib.suppress(ProcessLookupError):

@@ -313,7 +313,9 @@ class Command(BaseCommand):
             )
         except embedded_redis.EmbeddedRedisError as exc:
             raise CommandError(str(exc)) from None
-        child = supervisor.add("redis", [embedded_redis.redis_executable(), str(conf)])
+        child = supervisor.add(
+            "redis", [embedded_redis.redis_executable(), str(conf)], stop_last=True
+        )
         supervisor.start(child)
         try:
             embedded_redis.wait_ready(child.proc, socket_path=socket_path)
