@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
@@ -12,10 +11,6 @@ from platform_site.metrics import metrics_allowed, metrics_text
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
-    return redirect("deployments:pipeline_list")
-
-
 @never_cache
 @require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
