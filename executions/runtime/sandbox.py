@@ -35,6 +35,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from . import sandbox_network
+from .confined import chown_tree
 from .sandbox_network import EGRESS, HOST, NONE
 
 RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -216,10 +217,8 @@ class Sandbox:
         if not self.as_root:
             return
         uid = self.uid_for(key)
-        os.chown(path, uid, uid)
-        for root, dirs, files in os.walk(path):
-            for name in dirs + files:
-                os.chown(os.path.join(root, name), uid, uid, follow_symlinks=False)
+        # User code may already write there (a pod's dir): never through its links.
+        chown_tree(path, uid, uid)
 
     def check(self) -> None:
         """Start a trivial sandboxed process; SandboxUnavailable says why it cannot run here."""

@@ -169,3 +169,23 @@ def test_rmtree_of_a_folder_holding_links_is_safe_here():
     import shutil
 
     assert shutil.rmtree.avoids_symlink_attacks
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="handing over needs root")
+def test_handing_a_folder_to_the_sandbox_never_gives_away_what_a_link_names(
+    tmp_path, secret
+):
+    """A pod's runs/<id> swapped for a link to a root-owned folder before the hand-over."""
+    from executions.runtime.sandbox import Sandbox
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    os.symlink(secret, runs / "planted")
+    (runs / "real").mkdir()
+
+    Sandbox().hand_over(str(runs / "real"), "pod:1")
+    with pytest.raises(Refused):
+        Sandbox().hand_over(str(runs / "planted"), "pod:1")
+
+    assert (runs / "real").stat().st_uid == Sandbox().uid_for("pod:1")
+    assert secret.stat().st_uid == 0 and (secret / "out.txt").stat().st_uid == 0
