@@ -23,6 +23,7 @@ from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from executions.models import Execution, ExecutionStatus
+from executions.runtime import confined
 from executions.services.lifecycle import (
     execution_claim,
     execution_error,
@@ -236,13 +237,14 @@ class PodExecutions:
         try:
             try:
                 inputs = _stage_inputs(execution, work_dir)
-            except UserInputError as exc:
+                if self.sandbox is not None and work_dir.exists():
+                    self.sandbox.hand_over(str(work_dir), self.key)
+            except (UserInputError, confined.Refused) as exc:
+                # Refused: the pod's code planted a link where its inputs go.
                 execution_finish(
                     execution=execution, status=ExecutionStatus.FAILED, reason=str(exc)
                 )
                 return
-            if self.sandbox is not None and work_dir.exists():
-                self.sandbox.hand_over(str(work_dir), self.key)
             env = child_environment(execution, work_dir)
             env["HOME"] = str(self.pod_dir)
             env["TMPDIR"] = str(self.pod_dir / ".tmp")
