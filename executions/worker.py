@@ -67,7 +67,11 @@ def get_pool():
             from executions.services.variables import environment_variables_keep
 
             environment_variables_keep()
-            _pool = ZygotePool(runtime_env=dict(ZYGOTE_ENV), sandbox=get_sandbox())
+            _pool = ZygotePool(
+                runtime_env=dict(ZYGOTE_ENV),
+                sandbox=get_sandbox(),
+                use_cgroups=settings.CGROUPS_ENABLED,
+            )
         return _pool
 
 

@@ -108,10 +108,23 @@ def sandbox_network_warnings() -> list[str]:
     return []
 
 
+CGROUPS_OFF_WARNING = (
+    "PLATFORM_CGROUPS=off: memory and process limits are per process, and what "
+    "an execution starts with setsid can outlive it."
+)
+
+
+def cgroups_state() -> tuple[str, str | None]:
+    """(what /healthz says of the kernel grouping of user processes, its warning or None)."""
+    if not settings.CGROUPS_ENABLED:
+        return "off", CGROUPS_OFF_WARNING
+    return cgroups.probe(), cgroups.warning()
+
+
 def cgroups_line() -> str:
     """The startup line on the kernel grouping of user processes (a WARNING where there is none)."""
-    warning = cgroups.warning()
-    return f"WARNING: {warning}" if warning else cgroups.probe()
+    state, warning = cgroups_state()
+    return f"WARNING: {warning}" if warning else state
 
 
 def _check_database() -> str | None:
@@ -160,14 +173,14 @@ def check_all() -> dict:
     }
     # A cgroup per execution and per pod: what makes limits count every
     # process and kills what an execution left behind.
-    report["cgroups"] = cgroups.probe()
+    report["cgroups"], cgroups_warning = cgroups_state()
     if not settings.SANDBOX_ENABLED:
         report["warnings"] = [SANDBOX_OFF_WARNING]
     else:
         report["sandbox_network"] = sandbox_network_mode()
         if network_warnings := sandbox_network_warnings():
             report.setdefault("warnings", []).extend(network_warnings)
-    if cgroups_warning := cgroups.warning():
+    if cgroups_warning:
         report.setdefault("warnings", []).append(cgroups_warning)
     _add_degradations(report, database_up=db_problem is None)
     return report

@@ -175,7 +175,6 @@ class PlatformCollector:
             value=max(0.0, lag),
         )
 
-
     def _pods(self) -> Iterator:
         from pods.selectors import pods_health
 

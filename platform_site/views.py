@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
@@ -10,7 +9,6 @@ from platform_site.errors import error_response
 from platform_site.metrics import metrics_allowed, metrics_text
 
 
-@login_required
 @never_cache
 @require_safe
 def healthz(request: HttpRequest) -> JsonResponse:

@@ -265,7 +265,7 @@ class PodRunner(PodExecutions):
         return pod
 
     def _new_group(self) -> cgroups.Cgroup | None:
-        root = cgroups.root()
+        root = cgroups.root() if settings.CGROUPS_ENABLED else None
         if root is None:
             return None  # said at startup and on /healthz
         max_pids = self.sandbox.max_processes if self.sandbox else DEFAULT_MAX_PIDS
