@@ -364,7 +364,7 @@ class ZygotePool:
             # Every process the execution started, setsid or not, ends with it.
             if group is not None and not group.destroy():
                 logger.warning("execution cgroup %s not removed", group.dirs)
-            if zygote.spares:
+            if zygote.spares and not zygote.retired:
                 # The next run's spare, once this one is over: never beside the
                 # execution it follows (a sandbox shows an execution the
                 # pipeline's processes). The slow join is only slow when runs
