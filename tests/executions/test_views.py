@@ -66,6 +66,25 @@ def test_it_shows_an_execution(alice_client, make_execution):
     assert 'hx-trigger="every 1s"' in body
 
 
+def test_it_shows_where_each_attempt_ran(alice_client, make_execution):
+    execution = make_execution()
+    execution_claim(execution_pk=execution.pk, runner="node-b:42")
+    Execution.objects.filter(pk=execution.pk).update(
+        attempts=[
+            {
+                "runner": "node-a:7",
+                "started_at": "2026-12-04T10:00:00+00:00",
+                "ended": "its pod host died",
+            }
+        ]
+    )
+
+    body = alice_client.get(f"/executions/{execution.execution_id}/").content.decode()
+
+    assert "Ran on" in body and "node-b:42" in body
+    assert "attempt 1 on node-a:7" in body and "its pod host died" in body
+
+
 def test_it_404s_an_unknown_execution(alice_client, db):
     assert alice_client.get("/executions/nope-1/").status_code == 404
 
