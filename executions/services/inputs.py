@@ -259,6 +259,29 @@ def input_values_resolve(
     return resolved
 
 
+def input_values_problems(*, pipeline, given: dict, files: dict) -> dict[str, str]:
+    """Every problem of a run's own values at once, by input name (the Run form shows them all).
+
+    The same checks input_values_resolve makes, input by input, without
+    stopping at the first.
+    """
+    problems: dict[str, str] = {}
+    for declared in pipeline.inputs:
+        try:
+            _from_given(
+                declared=declared,
+                given=given,
+                files=files,
+                mapping_type="run",
+                mapping_value={},
+                is_required=bool(declared.get("is_required")),
+                default=declared.get("default_value"),
+            )
+        except ValidationFailed as exc:
+            problems[declared["name"]] = exc.message
+    return problems
+
+
 def outputs_mapping_resolve(
     *, pipeline, outputs_mapping: list[dict] | None, source: str
 ) -> list[dict]:

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_http_methods
 
 from deployments.models import Pipeline
 from executions import services
+from executions.services.inputs import input_values_problems
 from executions.views.forms import parse_run_form, run_fields
 from platform_site.errors import ValidationFailed
 from platform_site.http import HtmxHttpRequest
@@ -25,6 +26,9 @@ def pipeline_run(request: HtmxHttpRequest, name: str) -> HttpResponse:
             {"pipeline": pipeline, "fields": run_fields(pipeline)},
         )
     values, files, errors = parse_run_form(pipeline, request.POST, request.FILES)
+    # Every input's problem at once, not one per submit.
+    problems = input_values_problems(pipeline=pipeline, given=values, files=files)
+    errors = {**problems, **errors}
     form_error = None
     if not errors:
         try:

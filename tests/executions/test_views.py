@@ -165,6 +165,28 @@ def test_it_shows_a_missing_required_input(alice_client, pipeline):
     assert "is required" in response.content.decode()
 
 
+def test_it_shows_every_inputs_problem_at_once(alice_client, alice):
+    Pipeline.objects.create(
+        name="two-required",
+        function_path="m.py",
+        function_name="f",
+        status=PipelineStatus.READY,
+        inputs=[
+            {"name": "count", "data_type": "number", "is_required": True},
+            {"name": "doc", "data_type": "file", "is_required": True},
+            {"name": "flag", "data_type": "boolean"},
+        ],
+    )
+    response = alice_client.post(
+        "/pipelines/two-required/run/", {"input-flag": "maybe"}
+    )
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert "Input &#x27;count&#x27; is required" in body
+    assert "Input &#x27;doc&#x27; is required: upload a file." in body
+    assert "flag" in body and "must be a boolean" in body
+
+
 def test_it_uploads_files_from_the_form(alice_client, alice):
     Pipeline.objects.create(
         name="reader",
