@@ -313,6 +313,11 @@ class PodRunner(PodExecutions):
         self.up.clear()
         if self.stopping.is_set() or self.failed_reason is not None:
             return
+        group = self.group
+        if group is not None and group.memory and group.oom_kills() > 0:
+            # The kernel killed the pod itself: its exit may come before the
+            # watch thread's next look at the group.
+            self.over_ram_seen = True
         if self.over_ram_seen:
             how = OVER_RAM.format(ram=self.deployment.ram_request)
         elif self.over_disk_seen:
