@@ -280,8 +280,13 @@ class PodRunner(PodExecutions):
     def _on_event(self, kind: str, header: dict, pod) -> None:
         """From the reader thread of `pod` (an older pod's late events are ignored)."""
         if kind == "exited":
+            group = getattr(pod, "group", None)
+            if pod is self.pod and group is not None and group.memory:
+                # Read before the group goes: the kernel may have killed the
+                # pod itself, before the watch thread's next look.
+                self.over_ram_seen = self.over_ram_seen or group.oom_kills() > 0
             # Whatever the pod started (a setsid grandchild too) ends with it.
-            _destroy(getattr(pod, "group", None))
+            _destroy(group)
         if pod is not self.pod:
             return
         if kind == "log":
@@ -313,11 +318,6 @@ class PodRunner(PodExecutions):
         self.up.clear()
         if self.stopping.is_set() or self.failed_reason is not None:
             return
-        group = self.group
-        if group is not None and group.memory and group.oom_kills() > 0:
-            # The kernel killed the pod itself: its exit may come before the
-            # watch thread's next look at the group.
-            self.over_ram_seen = True
         if self.over_ram_seen:
             how = OVER_RAM.format(ram=self.deployment.ram_request)
         elif self.over_disk_seen:

