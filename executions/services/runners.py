@@ -66,12 +66,32 @@ def runner_retire(*, name: str) -> None:
     RunnerLease.objects.filter(name=name).delete()
 
 
-def runners_settle_silent(*, now: datetime | None = None) -> int:
-    """Settle what runners silent past RUNNER_LEASE_S held. Returns how many executions."""
+def runners_silent(*, now: datetime | None = None) -> dict[str, datetime]:
+    """{runner name: its last beat} of the runners silent past RUNNER_LEASE_S."""
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.RUNNER_LEASE_S)
+    return dict(
+        RunnerLease.objects.filter(beat_at__lt=cutoff).values_list("name", "beat_at")
+    )
+
+
+def runners_settle_silent(
+    *, now: datetime | None = None, seen: dict[str, datetime] | None = None
+) -> int:
+    """Settle what runners silent past RUNNER_LEASE_S held. Returns how many executions.
+
+    With `seen` (runners_silent() of an earlier look), only those still at the
+    beat seen then: a runner whose beats failed while the database restarted
+    beats again within a second of its return, and is never taken for dead.
+    """
+    now = now or timezone.now()
+    silent = runners_silent(now=now)
+    if seen is not None:
+        silent = {n: beat for n, beat in silent.items() if seen.get(n) == beat}
     settled = 0
-    for lease in RunnerLease.objects.filter(beat_at__lt=cutoff):
+    for lease in RunnerLease.objects.filter(name__in=silent):
+        if lease.beat_at != silent[lease.name]:
+            continue  # it beat meanwhile
         silent_s = int((now - lease.beat_at).total_seconds())
         settled += runner_settle(
             name=lease.name,

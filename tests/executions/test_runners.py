@@ -167,3 +167,30 @@ def test_a_settled_execution_never_takes_the_late_result_of_its_old_runner(
     )
     held.refresh_from_db()
     assert (held.status, held.runner) == (ExecutionStatus.RUNNING, "other:2")
+
+
+def test_the_sweeper_settles_a_runner_only_when_two_looks_see_the_same_beat(
+    make_execution, settings
+):
+    """A worker whose beats failed while PostgreSQL restarted between two sweeper steps."""
+    settings.RUNNER_LEASE_S = 3
+    execution = make_execution()
+    execution_claim(execution_pk=execution.pk, runner="w:1")
+    runner_beat(name="w:1", kind=RunnerKind.WORKER)
+    sweeper = Command()
+    sweeper.database_up_since = float("-inf")  # the database has long answered
+    later = timezone.now() + timedelta(seconds=10)
+
+    with time_machine.travel(later):
+        assert sweeper.settle_step() is False  # first look: only a suspect
+        runner_beat(
+            name="w:1", kind=RunnerKind.WORKER, now=later - timedelta(seconds=5)
+        )
+        assert sweeper.settle_step() is False  # it beat since: not the beat seen
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.RUNNING
+
+    with time_machine.travel(later + timedelta(seconds=1)):
+        assert sweeper.settle_step() is True  # the same beat, seen twice
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.ERROR

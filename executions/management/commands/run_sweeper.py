@@ -19,7 +19,7 @@ from executions.services import (
     executions_reap_lost,
     executions_requeue_pending,
 )
-from executions.services.runners import runners_settle_silent
+from executions.services.runners import runners_settle_silent, runners_silent
 from platform_site import health
 from platform_site.loops import LoopCommand
 from retention.services import RETENTION_BATCH, executions_expire
@@ -43,6 +43,8 @@ class Command(LoopCommand):
     # Since when the database has answered every step: after an outage,
     # runners get a full lease to beat again before silence means death.
     database_up_since: float | None = None
+    # The silent runners of the last step (runners_silent()).
+    silent_runners: dict = {}
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -62,7 +64,10 @@ class Command(LoopCommand):
             self.database_up_since = now
         if now - self.database_up_since < settings.RUNNER_LEASE_S:
             return False
-        settled = runners_settle_silent()
+        # Twice silent at the same beat, a step apart: never a runner that
+        # only missed beats while the database restarted between two steps.
+        seen, self.silent_runners = self.silent_runners, runners_silent()
+        settled = runners_settle_silent(seen=seen)
         if settled:
             logger.warning("Settled %d execution(s) of silent runners", settled)
         return bool(settled)
