@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 
 import redis
 from django.conf import settings
@@ -186,6 +187,16 @@ def check_all() -> dict:
     return report
 
 
+# Reports of later apps (the pods'), registered in their AppConfig.ready():
+# {report key: a function returning a dict with "problems", a list of lines}.
+_checks: dict[str, Callable[[], dict]] = {}
+
+
+def register_check(key: str, check: Callable[[], dict]) -> None:
+    """Add `check()`'s report to /healthz under `key`; its problems make it degraded."""
+    _checks[key] = check
+
+
 def _add_degradations(report: dict, *, database_up: bool) -> None:
     """What still works but needs an operator: a disk running full, low-latency calls waiting.
 
@@ -203,11 +214,10 @@ def _add_degradations(report: dict, *, database_up: bool) -> None:
             f"PLATFORM_DISK_MIN_FREE_MIB={settings.DISK_MIN_FREE_MIB}"
         )
     if database_up:
-        from pods.selectors import pods_health
-
-        pods = pods_health()
-        report["pods"] = {k: v for k, v in pods.items() if k != "problems"}
-        problems += [f"pods: {problem}" for problem in pods["problems"]]
+        for key, check in _checks.items():
+            found = check()
+            report[key] = {k: v for k, v in found.items() if k != "problems"}
+            problems += [f"{key}: {problem}" for problem in found["problems"]]
     if problems and report["status"] == "ok":
         report.update(status="degraded", name="Degraded", message="; ".join(problems))
     if problems:

@@ -83,7 +83,6 @@ class PlatformCollector:
         yield from self._durations()
         yield self._queue_depth()
         yield self._scheduler_lag()
-        yield from self._pods()
         yield GaugeMetricFamily(
             "platform_disk_free_bytes",
             "Free space on the data dir's file system (PLATFORM_DISK_MIN_FREE_MIB alerts on /healthz).",
@@ -174,27 +173,6 @@ class PlatformCollector:
             "How late the oldest due periodic tick is (0: none waiting).",
             value=max(0.0, lag),
         )
-
-    def _pods(self) -> Iterator:
-        from pods.selectors import pods_health
-
-        health = pods_health()
-        waiting = GaugeMetricFamily(
-            "platform_pods_oldest_pending_seconds",
-            "How long the oldest Pending call of each low-latency deployment has waited.",
-            labels=["deployment"],
-        )
-        for name, age in health["oldest_pending_s"].items():
-            waiting.add_metric([name], age)
-        yield waiting
-        silent = GaugeMetricFamily(
-            "platform_pod_host_lease_age_seconds",
-            "Seconds since each pod host last beat its lease (dead past PLATFORM_RUNNER_LEASE_S).",
-            labels=["host"],
-        )
-        for host, age in health["hosts"].items():
-            silent.add_metric([host], age)
-        yield silent
 
 
 def _sum_seconds(ended, duration) -> float:

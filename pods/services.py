@@ -20,6 +20,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from deployments.models import Deployment, DeploymentMode, DeploymentStatus
+from executions.models import Execution, ExecutionStatus, RunnerKind
+from executions.services.runners import runner_beat, runner_name
 from platform_site import notify
 from platform_site.health import redis_client
 from pods.models import Pod, PodLog, PodStatus
@@ -73,9 +75,6 @@ def pods_claim(*, host: str, limit: int = 10) -> list[Deployment]:
 
 def pods_beat(*, host: str, deployment_pks: list, running_pks: list) -> None:
     """The host is alive: its pods and the executions they run."""
-    from executions.models import Execution, ExecutionStatus, RunnerKind
-    from executions.services.runners import runner_beat
-
     now = timezone.now()
     runner_beat(name=host, kind=RunnerKind.POD_HOST, now=now)
     Pod.objects.filter(host=host, deployment_id__in=deployment_pks).update(
@@ -98,6 +97,21 @@ def pod_release(*, deployment_pk, host: str) -> None:
 def pods_release_host(*, host: str) -> None:
     """A pod host died: its pods are free for any pod host to claim at once."""
     Pod.objects.filter(host=host).delete()
+
+
+def release_dead_host(sender, *, name: str, pid: int, **kwargs) -> None:
+    """platform_site.signals.child_died: this machine's pod host died."""
+    if name == "pods":
+        pods_release_host(host=runner_name(pid))
+
+
+def enqueue_first(sender, *, execution, **kwargs) -> None:
+    """executions.signals.execution_runs_again: next in its deployment's line."""
+    pod_enqueue(
+        execution_pk=str(execution.pk),
+        deployment_pk=execution.deployment_id,
+        first=True,
+    )
 
 
 def pod_log(

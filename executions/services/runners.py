@@ -34,6 +34,7 @@ from executions.models import (
     RunnerLease,
 )
 from executions.services.lifecycle import execution_channel
+from executions.signals import execution_runs_again
 from platform_site import notify
 from platform_site.roles import node_name
 
@@ -149,8 +150,6 @@ def _runs_again(execution: Execution) -> bool:
 
 
 def _run_again(execution: Execution, attempt: dict) -> int:
-    from pods.services import pod_enqueue
-
     updated = Execution.objects.filter(
         pk=execution.pk, status=ExecutionStatus.RUNNING, runner=execution.runner
     ).update(
@@ -161,11 +160,7 @@ def _run_again(execution: Execution, attempt: dict) -> int:
         attempts=[*execution.attempts, attempt],
     )
     if updated:
-        pod_enqueue(
-            execution_pk=str(execution.pk),
-            deployment_pk=execution.deployment_id,
-            first=True,
-        )
+        execution_runs_again.send(sender=Execution, execution=execution)
     return updated
 
 
@@ -182,3 +177,19 @@ def _error(execution: Execution, attempt: dict, *, kind: str, how: str) -> int:
     if updated:
         notify.publish(execution_channel(execution))
     return updated
+
+
+CHILD_KINDS = {"worker": RunnerKind.WORKER, "pods": RunnerKind.POD_HOST}
+
+
+def settle_dead_child(sender, *, name: str, pid: int, **kwargs) -> None:
+    """platform_site.signals.child_died: a worker or pod host of this machine died.
+
+    What it held is settled now, not when its lease runs out.
+    """
+    kind = CHILD_KINDS.get(name)
+    if kind is None:
+        return
+    runner = runner_name(pid)
+    runner_settle(name=runner, kind=kind, how="died")
+    runner_retire(name=runner)

@@ -194,3 +194,22 @@ def test_the_sweeper_settles_a_runner_only_when_two_looks_see_the_same_beat(
         assert sweeper.settle_step() is True  # the same beat, seen twice
     execution.refresh_from_db()
     assert execution.status == ExecutionStatus.ERROR
+
+
+def test_a_dead_child_announced_by_the_supervisor_is_settled_at_once(adder, alice):
+    """make run's supervisor sends child_died: the apps settle and free what it held."""
+    from platform_site.signals import child_died
+    from pods.models import Pod
+    from pods.services import pods_claim
+
+    parallel = low_latency(adder, alice, "parallel", parallel=True)
+    host = runner_name(4242)
+    assert pods_claim(host=host)
+    held = running_on(host, parallel, alice)
+
+    child_died.send(sender=None, name="pods", pid=4242)
+
+    held.refresh_from_db()
+    assert held.status == ExecutionStatus.ERROR
+    assert "died" in held.status_reason
+    assert not Pod.objects.filter(host=host).exists()

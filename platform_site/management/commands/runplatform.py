@@ -22,9 +22,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from accounts.services import ADMIN_USERNAME, admin_user_ensure
-from executions.models import RunnerKind
 from executions.runtime.sandbox import SandboxUnavailable
-from executions.services.runners import runner_name, runner_retire, runner_settle
 from executions.worker import get_sandbox
 from platform_site import embedded_redis
 from platform_site.env import envint, envstr
@@ -36,8 +34,8 @@ from platform_site.health import (
 )
 from platform_site.processes import BASE_DIR, platform_processes
 from platform_site.roles import ROLES, ROLES_ENV, RolesError, node_name, parse_roles
+from platform_site.signals import child_died
 from platform_site.supervisor import Output, Supervisor
-from pods.services import pods_release_host
 
 READY_TIMEOUT_S = 180.0
 LAUNCHER = "platform"
@@ -169,17 +167,10 @@ def migrate_and_ensure_admin() -> str | None:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [MIGRATE_LOCK_ID])
 
 
-def settle_dead_child(name: str, pid: int) -> None:
-    """What a dead worker or pod host held is settled now, not when its lease runs out."""
-    kind = {"worker": RunnerKind.WORKER, "pods": RunnerKind.POD_HOST}.get(name)
-    if kind is None:
-        return
-    runner = runner_name(pid)
+def announce_death(name: str, pid: int) -> None:
+    """Tell the apps (platform_site.signals.child_died): what a dead worker or pod host held is settled now."""
     try:
-        runner_settle(name=runner, kind=kind, how="died")
-        runner_retire(name=runner)
-        if kind == RunnerKind.POD_HOST:
-            pods_release_host(host=runner)  # another pod host may claim them now
+        child_died.send(sender=Supervisor, name=name, pid=pid)
     finally:
         connection.close()
 
@@ -219,7 +210,7 @@ class Command(BaseCommand):
             cwd=BASE_DIR,
             output=output,
             liveness_dir=liveness_dir,
-            on_death=settle_dead_child,
+            on_death=announce_death,
         )
         # From here on a signal only sets a flag, so the embedded Redis is
         # never left behind by a Ctrl-C during migrations. SIGHUP (terminal
