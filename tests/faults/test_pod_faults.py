@@ -172,96 +172,97 @@ def record(
     return row
 
 
+def bursts_through(
+    drill: Drill,
+    modes: dict[str, Drill],
+    ledger: Ledger,
+    *,
+    name: str,
+    calls: int,
+    seconds: float,
+    fault,
+    after: int,
+) -> dict[str, tuple[dict, Outcome, dict]]:
+    """A burst on each deployment at once; `fault()` once `after` calls were accepted.
+
+    Returns {mode: (its table row, what its callers saw, final statuses)}.
+    """
+    outcomes = {mode: Outcome() for mode in modes}
+
+    def strike(_: Outcome) -> None:
+        wait_until(
+            lambda: sum(len(o.accepted) for o in outcomes.values()) >= after,
+            within_s=60,
+        )
+        fault()
+
+    threads = [
+        threading.Thread(
+            target=burst,
+            kwargs={
+                "drill": modes[mode],
+                "calls": calls,
+                "concurrency": 6,
+                "seconds": seconds,
+                "outcome": outcomes[mode],
+                "during": strike if mode == "queue" else None,
+                "within_s": 150,
+            },
+        )
+        for mode in modes
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(180)
+    results = {}
+    for mode, target in modes.items():
+        statuses = drill.wait_final(outcomes[mode].accepted, within_s=60)
+        row = record(
+            target, name, mode, statuses, outcomes[mode], ledger, serves(target, 10)
+        )
+        results[mode] = (row, outcomes[mode], statuses)
+    return results
+
+
 def test_two_redis_restarts_never_stop_a_low_latency_deployment(tmp_path):
     with pod_drill(tmp_path) as (drill, modes, ledger):
-        outcomes = {mode: Outcome() for mode in modes}
 
-        def restart_twice(_: Outcome) -> None:
-            for _ in range(2):
-                wait_until(
-                    lambda: sum(len(o.accepted) for o in outcomes.values()) >= 20,
-                    within_s=60,
-                )
-                drill.redis.restart(down_s=1.0)
-                time.sleep(3)
+        def restart_twice() -> None:
+            drill.redis.restart(down_s=1.0)
+            time.sleep(3)
+            drill.redis.restart(down_s=1.0)
 
-        threads = [
-            threading.Thread(
-                target=burst,
-                kwargs={
-                    "drill": modes[mode],
-                    "calls": 40,
-                    "concurrency": 6,
-                    "seconds": 0.2,
-                    "outcome": outcomes[mode],
-                    "during": restart_twice if mode == "queue" else None,
-                    "within_s": 150,
-                },
-            )
-            for mode in modes
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(180)
-        for mode, target in modes.items():
-            statuses = drill.wait_final(outcomes[mode].accepted, within_s=60)
-            row = record(
-                target,
-                "redis restart x2",
-                mode,
-                statuses,
-                outcomes[mode],
-                ledger,
-                serves(target, 10),
-            )
-            assert outcomes[mode].problems == [], outcomes[mode].problems
+        results = bursts_through(
+            drill,
+            modes,
+            ledger,
+            name="redis restart x2",
+            calls=40,
+            seconds=0.2,
+            fault=restart_twice,
+            after=20,
+        )
+        for row, outcome, _ in results.values():
+            assert outcome.problems == [], outcome.problems
             assert row["accepted"] == 40 and row["succeeded"] == 40, row
             assert row["doubled"] == 0 and row["recovery_s"] != "-"
 
 
 def test_a_postgres_restart_right_after_claims_loses_nothing(tmp_path):
     with pod_drill(tmp_path) as (drill, modes, ledger):
-        outcomes = {mode: Outcome() for mode in modes}
-
-        def restart_postgres(_: Outcome) -> None:
-            wait_until(
-                lambda: sum(len(o.accepted) for o in outcomes.values()) >= 10,
-                within_s=60,
-            )
-            drill.cluster.restart()
-
-        threads = [
-            threading.Thread(
-                target=burst,
-                kwargs={
-                    "drill": modes[mode],
-                    "calls": 30,
-                    "concurrency": 6,
-                    "seconds": 0.1,
-                    "outcome": outcomes[mode],
-                    "during": restart_postgres if mode == "queue" else None,
-                    "within_s": 150,
-                },
-            )
-            for mode in modes
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(180)
-        for mode, target in modes.items():
-            statuses = drill.wait_final(outcomes[mode].accepted, within_s=60)
-            row = record(
-                target,
-                "postgres restart",
-                mode,
-                statuses,
-                outcomes[mode],
-                ledger,
-                serves(target, 10),
-            )
-            reasons = [statuses[i][1] for i in outcomes[mode].accepted]
+        results = bursts_through(
+            drill,
+            modes,
+            ledger,
+            name="postgres restart",
+            calls=30,
+            seconds=0.1,
+            fault=drill.cluster.restart,
+            after=10,
+        )
+        for row, outcome, statuses in results.values():
+            reasons = [statuses[i][1] for i in outcome.accepted]
             assert not any(r and "heartbeat" in r for r in reasons), reasons
             assert row["error"] == 0 and row["succeeded"] == row["accepted"], row
             assert row["doubled"] == 0 and row["recovery_s"] != "-"
