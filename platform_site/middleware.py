@@ -77,9 +77,9 @@ class ApiJsonErrorsMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        refusal = body_size_error(request)
+        refusal = body_size_error(request) or query_error(request)
         if refusal is None and _is_api(request):
-            refusal = media_type_error(request) or query_error(request)
+            refusal = media_type_error(request)
         if refusal is None:
             refusal = unread_body_error(request)
         if refusal is not None:
