@@ -9,6 +9,7 @@ from django.db.models import Min
 from django.utils import timezone
 
 from deployments.models import Deployment, DeploymentMode
+from executions.models import Execution, ExecutionStatus, RunnerKind, RunnerLease
 from platform_site.units import iso, ram_request_mib
 from pods.models import PodLog
 from pods.services import deployment_pods
@@ -57,8 +58,6 @@ def pods_health(*, now: datetime | None = None) -> dict:
     A dispatcher that stopped taking work shows here as a Pending call that
     keeps aging, whatever its pod host's heartbeat says.
     """
-    from executions.models import Execution, ExecutionStatus, RunnerKind, RunnerLease
-
     now = now or timezone.now()
     oldest = (
         Execution.objects.filter(
