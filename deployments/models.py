@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 
-from executions.runtime.sandbox import base_python
+from runtime.sandbox import base_python
 
 NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
 NAME_RULE = "lowercase letters, digits and dashes, 1-63 characters, starting and ending with a letter or digit"

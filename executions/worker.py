@@ -21,8 +21,8 @@ ZYGOTE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
 
 def get_sandbox():
     """The sandbox every piece of user code runs in, or None when PLATFORM_SANDBOX=off."""
-    from executions.runtime import sandbox_network
-    from executions.runtime.sandbox import Sandbox
+    from runtime import sandbox_network
+    from runtime.sandbox import Sandbox
 
     if not settings.SANDBOX_ENABLED:
         return None
@@ -63,8 +63,8 @@ def get_pool():
     global _pool
     with _lock:
         if _pool is None:
-            from executions.runtime.pool import ZygotePool
             from executions.services.variables import environment_variables_keep
+            from runtime.pool import ZygotePool
 
             environment_variables_keep()
             _pool = ZygotePool(

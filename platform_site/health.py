@@ -16,9 +16,9 @@ import redis
 from django.conf import settings
 from django.db import connection
 
-from executions.runtime import cgroups, sandbox_network
 from platform_site.disk import data_dir_free_mib
 from platform_site.roles import node_name, own_roles
+from runtime import cgroups, sandbox_network
 
 HEARTBEAT_KEY = "platform:heartbeat:{part}"
 # One key per part and machine, so /healthz can name who is alive where.

@@ -227,10 +227,10 @@ PENDING_ALERT_S = envint("PLATFORM_PENDING_ALERT_S", 30)
 DISK_MIN_FREE_MIB = envint("PLATFORM_DISK_MIN_FREE_MIB", 256)
 LONG_POLL_HOLD_S = envint("PLATFORM_LONG_POLL_HOLD_S", 20)
 
-# The sandbox of user code (executions/runtime/sandbox.py, README "Sandbox").
+# The sandbox of user code (runtime/sandbox.py, README "Sandbox").
 SANDBOX_ENABLED = envbool("PLATFORM_SANDBOX", True)
 # A cgroup per zygote, execution and pod where the machine allows it
-# (executions/runtime/cgroups.py); off: per-process rlimits only.
+# (runtime/cgroups.py); off: per-process rlimits only.
 CGROUPS_ENABLED = envbool("PLATFORM_CGROUPS", True)
 # egress: a network namespace of its own reaching the internet, not the host's
 # loopback (falls back to none without slirp4netns); none: no network; host:

@@ -23,7 +23,6 @@ from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from executions.models import Execution, ExecutionStatus
-from executions.runtime import confined
 from executions.services.lifecycle import (
     execution_claim,
     execution_error,
@@ -42,6 +41,7 @@ from executions.services.running import (
 from platform_site.db_retry import DATABASE_BLIPS, db_retry
 from platform_site.health import redis_client
 from pods import services
+from runtime import confined
 
 logger = logging.getLogger(__name__)
 

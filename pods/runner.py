@@ -22,13 +22,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from deployments.models import Deployment, DeploymentStatus
-from executions.runtime import cgroups
-from executions.runtime.collect import DiskWatch
 from executions.worker import ZYGOTE_ENV, get_sandbox
 from platform_site.units import ram_request_mib
 from pods import services
 from pods.models import Pod, PodStatus
 from pods.pod_executions import NOT_STARTED, InFlight, PodExecutions
+from runtime import cgroups
+from runtime.collect import DiskWatch
 
 logger = logging.getLogger(__name__)
 
@@ -161,7 +161,7 @@ class PodRunner(PodExecutions):
             return [item.execution.pk for item in self.inflight.values()]
 
     def _start_pod(self, *, restart: bool) -> None:
-        from executions.runtime.pod_client import PodSpec
+        from runtime.pod_client import PodSpec
 
         self.pod_id = Pod.objects.filter(deployment_id=self.pk).values_list(
             "pod_id", flat=True
@@ -239,7 +239,7 @@ class PodRunner(PodExecutions):
 
     def _new_pod(self, spec, events=None):
         """The PodProcess of spec (not started) in a new cgroup, watched for its caps; it becomes self.pod."""
-        from executions.runtime.pod_client import PodProcess
+        from runtime.pod_client import PodProcess
 
         self.over_ram_seen = False
         self.over_disk_seen = False

@@ -3,7 +3,7 @@
 Each step writes a log line; a refusal raises BuildFailed with one readable
 line (and optional detail lines such as an import traceback). User code (pip's
 setup scripts, the function's module) only ever runs in the sandbox
-(executions/runtime/sandbox.py), whose environment holds no platform secret.
+(runtime/sandbox.py), whose environment holds no platform secret.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from deployments.services.pipeline_local import (
     local_lock,
     pipeline_archive_fetch,
 )
-from executions.runtime import sandbox_network
-from executions.runtime.sandbox import base_python, runtime_script, venv_root
 from executions.worker import get_sandbox
+from runtime import sandbox_network
+from runtime.sandbox import base_python, runtime_script, venv_root
 
 INSPECT_TIMEOUT_S = 60
 VENV_TIMEOUT_S = 300

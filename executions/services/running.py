@@ -37,7 +37,6 @@ from executions.models import (
     ExecutionStatus,
     IoDirection,
 )
-from executions.runtime import confined
 from executions.services.inputs import value_type_error
 from executions.services.lifecycle import (
     execution_claim,
@@ -53,6 +52,7 @@ from executions.services.variables import environment_variables
 from metrics.tokens import execution_sdk_token_issue
 from platform_site.db_retry import DATABASE_BLIPS, db_retry
 from platform_site.errors import ApiError
+from runtime import confined
 
 logger = logging.getLogger(__name__)
 
@@ -303,7 +303,7 @@ def run_work_dir(execution: Execution) -> Path:
 def _run_in_work_dir(
     execution: Execution, pool, work_dir: Path, user_code_started: threading.Event
 ) -> None:
-    from executions.runtime.pool import RunSpec
+    from runtime.pool import RunSpec
 
     pipeline = execution.pipeline
     work_dir.parent.mkdir(parents=True, exist_ok=True)

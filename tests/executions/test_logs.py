@@ -8,9 +8,9 @@ import pytest
 
 from deployments.models import Pipeline, PipelineStatus
 from executions.models import Execution, ExecutionStatus, LogLine, Trigger
-from executions.runtime.pool import ZygotePool
 from executions.services import execution_create, execution_run, input_values_resolve
 from executions.services.logs import LOG_CUT, LOG_DROPPED, LogSink
+from runtime.pool import ZygotePool
 
 T0 = 1_700_000_000.0
 

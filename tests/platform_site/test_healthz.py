@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from django.db import OperationalError
 
-from executions.runtime import cgroups
 from platform_site import health
+from runtime import cgroups
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from executions.runtime.sandbox import Sandbox
 from platform_site.management.commands import runplatform
 from platform_site.supervisor import Output
+from runtime.sandbox import Sandbox
 
 
 def test_it_sees_a_port_in_use():

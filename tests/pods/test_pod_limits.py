@@ -14,9 +14,9 @@ import pytest
 
 from deployments.models import Deployment, Pipeline, PipelineStatus
 from deployments.services.deployments import deployment_create
-from executions.runtime import cgroups
-from executions.runtime.pod_client import PodSpec
 from pods.runner import OVER_DISK, OVER_RAM, PodRunner
+from runtime import cgroups
+from runtime.pod_client import PodSpec
 from tests.runtime.test_pod import request
 from tests.runtime.test_pod_cgroups import MODULE
 

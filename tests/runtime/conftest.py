@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from executions.runtime.pool import RunSpec, ZygotePool
+from runtime.pool import RunSpec, ZygotePool
 
 
 class Logs:

@@ -16,10 +16,10 @@ import uuid
 
 import pytest
 
-from executions.runtime import cgroups, protocol
-from executions.runtime.collect import disk_usage_bytes
-from executions.runtime.pool import ZygotePool
-from executions.runtime.sandbox import Sandbox
+from runtime import cgroups, protocol
+from runtime.collect import disk_usage_bytes
+from runtime.pool import ZygotePool
+from runtime.sandbox import Sandbox
 
 from .helpers import wait_until_gone
 from .test_sandbox import Sandboxed
@@ -319,7 +319,7 @@ def test_a_single_file_past_the_disk_cap_is_refused_while_written(sandboxed):
 @pytest.mark.parametrize("module", ["cgroups"])
 def test_it_never_imports_django(module):
     code = (
-        f"import sys, executions.runtime.{module}; "
+        f"import sys, runtime.{module}; "
         "assert 'django' not in sys.modules, 'django imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

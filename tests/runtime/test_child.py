@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from executions.runtime.child import describe
+from runtime.child import describe
 
 
 def test_it_describes_an_exception_on_one_line():

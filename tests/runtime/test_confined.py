@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from executions.runtime.confined import (
+from runtime.confined import (
     Refused,
     chown_tree,
     open_regular_file,
@@ -176,7 +176,7 @@ def test_handing_a_folder_to_the_sandbox_never_gives_away_what_a_link_names(
     tmp_path, secret
 ):
     """A pod's runs/<id> swapped for a link to a root-owned folder before the hand-over."""
-    from executions.runtime.sandbox import Sandbox
+    from runtime.sandbox import Sandbox
 
     runs = tmp_path / "runs"
     runs.mkdir()

@@ -10,8 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from executions.runtime.child import SOCKETS_NOTICE
-from executions.runtime.pool import ZygotePool
+from runtime.child import SOCKETS_NOTICE
+from runtime.pool import ZygotePool
 
 from .helpers import wait_until_gone
 
@@ -136,7 +136,7 @@ def test_it_does_not_fork_a_module_that_started_threads(pool, pipeline, logs):
 
 OWNER = """
 import json, sys, threading
-from executions.runtime.pool import RunSpec, ZygotePool
+from runtime.pool import RunSpec, ZygotePool
 
 spec = RunSpec(**json.loads(sys.argv[1]))
 pool = ZygotePool()
@@ -169,7 +169,7 @@ def test_it_takes_zygote_and_execution_down_with_a_killed_owner(pipeline):
 
 
 def test_it_never_imports_django():
-    code = "import sys, executions.runtime.pool; assert 'django' not in sys.modules, 'django imported'"
+    code = "import sys, runtime.pool; assert 'django' not in sys.modules, 'django imported'"
 
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True

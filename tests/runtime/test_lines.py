@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from executions.runtime.lines import MAX_LINE_BYTES, LineSplitter
+from runtime.lines import MAX_LINE_BYTES, LineSplitter
 
 
 def _split(*chunks: bytes) -> list[tuple[str, str]]:

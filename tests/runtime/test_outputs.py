@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from executions.runtime.outputs import OutputError, check_outputs
+from runtime.outputs import OutputError, check_outputs
 
 
 def _outputs(**types: str) -> list[dict]:

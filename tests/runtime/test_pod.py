@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from executions.runtime.pod_client import PodProcess, PodSpec
+from runtime.pod_client import PodProcess, PodSpec
 
 MODULE = """
 import asyncio
@@ -164,7 +164,7 @@ def test_an_import_error_is_the_start_failure(tmp_path):
 @pytest.mark.parametrize("module", ["pod", "pod_client"])
 def test_it_never_imports_django(module):
     code = (
-        f"import sys, executions.runtime.{module}; "
+        f"import sys, runtime.{module}; "
         "assert 'django' not in sys.modules, 'django imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -12,8 +12,8 @@ import uuid
 
 import pytest
 
-from executions.runtime import cgroups
-from executions.runtime.pod_client import PodProcess, PodSpec
+from runtime import cgroups
+from runtime.pod_client import PodProcess, PodSpec
 
 from .test_cgroups import marked, needs_cgroups, wait_for_none
 from .test_pod import Collector, request

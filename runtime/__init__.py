@@ -3,7 +3,7 @@
 Standard library only, and it never imports Django or the settings: `zygote.py`,
 `child.py` and `protocol.py` also run under a pipeline's own virtualenv Python,
 and the processes that run user code must not hold any platform secret.
-The worker-side API is `executions.runtime.pool` (`ZygotePool`, `RunSpec`, `RunResult`).
+The worker-side API is `runtime.pool` (`ZygotePool`, `RunSpec`, `RunResult`).
 """
 
 from __future__ import annotations
