@@ -112,7 +112,8 @@ def main() -> int:
         from django.db import connection
         from django.test import Client
 
-        from deployments.models import Deployment, Pipeline, PipelineStatus
+        from deployments.models import Deployment
+        from pipelines.models import Pipeline, PipelineStatus
 
         call_command("migrate", verbosity=0)
         user = get_user_model().objects.create_user("bench", password="bench-password")

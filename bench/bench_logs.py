@@ -110,8 +110,8 @@ def main() -> int:
         from django.test import Client
 
         from accounts.services import access_token_issue, sdk_token_create
-        from deployments.models import Pipeline, PipelineStatus
         from executions.models import Execution, LogLine
+        from pipelines.models import Pipeline, PipelineStatus
 
         call_command("migrate", verbosity=0)
         from django.contrib.auth import get_user_model

@@ -42,8 +42,8 @@ TARGET_P99_S = 1.0
 def setup(count: int) -> list[int]:
     from django.contrib.auth import get_user_model
 
-    from deployments.models import Pipeline, PipelineStatus
     from deployments.services.deployments import deployment_create
+    from pipelines.models import Pipeline, PipelineStatus
 
     user = get_user_model().objects.create_user("bench", "bench@example.org", "pw")
     pipeline = Pipeline.objects.create(

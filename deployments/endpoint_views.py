@@ -22,9 +22,7 @@ from django.views.decorators.http import (
 )
 
 from deployments.models import Deployment
-from deployments.selectors import (
-    deployment_for_endpoint_path,
-)
+from deployments.selectors import deployment_for_endpoint_path
 from deployments.services.deployment_triggers import (
     MAX_FILES_PER_CALL,
     deployment_call,

@@ -17,18 +17,19 @@ from typing import Any
 
 from django import forms
 
-from deployments.io_rules import parse_text
 from deployments.mappings import (
     mapping_input_check,
     mapping_output_check,
     sources_for,
 )
-from deployments.models import DeploymentMode, ExecutionRule, Pipeline
+from deployments.models import DeploymentMode, ExecutionRule
 from deployments.schedules import schedule_error
 from deployments.services.deployments import (
     deployment_name_problem,
     deployment_settings_problems,
 )
+from pipelines.io_rules import parse_text
+from pipelines.models import Pipeline
 from platform_site.errors import ValidationFailed
 from platform_site.units import RAM_UNITS_MIB
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from deployments.io_rules import (
+from pipelines.io_rules import (
     INPUT_SOURCES,
     OUTPUT_DESTINATIONS,
     datastore_path_problem,

@@ -1,4 +1,4 @@
-"""Reads of deployments and pipelines: lookups, logs, executions lists, RAM totals.
+"""Reads of deployments: lookups, logs, executions lists, RAM totals.
 
 Writes live in `deployments/services/`; the API shapes in `deployments/serializers.py`.
 """
@@ -6,22 +6,14 @@ Writes live in `deployments/services/`; the API shapes in `deployments/serialize
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
 
 from django.db.models import Q
 
-from deployments.models import (
-    Deployment,
-    DeploymentMode,
-    ExecutionRule,
-    Pipeline,
-    PipelineLog,
-)
+from deployments.models import Deployment, DeploymentMode, ExecutionRule
 from deployments.tokens import token_decrypt
 from executions.models import Execution, LogLine
-from platform_site.errors import NotFound, ValidationFailed
+from platform_site.errors import NotFound
 from platform_site.units import iso, ram_request_mib
 
 # -- lookups -------------------------------------------------------------------
@@ -46,13 +38,6 @@ def deployment_for_endpoint_path(path: str) -> Deployment | None:
         .filter(endpoint_url_path=path, execution_rule=ExecutionRule.ENDPOINT)
         .first()
     )
-
-
-def pipeline_get_or_404(name: str) -> Pipeline:
-    pipeline = Pipeline.objects.filter(name=name).first()
-    if pipeline is None:
-        raise NotFound(f"Pipeline '{name}' not found.")
-    return pipeline
 
 
 def deployment_token(deployment: Deployment) -> str | None:
@@ -147,44 +132,6 @@ def deployment_latest_execution_id(deployment: Deployment) -> str | None:
         .values_list("execution_id", flat=True)
         .first()
     )
-
-
-def _from_ms(value: Any, field: str) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValidationFailed(f"{field}: must be a timestamp in milliseconds")
-    try:
-        return datetime.fromtimestamp(value / 1000, tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        raise ValidationFailed(f"{field}: timestamp out of range") from None
-
-
-def pipeline_logs_list(
-    *,
-    pipeline: Pipeline,
-    from_ms: Any = None,
-    to_ms: Any = None,
-    limit: Any = None,
-) -> list[PipelineLog]:
-    """Creation log lines, chronological: `from` inclusive, `to` exclusive, first `limit`."""
-    rows = PipelineLog.objects.filter(pipeline=pipeline).order_by("timestamp", "id")
-    start = _from_ms(from_ms, "from")
-    end = _from_ms(to_ms, "to")
-    if start is not None:
-        rows = rows.filter(timestamp__gte=start)
-    if end is not None:
-        rows = rows.filter(timestamp__lt=end)
-    if limit is not None:
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-            raise ValidationFailed("limit: must be a positive integer")
-        rows = rows[:limit]
-    return list(rows)
-
-
-def pipeline_logs_after(*, pipeline: Pipeline, after_id: int) -> Iterable[PipelineLog]:
-    """Lines after a cursor (the last line id seen), for the live log on the page."""
-    return PipelineLog.objects.filter(pipeline=pipeline, id__gt=after_id).order_by("id")
 
 
 # -- resources (the wizard's RAM step) ------------------------------------------------

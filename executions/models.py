@@ -6,7 +6,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 
-from deployments.models import Deployment, Pipeline
+from deployments.models import Deployment
+from pipelines.models import Pipeline
 
 
 class ExecutionStatus(models.TextChoices):

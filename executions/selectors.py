@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from django.db import connection
 from django.db.models import Count, Q, QuerySet
 
-from deployments.models import Deployment, DeploymentStatus, Pipeline
+from deployments.models import Deployment, DeploymentStatus
 from executions.models import (
     EnvironmentVariable,
     Execution,
@@ -19,6 +19,7 @@ from executions.models import (
     IoDirection,
     LogLine,
 )
+from pipelines.models import Pipeline
 from platform_site.errors import NotFound
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from deployments.models import Pipeline
 from executions.models import Execution
 from metrics.charts import chart_spec, line_chart, steps_spec
 from metrics.selectors import (
@@ -14,6 +13,7 @@ from metrics.selectors import (
     pipeline_metric_names,
     pipeline_metric_series,
 )
+from pipelines.models import Pipeline
 
 
 def execution_metrics_context(execution: Execution) -> dict[str, Any]:

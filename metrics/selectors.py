@@ -8,9 +8,9 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from deployments.models import Pipeline
 from executions.models import Execution
 from metrics.models import MetricKind, PipelineMetric
+from pipelines.models import Pipeline
 
 FILTERS = {
     "name": "name",

@@ -16,6 +16,7 @@ from deployments.api import router as deployments_router
 from endpoint_access.api import router as endpoint_access_router
 from executions.api import router as executions_router
 from metrics.api import router as metrics_router
+from pipelines.api import router as pipelines_router
 from platform_site.bodies import json_request_body
 from platform_site.errors import ApiError, api_error_response, error_response
 from replays.api import router as replays_router
@@ -39,6 +40,7 @@ api = NinjaAPI(
     docs_url="/docs",
 )
 api.add_router("", accounts_router)
+api.add_router("", pipelines_router)
 api.add_router("", deployments_router)
 api.add_router("", executions_router)
 api.add_router("", datastore_router)

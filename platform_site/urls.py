@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("endpoints/", include("deployments.endpoint_urls")),
     path("accounts/", include("accounts.urls")),
+    path("", include("pipelines.urls")),
     path("", include("deployments.urls")),
     path("", include("replays.urls")),
     path("", include("executions.urls")),

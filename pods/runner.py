@@ -180,7 +180,7 @@ class PodRunner(PodExecutions):
         (self.pod_dir / ".tmp").mkdir(exist_ok=True)
         if self.sandbox is not None:
             self.sandbox.hand_over(str(self.pod_dir), self.key)
-        from deployments.services.pipeline_local import pipeline_local_ensure
+        from pipelines.services.local import pipeline_local_ensure
 
         pipeline_local_ensure(pipeline=pipeline)
         env = {**ZYGOTE_ENV, "HOME": str(self.pod_dir), "MALLOC_ARENA_MAX": "2"}

@@ -9,11 +9,11 @@ from django.core.files import File
 from django.db import transaction
 
 from datastore.services import datastore_info
-from deployments.models import PipelineStatus
 from executions.files import execution_file_name, execution_file_open
 from executions.models import Execution, IoDirection
 from executions.services.inputs import ResolvedInput
 from executions.services.lifecycle import execution_create
+from pipelines.models import PipelineStatus
 from platform_site.errors import ApiError, Conflict
 from replays.models import ExecutionReplay
 

@@ -1,9 +1,5 @@
 from __future__ import annotations
 
-from ninja import Router
+from deployments.api.deployments import router
 
-from deployments.api import deployments, pipelines
-
-router = Router()
-router.add_router("", pipelines.router)
-router.add_router("", deployments.router)
+__all__ = ["router"]

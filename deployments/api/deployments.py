@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Router
 
 from deployments.endpoint_views import trigger_body
-from deployments.models import Deployment, ExecutionRule, Pipeline
+from deployments.models import Deployment, ExecutionRule
 from deployments.selectors import (
     deployment_executions,
     deployment_get_or_404,
@@ -34,6 +34,7 @@ from deployments.services.deployments import (
     deployment_update,
     deployment_wait_ready,
 )
+from pipelines.models import Pipeline
 from platform_site.errors import NotFound, ValidationFailed
 from platform_site.http import json_body
 

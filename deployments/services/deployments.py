@@ -18,14 +18,10 @@ from django.utils import timezone
 
 from deployments.mappings import mappings_resolve, mappings_update
 from deployments.models import (
-    NAME_PATTERN,
-    NAME_RULE,
     Deployment,
     DeploymentMode,
     DeploymentStatus,
     ExecutionRule,
-    Pipeline,
-    PipelineStatus,
 )
 from deployments.schedules import schedule_error, schedule_next_run
 from deployments.selectors import deployment_get_or_404, machine_total_ram_mib
@@ -35,6 +31,7 @@ from deployments.tokens import (
     token_generate,
 )
 from executions.files import execution_files_delete
+from pipelines.models import NAME_PATTERN, NAME_RULE, Pipeline, PipelineStatus
 from platform_site import notify
 from platform_site.errors import Conflict, ValidationFailed
 from platform_site.units import ram_request_mib

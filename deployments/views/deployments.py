@@ -19,9 +19,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from deployments.forms import TriggerForm
 from deployments.models import Deployment, ExecutionRule
 from deployments.schedules import schedule_describe, schedule_next_runs
-from deployments.selectors import (
-    deployment_token,
-)
+from deployments.selectors import deployment_token
 from deployments.services.deployments import (
     deployment_delete as deployment_delete_service,
 )

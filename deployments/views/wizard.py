@@ -27,17 +27,15 @@ from deployments.forms import (
     MappingForm,
     TriggerForm,
 )
-from deployments.models import DeploymentMode, ExecutionRule, Pipeline, PipelineStatus
+from deployments.models import DeploymentMode, ExecutionRule
 from deployments.schedules import schedule_describe
-from deployments.selectors import (
-    machine_total_ram_mib,
-    ram_requested_total_mib,
-)
+from deployments.selectors import machine_total_ram_mib, ram_requested_total_mib
 from deployments.services.deployments import (
     deployment_create,
 )
 from deployments.views.deployment_display import mapping_rows
 from executions.models import EnvironmentVariable
+from pipelines.models import Pipeline, PipelineStatus
 from platform_site.errors import ApiError, Conflict
 from platform_site.http import HtmxHttpRequest
 from platform_site.units import ram_mib
@@ -268,7 +266,7 @@ def deploy_wizard(request: HtmxHttpRequest, name: str) -> HttpResponse:
     pipeline = get_object_or_404(Pipeline, name=name)
     if pipeline.status != PipelineStatus.READY:
         messages.error(request, f"Pipeline “{pipeline.name}” is not ready to deploy.")
-        return redirect("deployments:pipeline_detail", pipeline.name)
+        return redirect("pipelines:pipeline_detail", pipeline.name)
     if request.method == "GET":
         return _render(request, pipeline, {}, GENERAL)
 

@@ -7,10 +7,8 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from ninja import Router
 
-from deployments.selectors import (
-    pipeline_get_or_404,
-)
 from executions import selectors, services
+from pipelines.selectors import pipeline_get_or_404
 from platform_site.bodies import json_loads
 from platform_site.errors import ValidationFailed
 

@@ -12,7 +12,8 @@ from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
 
-from deployments.io_rules import (
+from executions.models import EnvironmentVariable
+from pipelines.io_rules import (
     EXPECTED,
     INPUT_SOURCES,
     OUTPUT_DESTINATIONS,
@@ -22,7 +23,6 @@ from deployments.io_rules import (
     parse_text,
     type_problem,
 )
-from executions.models import EnvironmentVariable
 from platform_site.errors import ValidationFailed
 
 

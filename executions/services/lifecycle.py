@@ -21,7 +21,6 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from deployments.models import PipelineStatus
 from executions.files import execution_file_store, execution_files_delete
 from executions.models import (
     Execution,
@@ -35,6 +34,7 @@ from executions.services.inputs import (
     input_values_resolve,
     outputs_mapping_resolve,
 )
+from pipelines.models import PipelineStatus
 from platform_site import notify
 from platform_site.db_retry import DATABASE_BLIPS, db_retry
 from platform_site.errors import NotFound, ValidationFailed

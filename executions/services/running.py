@@ -23,9 +23,6 @@ from django.db import connection
 from django.utils import timezone
 
 from datastore.services import datastore_open, datastore_store_output
-from deployments.models import PipelineStatus
-from deployments.services.pipeline_build import BuildFailed
-from deployments.services.pipeline_local import pipeline_local_ensure
 from executions.files import (
     execution_file_name,
     execution_file_open,
@@ -50,6 +47,9 @@ from executions.services.logs import LogSink
 from executions.services.runners import runner_name
 from executions.services.variables import environment_variables
 from metrics.tokens import execution_sdk_token_issue
+from pipelines.models import PipelineStatus
+from pipelines.services.build import BuildFailed
+from pipelines.services.local import pipeline_local_ensure
 from platform_site.db_retry import DATABASE_BLIPS, db_retry
 from platform_site.errors import ApiError
 from runtime import confined

@@ -7,10 +7,10 @@ from typing import Any
 
 from django import forms
 
-from deployments.io_rules import EXPECTED
 from executions.models import ExecutionStatus
 from executions.selectors import ExecutionFilters
 from executions.services import coerce_text
+from pipelines.io_rules import EXPECTED
 from platform_site.errors import ValidationFailed
 
 FIELD_PREFIX = "input-"

@@ -7,10 +7,10 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
-from deployments.models import Pipeline
 from executions import services
 from executions.services.inputs import input_values_problems
 from executions.views.forms import parse_run_form, run_fields
+from pipelines.models import Pipeline
 from platform_site.errors import ValidationFailed
 from platform_site.http import HtmxHttpRequest
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from deployments.models import Pipeline, PipelineStatus
+from pipelines.models import Pipeline, PipelineStatus
 
 CALC_INPUTS = [
     {"name": "number1", "data_type": "number", "is_required": True},

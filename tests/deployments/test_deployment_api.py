@@ -5,8 +5,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from deployments.models import Deployment, PipelineStatus
+from deployments.models import Deployment
 from executions.models import Execution, LogLine
+from pipelines.models import PipelineStatus
 from platform_site.units import iso
 from tests.deployments.factories import make_pipeline, unique
 

@@ -8,14 +8,13 @@ import pytest
 import time_machine
 from django.test import Client
 
-from deployments.models import Deployment, DeploymentStatus, Pipeline, PipelineStatus
-from deployments.selectors import (
-    deployment_token,
-)
+from deployments.models import Deployment, DeploymentStatus
+from deployments.selectors import deployment_token
 from deployments.services.deployments import (
     deployment_create,
 )
 from executions.models import Execution, ExecutionStatus
+from pipelines.models import Pipeline, PipelineStatus
 
 
 @pytest.fixture

@@ -8,9 +8,7 @@ from django.db import OperationalError, connection
 from django.test import Client
 
 from deployments import endpoint_views
-from deployments.selectors import (
-    deployment_token,
-)
+from deployments.selectors import deployment_token
 from deployments.services.deployments import (
     deployment_create,
     deployment_update,

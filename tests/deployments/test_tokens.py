@@ -4,9 +4,7 @@ import pytest
 from django.db import connection
 
 from deployments.models import Deployment
-from deployments.selectors import (
-    deployment_token,
-)
+from deployments.selectors import deployment_token
 from deployments.services.deployments import (
     deployment_create,
     deployment_token_rotate,

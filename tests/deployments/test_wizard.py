@@ -6,8 +6,9 @@ import pytest
 from django.template.loader import render_to_string
 
 from deployments.forms import EVERY_TOO_SMALL
-from deployments.models import Deployment, Pipeline, PipelineStatus
+from deployments.models import Deployment
 from deployments.services.deployments import deployment_create
+from pipelines.models import Pipeline, PipelineStatus
 
 URL = "/pipelines/adder/deploy/"
 GENERAL = {"name": "adder-api", "description": "", "mode": "elastic"}

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from deployments.models import Pipeline, PipelineStatus
 from executions.models import Trigger
 from executions.services import execution_create, input_values_resolve
+from pipelines.models import Pipeline, PipelineStatus
 
 
 @pytest.fixture

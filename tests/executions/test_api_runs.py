@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import json
 
-from deployments.models import PipelineStatus
 from executions.models import Execution, ExecutionIo
+from pipelines.models import PipelineStatus
 
 
 def test_it_runs_a_pipeline(api_client, pipeline):

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from deployments.models import Deployment, Pipeline, PipelineStatus
+from deployments.models import Deployment
 from executions.models import Execution, ExecutionStatus
 from executions.selectors import deployment_health, platform_overview
+from pipelines.models import Pipeline, PipelineStatus
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

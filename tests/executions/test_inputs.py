@@ -3,10 +3,10 @@ from __future__ import annotations
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from deployments.models import Pipeline
 from executions.models import EnvironmentVariable
 from executions.services import coerce_text, input_values_resolve
 from executions.services.inputs import outputs_mapping_resolve
+from pipelines.models import Pipeline
 from platform_site.errors import ValidationFailed
 
 

@@ -6,10 +6,10 @@ import textwrap
 
 import pytest
 
-from deployments.models import Pipeline, PipelineStatus
 from executions.models import Execution, ExecutionStatus, LogLine, Trigger
 from executions.services import execution_create, execution_run, input_values_resolve
 from executions.services.logs import LOG_CUT, LOG_DROPPED, LogSink
+from pipelines.models import Pipeline, PipelineStatus
 from runtime.pool import ZygotePool
 
 T0 = 1_700_000_000.0

@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from deployments.models import Deployment, Pipeline, PipelineStatus
+from deployments.models import Deployment
 from deployments.services.deployment_triggers import deployment_trigger
 from deployments.services.deployments import deployment_create
 from executions.management.commands.run_sweeper import Command
@@ -20,6 +20,7 @@ from executions.services.runners import (
     runner_settle,
     runners_settle_silent,
 )
+from pipelines.models import Pipeline, PipelineStatus
 from platform_site.health import redis_client
 from pods.services import pod_queue_key
 

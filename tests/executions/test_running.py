@@ -6,10 +6,10 @@ import textwrap
 
 import pytest
 
-from deployments.models import Pipeline, PipelineStatus
 from executions.models import Execution, ExecutionStatus, LogLine, Trigger
 from executions.services import execution_create, execution_run, input_values_resolve
 from executions.services.running import run_work_dir
+from pipelines.models import Pipeline, PipelineStatus
 from runtime.pool import ZygotePool
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from deployments.models import Pipeline, PipelineStatus
 from executions.models import EnvironmentVariable, Execution, ExecutionStatus, LogLine
 from executions.services import execution_claim, execution_finish
+from pipelines.models import Pipeline, PipelineStatus
 
 
 @pytest.mark.parametrize(

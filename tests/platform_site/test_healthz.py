@@ -119,10 +119,10 @@ def test_a_low_latency_call_left_pending_is_degraded_naming_its_deployment(
 
     from django.utils import timezone
 
-    from deployments.models import Pipeline, PipelineStatus
     from deployments.services.deployment_triggers import deployment_trigger
     from deployments.services.deployments import deployment_create
     from executions.models import Execution
+    from pipelines.models import Pipeline, PipelineStatus
 
     settings.DISK_MIN_FREE_MIB = 0
     settings.PENDING_ALERT_S = 30

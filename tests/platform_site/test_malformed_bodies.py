@@ -22,9 +22,7 @@ from accounts.services import access_token_issue, sdk_token_create
 from datastore.services import datastore_save
 from datastore.signing import signed_url
 from deployments.models import Deployment
-from deployments.selectors import (
-    deployment_token,
-)
+from deployments.selectors import deployment_token
 from deployments.services.deployment_triggers import (
     deployment_trigger,
 )

@@ -12,8 +12,9 @@ import time
 
 import pytest
 
-from deployments.models import Deployment, Pipeline, PipelineStatus
+from deployments.models import Deployment
 from deployments.services.deployments import deployment_create
+from pipelines.models import Pipeline, PipelineStatus
 from pods.runner import OVER_DISK, OVER_RAM, PodRunner
 from runtime import cgroups
 from runtime.pod_client import PodSpec

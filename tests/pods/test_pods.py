@@ -7,11 +7,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from deployments.models import Deployment, Pipeline, PipelineStatus
+from deployments.models import Deployment
 from deployments.services.deployment_triggers import deployment_trigger
 from deployments.services.deployments import deployment_create, deployment_update
 from executions.models import Execution
 from executions.services.sweeping import executions_requeue_pending
+from pipelines.models import Pipeline, PipelineStatus
 from platform_site.health import redis_client
 from pods.host import PodHost
 from pods.models import Pod, PodLog

@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from deployments.models import Pipeline, PipelineStatus
 from executions.models import Trigger
 from executions.services import execution_create, input_values_resolve
+from pipelines.models import Pipeline, PipelineStatus
 from tests.executions.conftest import make_execution, pipeline  # noqa: F401
 
 

@@ -13,13 +13,13 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 from redis import RedisError
 
-from deployments.services.pipelines import pipeline_requeue_stale
 from executions.services import (
     broker_lost_messages,
     executions_reap_lost,
     executions_requeue_pending,
 )
 from executions.services.runners import runners_settle_silent, runners_silent
+from pipelines.services.pipelines import pipeline_requeue_stale
 from platform_site import health
 from platform_site.loops import LoopCommand
 from retention.services import RETENTION_BATCH, executions_expire

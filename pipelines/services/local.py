@@ -23,7 +23,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
-from deployments.models import Pipeline, PipelineArchive, PipelineLog
+from pipelines.models import Pipeline, PipelineArchive, PipelineLog
 from platform_site.roles import node_name
 
 logger = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ def pipeline_local_ensure(*, pipeline: Pipeline) -> None:
 
     Nothing to do when no archive is stored (a folder written by hand in tests).
     """
-    from deployments.services.pipeline_build import prepare_local_copy
+    from pipelines.services.build import prepare_local_copy
 
     if str(pipeline.pk) in _seen_complete and _marker(pipeline).is_file():
         return

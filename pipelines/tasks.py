@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from deployments.services.pipelines import pipeline_build
+from pipelines.services.pipelines import pipeline_build
 
 
-@shared_task(name="deployments.pipeline_build")
+@shared_task(name="pipelines.build")
 def pipeline_build_task(pipeline_id: str) -> None:
     """Build one pipeline; a redelivered message finds it final and does nothing."""
     pipeline_build(pipeline_id=pipeline_id)

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from deployments.io_rules import (
+from pipelines.io_rules import (
     INPUT_SOURCES,
     datastore_path_problem,
     one_key,

@@ -18,15 +18,15 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from deployments.archives import ArchiveError, extract_archive
-from deployments.models import Pipeline
-from deployments.services.pipeline_local import (
+from executions.worker import get_sandbox
+from pipelines.archives import ArchiveError, extract_archive
+from pipelines.models import Pipeline
+from pipelines.services.local import (
     local_copy_forget,
     local_copy_mark,
     local_lock,
     pipeline_archive_fetch,
 )
-from executions.worker import get_sandbox
 from runtime import sandbox_network
 from runtime.sandbox import base_python, runtime_script, venv_root
 

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.urls import reverse
 
-from deployments.models import Pipeline
+from pipelines.models import Pipeline
 
 DOWNLOAD_URL_LIFETIME_S = 15 * 60
 SIGNATURE_EXPIRED = "Request has expired"
@@ -37,7 +37,7 @@ def pipeline_download_path(*, pipeline: Pipeline, now: float | None = None) -> s
             "signature": _signature(pipeline=pipeline, expires=expires),
         }
     )
-    path = reverse("deployments:pipeline_download", kwargs={"name": pipeline.name})
+    path = reverse("pipelines:pipeline_download", kwargs={"name": pipeline.name})
     return f"{path}?{query}"
 
 

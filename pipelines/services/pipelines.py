@@ -19,11 +19,12 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from deployments.models import Deployment, Pipeline, PipelineLog, PipelineStatus
+from deployments.models import Deployment
 from deployments.services.deployments import deployment_delete
-from deployments.services.pipeline_build import BuildFailed, run_build
-from deployments.services.pipeline_local import pipeline_archive_save
-from deployments.services.pipeline_validation import pipeline_spec_validate
+from pipelines.models import Pipeline, PipelineLog, PipelineStatus
+from pipelines.services.build import BuildFailed, run_build
+from pipelines.services.local import pipeline_archive_save
+from pipelines.services.validation import pipeline_spec_validate
 from platform_site import notify
 from platform_site.errors import Conflict, NotFound, TooLarge, ValidationFailed
 from platform_site.health import redis_client
@@ -141,7 +142,7 @@ def pipeline_create(
 
 def pipeline_build_enqueue(*, pipeline: Pipeline) -> None:
     """Send the build message (also usable by a sweeper for stale creation_pending rows)."""
-    from deployments.tasks import pipeline_build_task
+    from pipelines.tasks import pipeline_build_task
 
     pipeline_build_task.delay(str(pipeline.id))
 

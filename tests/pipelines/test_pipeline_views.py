@@ -9,10 +9,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
 
-from deployments.models import Deployment, Pipeline, PipelineLog, PipelineStatus
-from deployments.services.pipelines import pipeline_build, pipeline_create
+from deployments.models import Deployment
 from executions.models import Execution
-from tests.deployments.test_pipeline_build import MAIN, code_tar
+from pipelines.models import Pipeline, PipelineLog, PipelineStatus
+from pipelines.services.pipelines import pipeline_build, pipeline_create
+from tests.pipelines.test_pipeline_build import MAIN, code_tar
 
 NEW = "/pipelines/new/"
 

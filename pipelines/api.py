@@ -8,24 +8,21 @@ from django.conf import settings
 from django.http import HttpRequest
 from ninja import Router, Status
 
-from deployments.models import Pipeline, PipelineLog
-from deployments.sdk_multipart import (
+from pipelines.models import Pipeline, PipelineLog
+from pipelines.sdk_multipart import (
     FormShapeError,
     coerce_pipeline_form,
     rebuild,
     to_bool,
 )
-from deployments.selectors import (
-    pipeline_get_or_404,
-    pipeline_logs_list,
-)
-from deployments.services.pipeline_files import pipeline_download_path
-from deployments.services.pipeline_validation import pipeline_spec_validate
-from deployments.services.pipelines import (
+from pipelines.selectors import pipeline_get_or_404, pipeline_logs_list
+from pipelines.services.files import pipeline_download_path
+from pipelines.services.pipelines import (
     pipeline_create,
     pipeline_delete,
     pipeline_wait,
 )
+from pipelines.services.validation import pipeline_spec_validate
 from platform_site.bodies import content_length
 from platform_site.errors import TooLarge, ValidationFailed
 from platform_site.http import json_body, public_url

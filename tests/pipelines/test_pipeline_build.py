@@ -8,14 +8,14 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from deployments.models import Pipeline, PipelineStatus
-from deployments.services.pipelines import (
+from pipelines.models import Pipeline, PipelineStatus
+from pipelines.services.pipelines import (
     BUILD_LOCK_KEY,
     pipeline_build,
     pipeline_create,
     pipeline_requeue_stale,
 )
-from deployments.tasks import pipeline_build_task
+from pipelines.tasks import pipeline_build_task
 from platform_site.health import redis_client
 
 MAIN = "def f(a, b=2):\n    return {'s': a + b}\n"

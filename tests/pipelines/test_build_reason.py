@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from deployments.build_reason import build_failure_reason
+from pipelines.build_reason import build_failure_reason
 
 PIP_FAILURE = [
     "Installing requirements from requirements.txt",

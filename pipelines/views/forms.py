@@ -1,9 +1,9 @@
 """The "New pipeline" form: plain fields, input/output rows, and the uploaded code.
 
 Rows are posted as `inputs[<row id>][name]` (the client's bracket format), so
-`deployments.sdk_multipart.rebuild` reads them back in page order. Only form
+`pipelines.sdk_multipart.rebuild` reads them back in page order. Only form
 mechanics live here; every rule on names, types and paths is in
-`deployments.services.pipeline_validation`, reached through `pipeline_create`.
+`pipelines.services.validation`, reached through `pipeline_create`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.http import QueryDict
 
-from deployments.sdk_multipart import FormShapeError, rebuild, to_bool, to_number
+from pipelines.sdk_multipart import FormShapeError, rebuild, to_bool, to_number
 from platform_site.bodies import MalformedJson, json_loads
 
 ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")

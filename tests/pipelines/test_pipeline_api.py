@@ -8,9 +8,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from deployments.models import Deployment, Pipeline, PipelineLog, PipelineStatus
-from deployments.services.pipelines import pipeline_build
-from tests.deployments.test_pipeline_build import MAIN, code_tar
+from deployments.models import Deployment
+from pipelines.models import Pipeline, PipelineLog, PipelineStatus
+from pipelines.services.pipelines import pipeline_build
+from tests.pipelines.test_pipeline_build import MAIN, code_tar
 
 URL = "/api/v1/pipelines"
 
@@ -236,7 +237,7 @@ def test_it_refuses_a_tampered_download_url(api_client):
 def test_it_refuses_an_expired_download_url(api_client):
     post(api_client)
     pipeline = Pipeline.objects.get(name="p1")
-    from deployments.services.pipeline_files import pipeline_download_path
+    from pipelines.services.files import pipeline_download_path
 
     path = pipeline_download_path(pipeline=pipeline, now=time.time() - 3600)
 

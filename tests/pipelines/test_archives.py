@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from deployments.archives import ArchiveError, extract_archive, normalise_name
+from pipelines.archives import ArchiveError, extract_archive, normalise_name
 
 
 def make_tar(path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]]) -> Path:

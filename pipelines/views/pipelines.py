@@ -14,22 +14,23 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from deployments.archives import ZIP_MAGIC
-from deployments.build_reason import build_failure_reason
-from deployments.models import DATA_TYPES, Deployment, Pipeline, PipelineStatus
-from deployments.selectors import (
-    pipeline_logs_after,
-)
-from deployments.services.pipeline_files import (
+from deployments.models import Deployment
+from executions.models import Execution
+from metrics.display import pipeline_metrics_context
+from pipelines.archives import ZIP_MAGIC
+from pipelines.build_reason import build_failure_reason
+from pipelines.models import DATA_TYPES, Pipeline, PipelineStatus
+from pipelines.selectors import pipeline_logs_after
+from pipelines.services.files import (
     pipeline_download_check,
     pipeline_download_path,
 )
-from deployments.services.pipeline_local import pipeline_archive_content
-from deployments.services.pipelines import (
+from pipelines.services.local import pipeline_archive_content
+from pipelines.services.pipelines import (
     pipeline_create,
     pipeline_delete,
 )
-from deployments.views.pipeline_forms import (
+from pipelines.views.forms import (
     KINDS,
     PipelineForm,
     Row,
@@ -44,13 +45,11 @@ from deployments.views.pipeline_forms import (
     upload_keep,
     upload_kept,
 )
-from executions.models import Execution
-from metrics.display import pipeline_metrics_context
 from platform_site.errors import ApiError
 from platform_site.http import HtmxHttpRequest
 
-DETAIL = "deployments/pipeline_detail.html"
-CREATE = "deployments/pipeline_create.html"
+DETAIL = "pipelines/pipeline_detail.html"
+CREATE = "pipelines/pipeline_create.html"
 # Service error fields -> the form field the message is shown next to.
 FIELD_FOR = {
     "pipeline_name": "pipeline_name",
@@ -95,7 +94,7 @@ def pipeline_list(request: HtmxHttpRequest) -> HttpResponse:
         .filter(name__icontains=query)
         .order_by("name")
     )
-    template = "deployments/pipeline_list.html"
+    template = "pipelines/pipeline_list.html"
     if request.htmx and not request.htmx.boosted:
         template += "#pipelines"
     return render(request, template, {"pipelines": pipelines, "q": query})
@@ -157,7 +156,7 @@ def pipeline_logs(request: HtmxHttpRequest, name: str) -> HttpResponse:
     """New creation-log lines after the `after` cursor; stops polling once final."""
     pipeline = _get_pipeline(name)
     if not request.htmx:
-        return redirect("deployments:pipeline_detail", name=pipeline.name)
+        return redirect("pipelines:pipeline_detail", name=pipeline.name)
     if pipeline.status != PipelineStatus.CREATION_PENDING:
         # Final: reload once so the status, the full log and the Run form show.
         response = HttpResponseStopPolling()
@@ -192,7 +191,7 @@ def pipeline_delete_view(request: HtmxHttpRequest, name: str) -> HttpResponse:
     deleted = [d["name"] for d in result["deployments"]]
     suffix = f" with its deployments {', '.join(deleted)}" if deleted else ""
     messages.success(request, f"Pipeline {pipeline.name} deleted{suffix}.")
-    return redirect("deployments:pipeline_list")
+    return redirect("pipelines:pipeline_list")
 
 
 @login_required
@@ -327,7 +326,7 @@ def pipeline_create_view(request: HtmxHttpRequest) -> HttpResponse:
         return _create_refused(request, form, upload, status=exc.status)
     upload_forget(form.kept_token, user_id=request.user.pk)
     messages.success(request, f"Pipeline {pipeline.name} created; it is being built.")
-    return redirect("deployments:pipeline_detail", name=pipeline.name)
+    return redirect("pipelines:pipeline_detail", name=pipeline.name)
 
 
 @login_required
@@ -340,6 +339,6 @@ def pipeline_io_row(request: HtmxHttpRequest) -> HttpResponse:
     if kind not in KINDS:
         raise Http404("Unknown row kind.")
     if not request.htmx:
-        return redirect("deployments:pipeline_create")
+        return redirect("pipelines:pipeline_create")
     context = {"kind": kind, "row": Row(row_id=new_row_id()), "data_types": DATA_TYPES}
     return render(request, f"{CREATE}#io-row", context)

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from django.urls import path
 
-from deployments.views import pipelines
+from pipelines.views import pipelines
 
+app_name = "pipelines"
 urlpatterns = [
     path("pipelines/", pipelines.pipeline_list, name="pipeline_list"),
     # Before <name>/: "new" is the form, not a pipeline.

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from deployments.sdk_multipart import FormShapeError, coerce_pipeline_form, rebuild
+from pipelines.sdk_multipart import FormShapeError, coerce_pipeline_form, rebuild
 
 # The fields the official client sends for the example of sdk-protocol.md §2.2.
 CAPTURED = [

@@ -15,8 +15,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from pydantic import model_validator as pydantic_model_validator
 
-from deployments.models import DATA_TYPES, NAME_PATTERN, NAME_RULE
-from deployments.sdk_multipart import to_bool
+from pipelines.models import DATA_TYPES, NAME_PATTERN, NAME_RULE
+from pipelines.sdk_multipart import to_bool
 from platform_site.errors import ValidationFailed
 
 # Names that would shadow a page of the UI (pipelines/new/).

@@ -11,15 +11,15 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import connection
 
-from deployments.models import PipelineArchive, PipelineStatus
-from deployments.services.pipeline_local import (
+from pipelines.models import PipelineArchive, PipelineStatus
+from pipelines.services.local import (
     PRUNE_MIN_AGE_S,
     local_copies_prune,
     local_copy_is,
     pipeline_archive_content,
     pipeline_local_ensure,
 )
-from tests.deployments.test_pipeline_build import MAIN, build, create
+from tests.pipelines.test_pipeline_build import MAIN, build, create
 
 
 def another_machine(settings, tmp_path) -> None:
