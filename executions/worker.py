@@ -1,61 +1,19 @@
-"""Worker-side glue: the sandbox from settings, one ZygotePool per worker process (lazy), closed on shutdown."""
+"""Worker-side glue: one ZygotePool per worker process (lazy), closed on shutdown."""
 
 from __future__ import annotations
 
-import ipaddress
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from urllib.parse import urlsplit
 
 from celery.signals import worker_shutdown, worker_shutting_down
 from django.conf import settings
 
+from pipelines.sandbox import ZYGOTE_ENV, get_sandbox
+
 _pool = None
 _lock = threading.Lock()
-
-# The zygotes start user code: they get the same scrubbed environment as executions.
-ZYGOTE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
-
-
-def get_sandbox():
-    """The sandbox every piece of user code runs in, or None when PLATFORM_SANDBOX=off."""
-    from runtime import sandbox_network
-    from runtime.sandbox import Sandbox
-
-    if not settings.SANDBOX_ENABLED:
-        return None
-    return Sandbox(
-        # egress falls back to none where slirp4netns is missing (said at startup).
-        network=sandbox_network.effective_mode(settings.SANDBOX_NETWORK),
-        forward=platform_port_forward(settings.PUBLIC_URL),
-        max_processes=settings.SANDBOX_MAX_PROCESSES,
-        tmp_mib=settings.SANDBOX_TMP_MIB,
-        uid_base=settings.SANDBOX_UID_BASE,
-    )
-
-
-def platform_port_forward(public_url: str) -> tuple[tuple[str, int], ...]:
-    """The platform's (address, port) that executions must reach when its URL is on the host's loopback.
-
-    Executions call the API at PUBLIC_URL (pipeline metrics); in egress mode
-    the host's loopback is out of their reach but for this one port. Any
-    other URL is reached through egress like any outside address.
-    """
-    parts = urlsplit(public_url)
-    host = parts.hostname or ""
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        return ()
-    if host == "localhost":
-        return (("127.0.0.1", port),)
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return ()
-    return ((host, port),) if loopback else ()
 
 
 def get_pool():

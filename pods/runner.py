@@ -22,7 +22,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from deployments.models import Deployment, DeploymentStatus
-from executions.worker import ZYGOTE_ENV, get_sandbox
+from pipelines.sandbox import ZYGOTE_ENV, get_sandbox
 from platform_site.units import ram_request_mib
 from pods import services
 from pods.models import Pod, PodStatus

@@ -18,9 +18,9 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from executions.worker import get_sandbox
 from pipelines.archives import ArchiveError, extract_archive
 from pipelines.models import Pipeline
+from pipelines.sandbox import get_sandbox
 from pipelines.services.local import (
     local_copy_forget,
     local_copy_mark,

@@ -1,7 +1,7 @@
 """Pipelines: create (store + enqueue the build), build, delete, logs.
 
-Called alike by the API (deployments/api/pipelines.py), the UI
-(deployments/views/pipelines.py) and the Celery task (deployments/tasks.py).
+Called alike by the API (pipelines/api.py), the UI (pipelines/views/) and
+the Celery task (pipelines/tasks.py).
 """
 
 from __future__ import annotations
@@ -19,12 +19,11 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from deployments.models import Deployment
-from deployments.services.deployments import deployment_delete
 from pipelines.models import Pipeline, PipelineLog, PipelineStatus
 from pipelines.services.build import BuildFailed, run_build
 from pipelines.services.local import pipeline_archive_save
 from pipelines.services.validation import pipeline_spec_validate
+from pipelines.signals import pipeline_deleting, pipeline_dependents, responses
 from platform_site import notify
 from platform_site.errors import Conflict, NotFound, TooLarge, ValidationFailed
 from platform_site.health import redis_client
@@ -258,17 +257,15 @@ def pipeline_delete(*, pipeline: Pipeline, force: bool) -> dict:
         locked = Pipeline.objects.select_for_update().filter(pk=pipeline.pk).first()
         if locked is None:
             raise NotFound(f"Pipeline '{pipeline.name}' not found.")
-        deployments = list(
-            Deployment.objects.filter(pipeline=locked).order_by("created_at")
-        )
-        if deployments and not force:
-            names = ", ".join(d.name for d in deployments)
+        dependents = responses(pipeline_dependents, pipeline=locked)
+        if dependents and not force:
             raise Conflict(
-                DELETE_NEEDS_FORCE.format(name=locked.name, deployments=names),
-                data={"deployments": [d.name for d in deployments]},
+                DELETE_NEEDS_FORCE.format(
+                    name=locked.name, deployments=", ".join(dependents)
+                ),
+                data={"deployments": dependents},
             )
-        # Through the deployments service, so their executions' files go too.
-        deleted = [deployment_delete(deployment=d) for d in deployments]
+        deleted = responses(pipeline_deleting, pipeline=locked)
         folder = locked.folder
         locked.delete()
         transaction.on_commit(lambda: shutil.rmtree(folder, ignore_errors=True))

@@ -8,15 +8,12 @@ from xml.sax.saxutils import escape
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, OuterRef, Subquery
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from deployments.models import Deployment
-from executions.models import Execution
-from metrics.display import pipeline_metrics_context
+from pipelines import pages
 from pipelines.archives import ZIP_MAGIC
 from pipelines.build_reason import build_failure_reason
 from pipelines.models import DATA_TYPES, Pipeline, PipelineStatus
@@ -71,7 +68,6 @@ def _get_pipeline(name: str) -> Pipeline:
     return pipeline
 
 
-LATEST_EXECUTIONS = 10
 LATEST = "executions/_latest_executions.html"
 
 
@@ -83,16 +79,8 @@ def pipeline_list(request: HtmxHttpRequest) -> HttpResponse:
     The search box asks this same view for its #pipelines fragment.
     """
     query = request.GET.get("q", "").strip()
-    latest = Execution.objects.filter(pipeline=OuterRef("pk")).order_by("-created_at")
-    pipelines = (
-        Pipeline.objects.annotate(
-            deployment_count=Count("deployments"),
-            last_execution_id=Subquery(latest.values("execution_id")[:1]),
-            last_execution_status=Subquery(latest.values("status")[:1]),
-            last_execution_at=Subquery(latest.values("created_at")[:1]),
-        )
-        .filter(name__icontains=query)
-        .order_by("name")
+    pipelines = pages.list_annotate(
+        Pipeline.objects.filter(name__icontains=query).order_by("name")
     )
     template = "pipelines/pipeline_list.html"
     if request.htmx and not request.htmx.boosted:
@@ -100,34 +88,21 @@ def pipeline_list(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, template, {"pipelines": pipelines, "q": query})
 
 
-def _latest_context(pipeline: Pipeline) -> dict:
-    return {
-        "pipeline": pipeline,
-        "latest_executions": list(pipeline.executions.all()[:LATEST_EXECUTIONS]),
-        "show_deployment": True,
-    }
-
-
 def _detail_context(
-    pipeline: Pipeline,
-    metric: str | None = None,
-    list_metric: str | None = None,
-    **extra,
+    pipeline: Pipeline, request: HttpRequest | None = None, **extra
 ) -> dict:
+    """The pipeline's own parts, and what later apps add (pipelines/pages.py)."""
     lines = list(pipeline.logs.order_by("id"))
     failed = pipeline.status == PipelineStatus.CREATION_FAILED
     return {
-        **pipeline_metrics_context(pipeline, metric, list_metric),
-        **_latest_context(pipeline),
+        "pipeline": pipeline,
+        **pages.detail_context(pipeline, request),
         "failure_reason": build_failure_reason([line.message for line in lines])
         if failed
         else None,
         "lines": lines,
         "cursor": lines[-1].id if lines else 0,
         "pending": pipeline.status == PipelineStatus.CREATION_PENDING,
-        "deployments": list(
-            Deployment.objects.filter(pipeline=pipeline).order_by("name")
-        ),
         **extra,
     }
 
@@ -138,16 +113,9 @@ def pipeline_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
     """The pipeline; with ?fragment=executions, only its live latest executions."""
     pipeline = _get_pipeline(name)
     if request.htmx and request.GET.get("fragment") == "executions":
-        return render(request, LATEST, _latest_context(pipeline))
-    return render(
-        request,
-        DETAIL,
-        _detail_context(
-            pipeline,
-            metric=request.GET.get("metric"),
-            list_metric=request.GET.get("list_metric"),
-        ),
-    )
+        context = pages.detail_context(pipeline, request, only="executions")
+        return render(request, LATEST, {"pipeline": pipeline, **context})
+    return render(request, DETAIL, _detail_context(pipeline, request))
 
 
 @login_required
@@ -185,7 +153,7 @@ def pipeline_delete_view(request: HtmxHttpRequest, name: str) -> HttpResponse:
         result = pipeline_delete(pipeline=pipeline, force=force)
     except ApiError as exc:
         context = _detail_context(
-            pipeline, delete_error=exc.message, offer_force=exc.status == 409
+            pipeline, request, delete_error=exc.message, offer_force=exc.status == 409
         )
         return render(request, DETAIL, context, status=exc.status)
     deleted = [d["name"] for d in result["deployments"]]

@@ -22,7 +22,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from accounts.services import ADMIN_USERNAME, admin_user_ensure
-from executions.worker import get_sandbox
+from pipelines.sandbox import get_sandbox
 from platform_site import embedded_redis
 from platform_site.env import envint, envstr
 from platform_site.health import (
