@@ -1,14 +1,17 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
+from accounts.auth import metrics_allowed
 from accounts.models import SdkToken
 from accounts.services import sdk_token_create, sdk_token_revoke
+from platform_site.errors import error_response
 from platform_site.http import HtmxHttpRequest
+from platform_site.metrics import metrics_text
 
 
 def _tokens_context(request: HtmxHttpRequest, **extra) -> dict:
@@ -49,3 +52,20 @@ def token_revoke(request: HtmxHttpRequest, token_id) -> HttpResponse:
         "accounts/settings.html#tokens" if request.htmx else "accounts/settings.html"
     )
     return render(request, template, _tokens_context(request))
+
+
+@never_cache
+@require_safe
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus exposition (platform_site/metrics.py): operators only (a staff token or PLATFORM_METRICS_TOKEN)."""
+    if not metrics_allowed(request):
+        response = error_response(
+            "Send 'Authorization: Bearer <token>': a staff user's access token "
+            "or PLATFORM_METRICS_TOKEN.",
+            status=401,
+            name="Unauthorized",
+        )
+        response["WWW-Authenticate"] = "Bearer"
+        return response
+    body, content_type = metrics_text()
+    return HttpResponse(body, content_type=content_type)

@@ -9,6 +9,7 @@ near the filesystem. Pure functions: no settings, no filesystem.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 MAX_KEY_LENGTH = 1024
 MAX_SEGMENT_LENGTH = 255  # the filesystem's NAME_MAX: longer names fail with an OSError
@@ -85,3 +86,10 @@ def render_template(
         .replace("{date_time}", date_time)
         .replace("{date}", date)
     )
+
+
+def datastore_path_problem(path: Any, *, output: bool) -> str | None:
+    """The data store's own key rule; output paths may hold {execution_id}, {date}, {date_time}."""
+    if not isinstance(path, str) or not path:
+        return "datastore_path must be a non-empty string"
+    return path_error(path, template=output, field="datastore_path")

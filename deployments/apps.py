@@ -8,8 +8,10 @@ class DeploymentsConfig(AppConfig):
 
     def ready(self) -> None:
         from deployments import receivers
+        from deployments.prometheus import SchedulerLagCollector
         from pipelines import pages
         from pipelines.signals import pipeline_deleting, pipeline_dependents
+        from platform_site.metrics import registry
 
         pipeline_dependents.connect(
             receivers.pipeline_dependents, dispatch_uid="deployments"
@@ -19,3 +21,4 @@ class DeploymentsConfig(AppConfig):
         )
         pages.detail_context_register("deployments", receivers.pipeline_deployments)
         pages.list_annotation_register("deployments", receivers.deployment_count)
+        registry.register(SchedulerLagCollector())

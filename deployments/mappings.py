@@ -23,13 +23,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pipelines.io_rules import (
-    INPUT_SOURCES,
-    OUTPUT_DESTINATIONS,
-    datastore_path_problem,
-    one_key,
-    type_problem,
-)
+from datastore.keys import datastore_path_problem
+from pipelines.io_rules import INPUT_SOURCES, OUTPUT_DESTINATIONS, one_key, type_problem
 from platform_site.errors import ValidationFailed
 
 PERIODIC_UNMAPPED = (

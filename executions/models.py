@@ -6,7 +6,6 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 
-from deployments.models import Deployment
 from pipelines.models import Pipeline
 
 
@@ -48,7 +47,7 @@ class Execution(models.Model):
     )
     pipeline_name = models.CharField(max_length=63)
     deployment = models.ForeignKey(
-        Deployment,
+        "deployments.Deployment",
         null=True,
         blank=True,
         on_delete=models.CASCADE,

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from django.db import connection
-from django.db.models import Count, Q, QuerySet
+from django.db import connection, models
+from django.db.models import Q, QuerySet
 
-from deployments.models import Deployment, DeploymentStatus
 from executions.models import (
     EnvironmentVariable,
     Execution,
@@ -102,7 +100,12 @@ def execution_list(
 def execution_filter_names() -> tuple[list[str], list[str]]:
     """(pipeline names, deployment names) the list's filters offer, sorted."""
     pipelines = sorted(Pipeline.objects.values_list("name", flat=True))
-    deployments = sorted(Deployment.objects.values_list("name", flat=True))
+    # Deployments that have executions (executions never import deployments).
+    deployments = sorted(
+        Execution.objects.exclude(deployment__isnull=True)
+        .values_list("deployment_name", flat=True)
+        .distinct()
+    )
     return pipelines, deployments
 
 
@@ -179,7 +182,9 @@ _WINDOW_COLUMNS = """
 """
 
 
-def deployment_health(deployment: Deployment, *, now: datetime) -> list[HealthFigures]:
+def deployment_health(
+    deployment: models.Model, *, now: datetime
+) -> list[HealthFigures]:
     """Figures of each HEALTH_WINDOWS window ending at `now`, in one query."""
     columns = ",".join(_WINDOW_COLUMNS.format(i=i) for i in range(len(HEALTH_WINDOWS)))
     params: dict = {
@@ -207,59 +212,3 @@ def deployment_health(deployment: Deployment, *, now: datetime) -> list[HealthFi
             )
         )
     return figures
-
-
-@dataclass(frozen=True)
-class Overview:
-    """What the home page shows: running now, recent failures, deployments by state."""
-
-    running: list[Execution]
-    running_count: int
-    failures: list[Execution]
-    failure_count: int
-    deployments_by_state: list[tuple[str, int]]
-    degraded: list[
-        tuple[str, int, int]
-    ]  # (deployment name, failures, finished) last hour
-
-
-OVERVIEW_ROWS = 10
-
-
-def platform_overview(*, now: datetime) -> Overview:
-    """The home page's figures; failures over the last 24 hours, degradation over the last hour."""
-    running = Execution.objects.filter(
-        status__in=(ExecutionStatus.PENDING, ExecutionStatus.RUNNING)
-    ).order_by("-created_at")
-    failures = Execution.objects.filter(
-        status__in=FAILED_STATUSES, created_at__gte=now - timedelta(days=1)
-    ).order_by("-created_at")
-    states = Counter(
-        DeploymentStatus.DISABLED if not enabled else status
-        for status, enabled in Deployment.objects.values_list("status", "is_enabled")
-    )
-    hour = (
-        Execution.objects.filter(
-            created_at__gte=now - timedelta(hours=1),
-            deployment__isnull=False,
-            end_date__isnull=False,
-        )
-        .values("deployment_name")
-        .annotate(
-            finished=Count("pk"),
-            failed=Count("pk", filter=Q(status__in=FAILED_STATUSES)),
-        )
-    )
-    degraded = sorted(
-        (row["deployment_name"], row["failed"], row["finished"])
-        for row in hour
-        if row["failed"] / row["finished"] >= DEGRADED_ERROR_RATE
-    )
-    return Overview(
-        running=list(running[:OVERVIEW_ROWS]),
-        running_count=running.count(),
-        failures=list(failures[:OVERVIEW_ROWS]),
-        failure_count=failures.count(),
-        deployments_by_state=sorted(states.items()),
-        degraded=degraded,
-    )

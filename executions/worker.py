@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from celery.signals import worker_shutdown, worker_shutting_down
+from celery.signals import worker_ready, worker_shutdown, worker_shutting_down
 from django.conf import settings
 
 from pipelines.sandbox import ZYGOTE_ENV, get_sandbox
+from platform_site import health, liveness
 
 _pool = None
 _lock = threading.Lock()
@@ -134,3 +136,20 @@ def lease_beater() -> None:
             time.sleep(LEASE_BEAT_S)
 
     threading.Thread(target=beat, name="worker-lease", daemon=True).start()
+
+
+@worker_ready.connect
+def _start_beating(**kwargs) -> None:
+    """/healthz reports the worker as up while this beats; its runner lease beats too."""
+
+    def loop() -> None:
+        while True:
+            # The broker may be briefly away; keep beating.
+            with contextlib.suppress(Exception):
+                health.beat("worker")
+            time.sleep(5)
+
+    threading.Thread(target=loop, name="worker-heartbeat", daemon=True).start()
+    liveness.touch_forever()
+    stop_watcher()
+    lease_beater()

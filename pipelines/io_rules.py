@@ -13,7 +13,6 @@ import json
 import math
 from typing import Any
 
-from datastore.keys import path_error
 from platform_site.bodies import MalformedJson, json_loads
 
 EXPECTED = {
@@ -135,10 +134,3 @@ def one_key(
     if len(keys) > 1:
         return None, f"has more than one {noun} ({', '.join(keys)}); give exactly one"
     return keys[0], None
-
-
-def datastore_path_problem(path: Any, *, output: bool) -> str | None:
-    """The data store's own key rule; output paths may hold {execution_id}, {date}, {date_time}."""
-    if not isinstance(path, str) or not path:
-        return "datastore_path must be a non-empty string"
-    return path_error(path, template=output, field="datastore_path")

@@ -18,7 +18,6 @@ from django.db import connection
 
 from platform_site.disk import data_dir_free_mib
 from platform_site.roles import node_name, own_roles
-from runtime import cgroups, sandbox_network
 
 HEARTBEAT_KEY = "platform:heartbeat:{part}"
 # One key per part and machine, so /healthz can name who is alive where.
@@ -30,16 +29,6 @@ BEATING_PARTS = ("worker", "scheduler", "sweeper")
 # no low-latency deployment needs no pod host.
 REPORTED_PARTS = (*BEATING_PARTS, "pods")
 
-
-SANDBOX_OFF_WARNING = (
-    "PLATFORM_SANDBOX=off: user code runs unsandboxed, as the worker's own user, "
-    "and can read the platform's secrets. Only for a development machine."
-)
-SANDBOX_HOST_NETWORK_WARNING = (
-    "PLATFORM_SANDBOX_NETWORK=host: user code shares the host's network and "
-    "reaches every service on its loopback (PostgreSQL, Redis, the platform "
-    "itself). Only where each of them requires a password; egress is the default."
-)
 
 _clients: dict[tuple[int, str], redis.Redis] = {}
 _clients_lock = threading.Lock()
@@ -92,42 +81,6 @@ def live_nodes(client: redis.Redis) -> dict[str, list[dict]]:
     return found
 
 
-def sandbox_network_mode() -> str:
-    """The network sandboxes get here (egress falls back to none without its tool)."""
-    return sandbox_network.effective_mode(settings.SANDBOX_NETWORK)
-
-
-def sandbox_network_warnings() -> list[str]:
-    """What startup and /healthz say of the sandbox's network: host mode, or egress unavailable."""
-    if not settings.SANDBOX_ENABLED:
-        return []
-    if settings.SANDBOX_NETWORK == sandbox_network.HOST:
-        return [SANDBOX_HOST_NETWORK_WARNING]
-    if settings.SANDBOX_NETWORK == sandbox_network.EGRESS:
-        problem = sandbox_network.tool_problem()
-        return [problem] if problem else []
-    return []
-
-
-CGROUPS_OFF_WARNING = (
-    "PLATFORM_CGROUPS=off: memory and process limits are per process, and what "
-    "an execution starts with setsid can outlive it."
-)
-
-
-def cgroups_state() -> tuple[str, str | None]:
-    """(what /healthz says of the kernel grouping of user processes, its warning or None)."""
-    if not settings.CGROUPS_ENABLED:
-        return "off", CGROUPS_OFF_WARNING
-    return cgroups.probe(), cgroups.warning()
-
-
-def cgroups_line() -> str:
-    """The startup line on the kernel grouping of user processes (a WARNING where there is none)."""
-    state, warning = cgroups_state()
-    return f"WARNING: {warning}" if warning else state
-
-
 def _check_database() -> str | None:
     try:
         with connection.cursor() as cursor:
@@ -167,27 +120,28 @@ def check_all() -> dict:
         "parts": parts,
         "message": "All parts answer." if not problems else "; ".join(problems),
         "name": "Healthy" if not problems else "Unavailable",
-        "sandbox": "on" if settings.SANDBOX_ENABLED else "off",
         # What this machine's runplatform owns; what is alive anywhere, by host.
         "node": {"host": node_name(), "roles": list(own_roles())},
         "nodes": nodes,
     }
-    # A cgroup per execution and per pod: what makes limits count every
-    # process and kills what an execution left behind.
-    report["cgroups"], cgroups_warning = cgroups_state()
-    if not settings.SANDBOX_ENABLED:
-        report["warnings"] = [SANDBOX_OFF_WARNING]
-    else:
-        report["sandbox_network"] = sandbox_network_mode()
-        if network_warnings := sandbox_network_warnings():
-            report.setdefault("warnings", []).extend(network_warnings)
-    if cgroups_warning:
-        report.setdefault("warnings", []).append(cgroups_warning)
+    for contribute in _reports:
+        contribute(report)
     _add_degradations(report, database_up=db_problem is None)
     return report
 
 
-# Reports of later apps (the pods'), registered in their AppConfig.ready():
+# What later apps add to every report (the sandbox's state and warnings),
+# registered in their AppConfig.ready(): a function that updates the report.
+_reports: list[Callable[[dict], None]] = []
+
+
+def register_report(contribute: Callable[[dict], None]) -> None:
+    """Let `contribute(report)` add its keys (and its "warnings") to every /healthz report."""
+    if contribute not in _reports:
+        _reports.append(contribute)
+
+
+# Checks of later apps (the pods'), registered in their AppConfig.ready():
 # {report key: a function returning a dict with "problems", a list of lines}.
 _checks: dict[str, Callable[[], dict]] = {}
 

@@ -4,7 +4,8 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic.base import RedirectView
 
-from executions.views import overview
+from accounts import views as accounts_views
+from deployments.views import overview
 from platform_site import views
 from platform_site.api import api
 
@@ -15,7 +16,7 @@ urlpatterns = [
     path(
         "favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)
     ),
-    path("metrics", views.metrics, name="metrics"),
+    path("metrics", accounts_views.metrics, name="metrics"),
     path("api/v1/", api.urls),
     path("endpoints/", include("deployments.endpoint_urls")),
     path("accounts/", include("accounts.urls")),

@@ -12,12 +12,12 @@ from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
 
+from datastore.keys import datastore_path_problem
 from executions.models import EnvironmentVariable
 from pipelines.io_rules import (
     EXPECTED,
     INPUT_SOURCES,
     OUTPUT_DESTINATIONS,
-    datastore_path_problem,
     describe,
     one_key,
     parse_text,

@@ -8,8 +8,9 @@ import pytest
 import time_machine
 
 from deployments.models import Deployment
+from deployments.overview import platform_overview
 from executions.models import Execution, ExecutionStatus
-from executions.selectors import deployment_health, platform_overview
+from executions.selectors import deployment_health
 from pipelines.models import Pipeline, PipelineStatus
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -6,13 +6,8 @@ import math
 
 import pytest
 
-from pipelines.io_rules import (
-    INPUT_SOURCES,
-    datastore_path_problem,
-    one_key,
-    parse_text,
-    type_problem,
-)
+from datastore.keys import datastore_path_problem
+from pipelines.io_rules import INPUT_SOURCES, one_key, parse_text, type_problem
 
 
 @pytest.mark.parametrize(

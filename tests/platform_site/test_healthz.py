@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from django.db import OperationalError
 
+from pipelines.sandbox import SANDBOX_OFF_WARNING
 from platform_site import health
 from runtime import cgroups
 
@@ -88,7 +89,7 @@ def test_it_warns_loudly_when_the_sandbox_is_off(client, db, all_beating, settin
     settings.SANDBOX_ENABLED = False
     body = client.get("/healthz").json()
     assert body["sandbox"] == "off"
-    assert body["warnings"] == [health.SANDBOX_OFF_WARNING]
+    assert body["warnings"] == [SANDBOX_OFF_WARNING]
 
 
 def test_it_names_the_live_hosts_of_each_part(client, db, all_beating, monkeypatch):

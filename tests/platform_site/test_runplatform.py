@@ -7,6 +7,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+import pipelines.sandbox
 from platform_site.management.commands import runplatform
 from platform_site.supervisor import Output
 from runtime.sandbox import Sandbox
@@ -76,7 +77,7 @@ def test_it_keeps_the_admin_password_from_every_child(settings):
 
 def test_it_refuses_to_start_without_bubblewrap(settings, monkeypatch):
     monkeypatch.setattr(
-        runplatform, "get_sandbox", lambda: Sandbox(bwrap="no-such-bwrap")
+        pipelines.sandbox, "get_sandbox", lambda: Sandbox(bwrap="no-such-bwrap")
     )
     with pytest.raises(CommandError, match="apt-get install bubblewrap"):
         runplatform.Command()._check_sandbox(Output(io.StringIO()))

@@ -22,15 +22,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from accounts.services import ADMIN_USERNAME, admin_user_ensure
-from pipelines.sandbox import get_sandbox
+from pipelines.sandbox import sandbox_startup_lines
 from platform_site import embedded_redis
 from platform_site.env import envint, envstr
-from platform_site.health import (
-    SANDBOX_OFF_WARNING,
-    cgroups_line,
-    sandbox_network_mode,
-    sandbox_network_warnings,
-)
 from platform_site.processes import BASE_DIR, platform_processes
 from platform_site.roles import ROLES, ROLES_ENV, RolesError, node_name, parse_roles
 from platform_site.signals import child_died
@@ -269,27 +263,12 @@ class Command(BaseCommand):
 
     def _check_sandbox(self, output: Output) -> None:
         """Refuse to start when user code cannot be sandboxed, unless told to run without."""
-        output.line(LAUNCHER, cgroups_line())
-        if not settings.SANDBOX_ENABLED:
-            for _ in range(3):  # hard to miss in a scrolling log
-                output.line(LAUNCHER, f"WARNING: {SANDBOX_OFF_WARNING}")
-            return
-        sandbox = get_sandbox()
         try:
-            sandbox.check()
+            lines = sandbox_startup_lines()
         except SandboxUnavailable as exc:
             raise CommandError(str(exc)) from None
-        for warning in sandbox_network_warnings():
-            for _ in range(3 if sandbox.network == "host" else 1):
-                output.line(LAUNCHER, f"WARNING: {warning}")
-        network = sandbox_network_mode()
-        if sandbox.forward and network == "egress":
-            ports = ", ".join(str(port) for _, port in sandbox.forward)
-            network += f"; the platform's port {ports} forwarded from loopback"
-        output.line(
-            LAUNCHER,
-            f"user code runs in the bubblewrap sandbox ({sandbox.bwrap}; network: {network})",
-        )
+        for line in lines:
+            output.line(LAUNCHER, line)
 
     def _start_redis(self, supervisor: Supervisor, output: Output) -> None:
         socket_path = settings.REDIS_SOCKET

@@ -8,7 +8,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from executions import selectors
+from deployments.overview import platform_overview
+from executions.selectors import DEGRADED_ERROR_RATE
 from platform_site import health
 from platform_site.http import HtmxHttpRequest
 
@@ -18,11 +19,11 @@ from platform_site.http import HtmxHttpRequest
 def home(request: HtmxHttpRequest) -> HttpResponse:
     """The overview; its panel polls this view every 5 s (#overview) while visible."""
     context = {
-        "overview": selectors.platform_overview(now=timezone.now()),
+        "overview": platform_overview(now=timezone.now()),
         "platform": health.check_all(),
-        "degraded_rate": int(selectors.DEGRADED_ERROR_RATE * 100),
+        "degraded_rate": int(DEGRADED_ERROR_RATE * 100),
     }
-    template = "executions/home.html"
+    template = "deployments/home.html"
     if request.htmx and not request.htmx.boosted:
         template += "#overview"
     return render(request, template, context)
