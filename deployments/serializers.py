@@ -1,4 +1,4 @@
-"""The API shapes of deployments (sdk-protocol §4.4): the deployment object and list rows."""
+"""The API shapes of deployments (docs/sdk-protocol.md §4.4): the deployment object and list rows."""
 
 from __future__ import annotations
 

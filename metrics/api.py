@@ -1,4 +1,4 @@
-"""Pipeline metrics on /api/v1 (sdk-protocol §8).
+"""Pipeline metrics on /api/v1 (docs/sdk-protocol.md §8).
 
 Writes come from user code with an execution-scoped token; reads from users
 with their own access token, paged with an exact `total_count` (the client

@@ -1,4 +1,4 @@
-"""Recording metrics from inside an execution (sdk-protocol §8)."""
+"""Recording metrics from inside an execution (docs/sdk-protocol.md §8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Pipeline routes of /api/v1 as the official client drives them (sdk-protocol.md §2)."""
+"""Pipeline routes of /api/v1 as the official client drives them (docs/sdk-protocol.md §2)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ CONTAINER_CONFIG_KEYS = (
 
 
 def pipeline_out(pipeline: Pipeline) -> dict[str, Any]:
-    """The pipeline object of sdk-protocol.md §2.4."""
+    """The pipeline object of docs/sdk-protocol.md §2.4."""
     config = dict.fromkeys(CONTAINER_CONFIG_KEYS)
     config.update(pipeline.container_config or {})
     return {

@@ -86,7 +86,7 @@ def api_error_response(exc: ApiError) -> JsonResponse:
 
 
 def xml_error(code: str, message: str, *, status: int, **extra: str) -> HttpResponse:
-    """The S3-style error the client reads from signed URLs (sdk-protocol §7.6)."""
+    """The S3-style error the client reads from signed URLs (docs/sdk-protocol.md §7.6)."""
     root = ET.Element("Error")
     for tag, text in (("Code", code), ("Message", message), *extra.items()):
         ET.SubElement(root, tag).text = text

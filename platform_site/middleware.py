@@ -24,7 +24,7 @@ from platform_site.errors import (
 logger = logging.getLogger(__name__)
 
 API_PREFIXES = ("/api/", "/endpoints/")
-# Signed data-store URLs answer the client's S3-style XML (sdk-protocol §7.6).
+# Signed data-store URLs answer the client's S3-style XML (docs/sdk-protocol.md §7.6).
 SIGNED_PREFIX = "/data-store/signed/"
 STATUS_NAMES = {
     400: "BadRequest",

@@ -11,7 +11,7 @@ import re
 from datetime import UTC, datetime
 
 RAM_UNITS_MIB = {"KiB": 1 / 1024, "MiB": 1, "GiB": 1024}
-# "512MiB", "1GiB": what the SDK sends as ram_request (sdk-protocol §4).
+# "512MiB", "1GiB": what the SDK sends as ram_request (docs/sdk-protocol.md §4).
 RAM_REQUEST_PATTERN = re.compile(r"^(\d+)(KiB|MiB|GiB)$")
 
 

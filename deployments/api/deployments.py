@@ -1,4 +1,4 @@
-"""Deployment routes of /api/v1 (sdk-protocol §4 and §5.2, §5.5). Thin: services do the work.
+"""Deployment routes of /api/v1 (docs/sdk-protocol.md §4 and §5.2, §5.5). Thin: services do the work.
 
 Bodies are read by hand (json_body) rather than by a schema so that every
 error names its field in `message`, which is what the SDK shows its user.

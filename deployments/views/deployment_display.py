@@ -66,7 +66,7 @@ def endpoint_examples(
     ]
     return {
         "example_json": json.dumps(values),
-        # Multipart fields carry JSON-encoded values (sdk-protocol §5.1).
+        # Multipart fields carry JSON-encoded values (docs/sdk-protocol.md §5.1).
         "example_fields": [(k, json.dumps(v)) for k, v in values.items()],
         "example_files": files,
         "example_python_inputs": "{" + ", ".join(python_items) + "}"

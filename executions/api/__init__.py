@@ -1,4 +1,4 @@
-"""Execution routes of /api/v1 (sdk-protocol §3 and §6)."""
+"""Execution routes of /api/v1 (docs/sdk-protocol.md §3 and §6)."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ router = Router(tags=["executions"])
 
 
 def failed_response(execution: Execution) -> JsonResponse:
-    """The error the SDK raises for a Failed/Error execution (sdk-protocol §3.3)."""
+    """The error the SDK raises for a Failed/Error execution (docs/sdk-protocol.md §3.3)."""
     return error_response(
         f"Execution {execution.execution_id} failed: {execution.status_reason or execution.status}",
         status=500,

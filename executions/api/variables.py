@@ -1,4 +1,4 @@
-"""Platform environment variables (sdk-protocol §6)."""
+"""Platform environment variables (docs/sdk-protocol.md §6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The wire shapes of executions (sdk-protocol §3.5), shared by the API and deployments."""
+"""The wire shapes of executions (docs/sdk-protocol.md §3.5), shared by the API and deployments."""
 
 from __future__ import annotations
 

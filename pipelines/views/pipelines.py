@@ -171,7 +171,7 @@ def pipeline_code(request: HtmxHttpRequest, name: str) -> HttpResponse:
 
 
 def _xml_error(code: str, message: str, status: int) -> HttpResponse:
-    # The official client reads signed-URL errors as XML (sdk-protocol.md §7.6).
+    # The official client reads signed-URL errors as XML (docs/sdk-protocol.md §7.6).
     body = (
         '<?xml version="1.0" encoding="UTF-8"?>'
         f"<Error><Code>{escape(code)}</Code><Message>{escape(message)}</Message></Error>"

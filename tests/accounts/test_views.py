@@ -16,7 +16,7 @@ SETTINGS = "/accounts/settings/"
 CREATE = "/accounts/settings/tokens/"
 LOGIN = "/accounts/login/"
 # Token-authenticated faces, and the self-authorising signed URLs the SDK
-# fetches without any credential (sdk-protocol.md §1.2).
+# fetches without any credential (docs/sdk-protocol.md §1.2).
 PUBLIC_PREFIXES = (
     "accounts/login/",
     "accounts/logout/",

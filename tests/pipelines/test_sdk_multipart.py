@@ -4,7 +4,7 @@ import pytest
 
 from pipelines.sdk_multipart import FormShapeError, coerce_pipeline_form, rebuild
 
-# The fields the official client sends for the example of sdk-protocol.md §2.2.
+# The fields the official client sends for the example of docs/sdk-protocol.md §2.2.
 CAPTURED = [
     ("pipeline_name", "p1"),
     ("function_path", "src/main.py"),
