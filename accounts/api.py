@@ -3,9 +3,9 @@ from __future__ import annotations
 from django.http import HttpRequest
 from ninja import Router, Schema
 
+from accounts.access_tokens import token_exchange_for
 from accounts.services import INVALID_REFRESH_TOKEN, access_token_issue
 from accounts.throttle import refresh_check, refresh_failed
-from metrics.tokens import EXECUTION_TOKEN_PREFIX, execution_access_token_issue
 from platform_site.errors import NotAuthenticated, ValidationFailed
 
 router = Router(tags=["auth"])
@@ -36,9 +36,10 @@ def refresh(request: HttpRequest, payload: RefreshIn):
     if not raw:
         raise ValidationFailed("refresh_token is required.")
     refresh_check(request, raw)
-    if raw.startswith(EXECUTION_TOKEN_PREFIX):
+    exchange = token_exchange_for(raw)
+    if exchange is not None:
         # User code inside an execution: an access token for its metrics only.
-        access_token = execution_access_token_issue(raw=raw)
+        access_token = exchange(raw)
         if access_token is None:
             refresh_failed(request, raw)
             raise NotAuthenticated(INVALID_REFRESH_TOKEN)

@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import time
 from dataclasses import dataclass
 
-import jwt
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.access_tokens import access_token_decode, access_token_encode
 from accounts.models import SdkToken
 from platform_site.errors import NotAuthenticated
 
 TOKEN_PREFIX = "sdk_"
 SHOWN_PREFIX_CHARS = 12  # what lists show and what sign-in throttling counts by
-JWT_ALGORITHM = "HS256"
 INVALID_REFRESH_TOKEN = "Invalid or revoked SDK token."
 INVALID_ACCESS_TOKEN = "Invalid or expired access token: exchange your SDK token again."
 
@@ -73,14 +70,7 @@ def access_token_issue(*, refresh_token: str) -> str:
         raise NotAuthenticated(INVALID_REFRESH_TOKEN)
     with transaction.atomic():
         SdkToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
-    now = int(time.time())
-    claims = {
-        "sub": str(token.user_id),
-        "tid": str(token.id),
-        "iat": now,
-        "exp": now + settings.ACCESS_TOKEN_LIFETIME_S,
-    }
-    return jwt.encode(claims, settings.SECRET_KEY, algorithm=JWT_ALGORITHM)
+    return access_token_encode({"sub": str(token.user_id), "tid": str(token.id)})
 
 
 def access_token_user(access_token: str) -> AbstractBaseUser | None:
@@ -88,14 +78,8 @@ def access_token_user(access_token: str) -> AbstractBaseUser | None:
 
     Revocation is checked on every request so it takes effect at once.
     """
-    try:
-        claims = jwt.decode(
-            access_token,
-            settings.SECRET_KEY,
-            algorithms=[JWT_ALGORITHM],
-            options={"require": ["exp", "iat", "sub", "tid"]},
-        )
-    except jwt.PyJWTError:
+    claims = access_token_decode(access_token, required=("sub", "tid"))
+    if claims is None:
         return None
     token = (
         SdkToken.objects.select_related("user")

@@ -7,6 +7,8 @@ class ExecutionsConfig(AppConfig):
     name = "executions"
 
     def ready(self) -> None:
+        from accounts.access_tokens import token_exchange_register
+        from executions.metrics import tokens
         from executions.prometheus import ExecutionsCollector
         from executions.services.runners import settle_dead_child
         from executions.views import pipeline_sections
@@ -19,3 +21,6 @@ class ExecutionsConfig(AppConfig):
         pages.detail_context_register("metrics", pipeline_sections.pipeline_metrics)
         pages.list_annotation_register("executions", pipeline_sections.last_execution)
         registry.register(ExecutionsCollector())
+        token_exchange_register(
+            tokens.EXECUTION_TOKEN_PREFIX, tokens.execution_access_token_issue
+        )

@@ -241,3 +241,53 @@ class RunnerLease(models.Model):
     name = models.CharField(max_length=200, primary_key=True)  # "<node>:<pid>"
     kind = models.CharField(max_length=20, choices=RunnerKind.choices)
     beat_at = models.DateTimeField(db_index=True)
+
+
+class MetricKind(models.TextChoices):
+    SINGLE = "single"  # one value, replaced by each record_metric_value
+    LIST = "list"  # values appended by each record_list_metric_values
+
+
+class PipelineMetric(models.Model):
+    """A metric an execution recorded through the SDK; deleted with its execution."""
+
+    execution = models.ForeignKey(
+        Execution, on_delete=models.CASCADE, related_name="metrics"
+    )
+    kind = models.CharField(max_length=6, choices=MetricKind.choices)
+    name = models.CharField(max_length=200)
+    value = models.FloatField(null=True, blank=True)  # single
+    values = models.JSONField(default=list, blank=True)  # list
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["execution", "kind", "name"], name="one_metric_per_name"
+            ),
+        ]
+        # Named as when the table was the metrics app's (it moved here with its rows).
+        indexes = [
+            models.Index(
+                fields=["kind", "name", "created_at"],
+                name="metrics_pip_kind_0b8456_idx",
+            )
+        ]
+
+
+class ExecutionReplay(models.Model):
+    """Links a "Run again" execution to the one it repeats."""
+
+    replay = models.OneToOneField(
+        Execution, on_delete=models.CASCADE, related_name="replay_of"
+    )
+    original = models.ForeignKey(
+        Execution,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="replays",
+    )
+    # Kept when the original is deleted, so the page can still name it.
+    original_execution_id = models.CharField(max_length=100)

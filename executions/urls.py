@@ -2,10 +2,18 @@ from __future__ import annotations
 
 from django.urls import path
 
+from executions.replays import views as replays
 from executions.views import executions, runs, variables
 
 app_name = "executions"
 urlpatterns = [
+    # Before executions/<execution_id>/: "compare" is not an execution id.
+    path("executions/compare/", replays.executions_compare, name="compare"),
+    path(
+        "executions/<str:execution_id>/run-again/",
+        replays.execution_run_again,
+        name="run_again",
+    ),
     path("executions/", executions.execution_list, name="execution_list"),
     path(
         "executions/<str:execution_id>/",

@@ -60,10 +60,8 @@ INSTALLED_APPS = [
     "executions",
     "deployments",
     "pods",
-    "metrics",
     "endpoint_access",
     "retention",
-    "replays",
 ]
 
 MIDDLEWARE = [

@@ -22,7 +22,6 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("", include("pipelines.urls")),
     path("", include("deployments.urls")),
-    path("", include("replays.urls")),
     path("", include("executions.urls")),
     path("", include("datastore.urls")),
     path("", include("endpoint_access.urls")),

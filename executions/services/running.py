@@ -28,6 +28,7 @@ from executions.files import (
     execution_file_open,
     execution_file_store,
 )
+from executions.metrics.tokens import execution_sdk_token_issue
 from executions.models import (
     Execution,
     ExecutionIo,
@@ -46,7 +47,6 @@ from executions.services.lifecycle import (
 from executions.services.logs import LogSink
 from executions.services.runners import runner_name
 from executions.services.variables import environment_variables
-from metrics.tokens import execution_sdk_token_issue
 from pipelines.models import PipelineStatus
 from pipelines.services.build import BuildFailed
 from pipelines.services.local import pipeline_local_ensure

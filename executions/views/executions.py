@@ -12,13 +12,13 @@ from django_htmx.http import HttpResponseStopPolling
 
 from executions import selectors, services
 from executions.files import execution_file_name, execution_file_open
+from executions.metrics.display import execution_metrics_context
 from executions.models import Execution, IoDirection
+from executions.replays.views import replay_context
 from executions.views.forms import ExecutionFilterForm
 from executions.views.pages import LOG_PAGE_LINES, display_lines, timeline_segments
-from metrics.display import execution_metrics_context
 from platform_site.errors import NotFound
 from platform_site.http import HtmxHttpRequest
-from replays.views import replay_context
 from retention.views import retention_context
 
 PAGE_SIZE = 50

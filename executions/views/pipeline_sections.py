@@ -10,8 +10,8 @@ from typing import Any
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
 
+from executions.metrics.display import pipeline_metrics_context
 from executions.models import Execution
-from metrics.display import pipeline_metrics_context
 from pipelines.models import Pipeline
 
 LATEST_EXECUTIONS = 10

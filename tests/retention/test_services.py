@@ -7,8 +7,13 @@ from django.utils import timezone
 
 from deployments.services.deployments import deployment_create
 from executions.management.commands.run_sweeper import Command
-from executions.models import Execution, ExecutionStatus, LogLine
-from metrics.models import MetricKind, PipelineMetric
+from executions.models import (
+    Execution,
+    ExecutionStatus,
+    LogLine,
+    MetricKind,
+    PipelineMetric,
+)
 from retention.services import deployment_pin_set, executions_expire
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from metrics.tokens import execution_sdk_token_issue
+from executions.metrics.tokens import execution_sdk_token_issue
 from tests.executions.conftest import make_execution, pipeline  # noqa: F401
 
 

@@ -11,9 +11,9 @@ from django.http import HttpRequest
 from ninja import Router
 from ninja.security import HttpBearer
 
-from metrics import selectors, services
-from metrics.models import MetricKind
-from metrics.tokens import execution_for_access_token, pod_sibling
+from executions.metrics import selectors, services
+from executions.metrics.tokens import execution_for_access_token, pod_sibling
+from executions.models import MetricKind
 from platform_site.errors import Forbidden, ValidationFailed
 from platform_site.http import json_body
 

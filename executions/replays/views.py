@@ -13,9 +13,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from executions import selectors
 from executions.models import Execution
+from executions.replays.compare import execution_compare
+from executions.replays.services import ReplayRefused, execution_replay, replay_original
 from platform_site.errors import NotFound
-from replays.compare import execution_compare
-from replays.services import ReplayRefused, execution_replay, replay_original
 
 PICK_TWO = "Select exactly two executions to compare."
 
@@ -65,4 +65,4 @@ def executions_compare(request: HttpRequest) -> HttpResponse:
         "sections": [("Inputs", result["inputs"]), ("Outputs", result["outputs"])],
         "first_log_difference": result["first_log_difference"],
     }
-    return render(request, "replays/compare.html", context)
+    return render(request, "executions/replays/compare.html", context)

@@ -10,12 +10,11 @@ from django.db import transaction
 
 from datastore.services import datastore_info
 from executions.files import execution_file_name, execution_file_open
-from executions.models import Execution, IoDirection
+from executions.models import Execution, ExecutionReplay, IoDirection
 from executions.services.inputs import ResolvedInput
 from executions.services.lifecycle import execution_create
 from pipelines.models import PipelineStatus
 from platform_site.errors import ApiError, Conflict
-from replays.models import ExecutionReplay
 
 # Input files up to this size are copied in memory, larger ones through a temporary file.
 SPOOL_BYTES = 8 * 1024 * 1024

@@ -2,9 +2,8 @@ from __future__ import annotations
 
 from django.test import Client
 
-from executions.models import Execution
-from replays.models import ExecutionReplay
-from replays.views import PICK_TWO
+from executions.models import Execution, ExecutionReplay
+from executions.replays.views import PICK_TWO
 
 
 def test_run_again_starts_a_copy_and_links_back(alice_client, make_execution):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 
-from metrics.models import MetricKind, PipelineMetric
+from executions.models import MetricKind, PipelineMetric
 
 
 def add(execution, name, **values):

@@ -10,14 +10,9 @@ only while the execution runs.
 
 from __future__ import annotations
 
-import time
-
-import jwt
-from django.conf import settings
 from django.core import signing
 
-from accounts.services import JWT_ALGORITHM
-from deployments.models import DeploymentMode
+from accounts.access_tokens import access_token_decode, access_token_encode
 from executions.models import FINAL_STATUSES, Execution
 
 EXECUTION_TOKEN_PREFIX = "exe_"
@@ -34,7 +29,7 @@ def _running(queryset):
     return queryset.exclude(status__in=FINAL_STATUSES)
 
 
-def execution_access_token_issue(*, raw: str) -> str | None:
+def execution_access_token_issue(raw: str) -> str | None:
     """A short-lived access token for a running execution's token, or None."""
     try:
         execution_pk = signing.Signer(salt=SALT).unsign(
@@ -44,28 +39,13 @@ def execution_access_token_issue(*, raw: str) -> str | None:
         return None
     if not _running(Execution.objects.filter(pk=execution_pk)).exists():
         return None
-    now = int(time.time())
-    claims = {
-        "eid": execution_pk,
-        "scope": SCOPE,
-        "iat": now,
-        "exp": now + settings.ACCESS_TOKEN_LIFETIME_S,
-    }
-    return jwt.encode(claims, settings.SECRET_KEY, algorithm=JWT_ALGORITHM)
+    return access_token_encode({"eid": execution_pk, "scope": SCOPE})
 
 
 def execution_for_access_token(access_token: str) -> Execution | None:
     """The running execution an execution-scoped access token stands for, or None."""
-    try:
-        claims = jwt.decode(
-            access_token,
-            settings.SECRET_KEY,
-            algorithms=[JWT_ALGORITHM],
-            options={"require": ["exp", "iat", "eid", "scope"]},
-        )
-    except jwt.PyJWTError:
-        return None
-    if claims["scope"] != SCOPE:
+    claims = access_token_decode(access_token, required=("eid", "scope"))
+    if claims is None or claims["scope"] != SCOPE:
         return None
     return _running(Execution.objects.filter(pk=claims["eid"])).first()
 
@@ -85,7 +65,8 @@ def pod_sibling(execution: Execution, execution_id: str) -> Execution | None:
         .filter(
             execution_id=execution_id,
             deployment_id=execution.deployment_id,
-            deployment__mode=DeploymentMode.LOW_LATENCY,
+            # DeploymentMode.LOW_LATENCY (deployments come after executions).
+            deployment__mode="low_latency",
         )
         .first()
     )

@@ -9,11 +9,11 @@ from django.http import HttpRequest, JsonResponse
 from ninja import Router
 
 from executions import selectors
+from executions.replays.compare import execution_compare
+from executions.replays.services import execution_replay
 from executions.services import execution_to_api
 from platform_site.errors import ValidationFailed
 from platform_site.http import json_body
-from replays.compare import execution_compare
-from replays.services import execution_replay
 
 router = Router(tags=["replays"])
 

@@ -8,8 +8,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from executions.models import Execution
-from metrics.models import MetricKind, PipelineMetric
+from executions.models import Execution, MetricKind, PipelineMetric
 from pipelines.models import Pipeline
 
 FILTERS = {

@@ -8,8 +8,7 @@ from typing import Any
 
 from django.db import transaction
 
-from executions.models import Execution
-from metrics.models import MetricKind, PipelineMetric
+from executions.models import Execution, MetricKind, PipelineMetric
 from platform_site.errors import ValidationFailed
 
 MAX_LIST_VALUES_PER_CALL = 10_000  # the client's batch size

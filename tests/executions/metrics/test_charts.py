@@ -1,6 +1,12 @@
 from __future__ import annotations
 
-from metrics.charts import HEIGHT, MAX_POINTS, chart_spec, line_chart, steps_spec
+from executions.metrics.charts import (
+    HEIGHT,
+    MAX_POINTS,
+    chart_spec,
+    line_chart,
+    steps_spec,
+)
 
 
 def test_it_draws_nothing_for_no_values():

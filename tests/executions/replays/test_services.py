@@ -5,9 +5,8 @@ import os
 import pytest
 
 from executions.files import execution_file_open
-from executions.models import IoDirection
-from replays.models import ExecutionReplay
-from replays.services import ReplayRefused, execution_replay, replay_original
+from executions.models import ExecutionReplay, IoDirection
+from executions.replays.services import ReplayRefused, execution_replay, replay_original
 
 
 def inputs(execution):

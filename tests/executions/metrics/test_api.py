@@ -4,12 +4,11 @@ from django.test import Client
 
 from deployments.models import Deployment
 from deployments.services.deployments import deployment_create
-from executions.models import Execution, ExecutionStatus
+from executions.api.metrics import OTHER_EXECUTION
+from executions.metrics.services import BAD_NAME
+from executions.metrics.tokens import execution_sdk_token_issue
+from executions.models import Execution, ExecutionStatus, MetricKind, PipelineMetric
 from executions.services import execution_claim, execution_finish
-from metrics.api import OTHER_EXECUTION
-from metrics.models import MetricKind, PipelineMetric
-from metrics.services import BAD_NAME
-from metrics.tokens import execution_sdk_token_issue
 
 
 def put_value(client, execution, name="loss", value=0.3):

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from executions.models import Execution
-from metrics.charts import chart_spec, line_chart, steps_spec
-from metrics.selectors import (
+from executions.metrics.charts import chart_spec, line_chart, steps_spec
+from executions.metrics.selectors import (
     execution_metrics,
     pipeline_list_metric_names,
     pipeline_list_metric_runs,
     pipeline_metric_names,
     pipeline_metric_series,
 )
+from executions.models import Execution
 from pipelines.models import Pipeline
 
 

@@ -3,7 +3,12 @@ from __future__ import annotations
 from django.utils import timezone
 
 from executions.models import IoDirection, LogLine
-from replays.compare import MISSING, execution_compare, first_log_difference, json_diff
+from executions.replays.compare import (
+    MISSING,
+    execution_compare,
+    first_log_difference,
+    json_diff,
+)
 
 
 def test_json_diff_names_each_differing_leaf():
