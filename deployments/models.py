@@ -58,6 +58,10 @@ class Deployment(models.Model):
         max_length=63, unique=True, null=True, blank=True
     )
     endpoint_token_encrypted = models.TextField(null=True, blank=True)
+    # Access: calls per minute (None: no limit); the main token's last use, to
+    # the minute (named tokens, EndpointToken below, keep their own).
+    calls_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    main_token_last_used_at = models.DateTimeField(null=True, blank=True)
 
     # Periodic rule. next_run_at is indexed so the scheduler takes due rows cheaply.
     schedule = models.CharField(max_length=200, null=True, blank=True)
@@ -73,6 +77,10 @@ class Deployment(models.Model):
     inputs_mapping = models.JSONField(default=list)
     outputs_mapping = models.JSONField(default=list)
 
+    # Set: retention never deletes this deployment's executions
+    # (executions/services/retention.py), whatever their age.
+    executions_pinned_at = models.DateTimeField(null=True, blank=True)
+
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
@@ -87,3 +95,32 @@ class Deployment(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class EndpointToken(models.Model):
+    """A named extra token of an endpoint deployment; only its SHA-256 digest is kept.
+
+    The deployment's own token (the one `get_deployment` returns) stays on the
+    deployment; a rotation with a grace period leaves the old one here with an
+    expiry.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    deployment = models.ForeignKey(
+        Deployment, on_delete=models.CASCADE, related_name="extra_tokens"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=8)  # shown in lists
+    digest = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["deployment", "digest"], name="one_endpoint_token_per_digest"
+            ),
+        ]

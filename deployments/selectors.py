@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 
 from django.db.models import Q
 
+from deployments.endpoints.tokens import token_decrypt
 from deployments.models import Deployment, DeploymentMode, ExecutionRule
-from deployments.tokens import token_decrypt
 from executions.models import Execution, LogLine
 from platform_site.errors import NotFound
 from platform_site.units import iso, ram_request_mib
@@ -31,10 +31,9 @@ def deployment_get_or_404(name: str) -> Deployment:
 
 
 def deployment_for_endpoint_path(path: str) -> Deployment | None:
-    """The endpoint deployment served at /endpoints/<path> (one query: pipeline,
-    owner and access limits joined)."""
+    """The endpoint deployment served at /endpoints/<path> (one query: pipeline and owner joined)."""
     return (
-        Deployment.objects.select_related("pipeline", "created_by", "endpoint_limits")
+        Deployment.objects.select_related("pipeline", "created_by")
         .filter(endpoint_url_path=path, execution_rule=ExecutionRule.ENDPOINT)
         .first()
     )

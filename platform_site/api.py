@@ -13,12 +13,10 @@ from accounts.auth import AccessTokenAuth
 from accounts.services import INVALID_ACCESS_TOKEN
 from datastore.api import router as datastore_router
 from deployments.api import router as deployments_router
-from endpoint_access.api import router as endpoint_access_router
 from executions.api import router as executions_router
 from pipelines.api import router as pipelines_router
 from platform_site.bodies import json_request_body
 from platform_site.errors import ApiError, api_error_response, error_response
-from retention.api import router as retention_router
 
 
 class StrictJsonParser(Parser):
@@ -42,8 +40,6 @@ api.add_router("", pipelines_router)
 api.add_router("", deployments_router)
 api.add_router("", executions_router)
 api.add_router("", datastore_router)
-api.add_router("", endpoint_access_router)
-api.add_router("", retention_router)
 
 
 def first_error_message(exc: NinjaValidationError) -> str:

@@ -112,7 +112,7 @@ class ApiJsonErrorsMiddleware:
             return None
         if isinstance(exception, DATABASE_BLIPS):
             # A blip, not a bug: say so, and when to come back. (An endpoint call
-            # that was accepted answers its execution_id instead, see endpoint_views.)
+            # that was accepted answers its execution_id instead, see deployments/endpoints/views.py.)
             logger.warning("Database unavailable on %s: %s", request.path, exception)
             response = error_response(
                 "The database is unavailable. Try again shortly.",

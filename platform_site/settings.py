@@ -60,8 +60,6 @@ INSTALLED_APPS = [
     "executions",
     "deployments",
     "pods",
-    "endpoint_access",
-    "retention",
 ]
 
 MIDDLEWARE = [

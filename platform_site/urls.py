@@ -18,12 +18,10 @@ urlpatterns = [
     ),
     path("metrics", accounts_views.metrics, name="metrics"),
     path("api/v1/", api.urls),
-    path("endpoints/", include("deployments.endpoint_urls")),
+    path("endpoints/", include("deployments.endpoints.urls")),
     path("accounts/", include("accounts.urls")),
     path("", include("pipelines.urls")),
     path("", include("deployments.urls")),
     path("", include("executions.urls")),
     path("", include("datastore.urls")),
-    path("", include("endpoint_access.urls")),
-    path("", include("retention.urls")),
 ]

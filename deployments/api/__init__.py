@@ -1,5 +1,10 @@
 from __future__ import annotations
 
-from deployments.api.deployments import router
+from ninja import Router
 
-__all__ = ["router"]
+from deployments.api import deployments, endpoint_tokens, retention
+
+router = Router()
+router.add_router("", deployments.router)
+router.add_router("", endpoint_tokens.router)
+router.add_router("", retention.router)

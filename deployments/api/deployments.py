@@ -12,7 +12,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Router
 
-from deployments.endpoint_views import trigger_body
+from deployments.endpoints.access import endpoint_token_rotate
+from deployments.endpoints.calls import call_body
 from deployments.models import Deployment, ExecutionRule
 from deployments.selectors import (
     deployment_executions,
@@ -30,7 +31,6 @@ from deployments.services.deployment_triggers import (
 from deployments.services.deployments import (
     deployment_create,
     deployment_delete,
-    deployment_token_rotate,
     deployment_update,
     deployment_wait_ready,
 )
@@ -120,7 +120,7 @@ def generate_new_token(request: HttpRequest, name: str):
     chosen = request.POST.get("endpoint_token") if request.POST else None
     if chosen is None and request.content_type == "application/json":
         chosen = _object_body(request).get("endpoint_token")
-    token = deployment_token_rotate(deployment=deployment, token=chosen or None)
+    token = endpoint_token_rotate(deployment=deployment, token=chosen or None)
     return {"endpoint_token": token}
 
 
@@ -206,7 +206,7 @@ def list_executions(request: HttpRequest, name: str):
 def trigger_execution(request: HttpRequest, name: str):
     """§5.2: trigger with the SDK token; the client then waits on /executions/{id}/outputs."""
     deployment = deployment_get_or_404(name)
-    values, files = trigger_body(request)
+    values, files = call_body(request)
     execution = deployment_trigger(
         deployment=deployment, values=values, files=files, created_by=request.user
     )

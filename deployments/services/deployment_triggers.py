@@ -26,12 +26,14 @@ from platform_site.errors import ApiError, Forbidden, ValidationFailed
 MAX_FILES_PER_CALL = 1
 
 
-def _disabled(deployment: Deployment) -> Forbidden:
-    return Forbidden(
-        f"Deployment '{deployment.name}' is disabled: enable it "
-        "(update_deployment(..., is_enabled=True)) to trigger executions.",
-        name="DeploymentDisabled",
-    )
+def deployment_enabled_check(deployment: Deployment) -> None:
+    """403 DeploymentDisabled: the one check of every trigger (endpoint calls, the API, the scheduler)."""
+    if not deployment.is_enabled:
+        raise Forbidden(
+            f"Deployment '{deployment.name}' is disabled: it accepts no executions "
+            "until it is enabled again (update_deployment(..., is_enabled=True)).",
+            name="DeploymentDisabled",
+        )
 
 
 def _endpoint_inputs(deployment: Deployment) -> dict[str, str]:
@@ -86,8 +88,7 @@ def deployment_trigger(
 
     `token_name` names the endpoint token of a call ("" for other triggers).
     """
-    if not deployment.is_enabled:
-        raise _disabled(deployment)
+    deployment_enabled_check(deployment)
     if not isinstance(values, dict):
         raise ValidationFailed(
             "The body must be a JSON object keyed by endpoint input names."

@@ -16,6 +16,11 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from deployments.endpoints.tokens import (
+    token_encrypt,
+    token_format_error,
+    token_generate,
+)
 from deployments.mappings import mappings_resolve, mappings_update
 from deployments.models import (
     Deployment,
@@ -25,11 +30,6 @@ from deployments.models import (
 )
 from deployments.schedules import schedule_error, schedule_next_run
 from deployments.selectors import deployment_get_or_404, machine_total_ram_mib
-from deployments.tokens import (
-    token_encrypt,
-    token_format_error,
-    token_generate,
-)
 from executions.files import execution_files_delete
 from pipelines.models import NAME_PATTERN, NAME_RULE, Pipeline, PipelineStatus
 from platform_site import notify
@@ -437,27 +437,6 @@ def deployment_delete(*, deployment: Deployment) -> dict:
         Deployment.objects.filter(pk=deployment.pk).delete()
         transaction.on_commit(lambda: execution_files_delete(pks))
     return result
-
-
-# -- tokens ---------------------------------------------------------------------
-
-
-def deployment_token_rotate(*, deployment: Deployment, token: str | None = None) -> str:
-    """Replace the endpoint token; the old one stops working with this commit."""
-    if deployment.execution_rule != ExecutionRule.ENDPOINT:
-        raise ValidationFailed(
-            f"Deployment '{deployment.name}' is not an endpoint deployment: it has no token.",
-            field="deployment_name",
-        )
-    if token is None or token == "":
-        token = token_generate()
-    problem = token_format_error(token)
-    if problem:
-        raise ValidationFailed(problem, field="endpoint_token")
-    with transaction.atomic():
-        deployment.endpoint_token_encrypted = token_encrypt(token)
-        deployment.save(update_fields=["endpoint_token_encrypted", "updated_at"])
-    return token
 
 
 # -- readiness and API objects ----------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -16,6 +17,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from deployments.endpoints.access import MAX_GRACE, endpoint_token_rotate
+from deployments.endpoints.pages import endpoint_access_context, whole_number
 from deployments.forms import TriggerForm
 from deployments.models import Deployment, ExecutionRule
 from deployments.schedules import schedule_describe, schedule_next_runs
@@ -24,15 +27,14 @@ from deployments.services.deployments import (
     deployment_delete as deployment_delete_service,
 )
 from deployments.services.deployments import (
-    deployment_token_rotate,
     deployment_update,
 )
 from deployments.views.deployment_display import endpoint_examples, mapping_rows
-from endpoint_access.views import endpoint_access_context
+from deployments.views.retention import retention_context
 from executions.models import Execution
 from executions.selectors import deployment_health
+from platform_site.errors import ApiError
 from platform_site.http import HtmxHttpRequest, public_url
-from retention.views import retention_context
 
 RECENT_EXECUTIONS = 10
 
@@ -127,11 +129,28 @@ def deployment_toggle(request: HtmxHttpRequest, name: str) -> HttpResponse:
 @login_required
 @require_POST
 def deployment_rotate_token(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    """The page's one rotate form: blank or 0 grace minutes stops the old token at once."""
     deployment = _get_deployment_for_user(request, name)
-    deployment_token_rotate(deployment=deployment)
-    messages.success(
-        request, "New endpoint token generated: the previous one no longer works."
-    )
+    try:
+        minutes = whole_number(
+            request.POST.get("grace_minutes", ""),
+            label="Grace period",
+            low=0,
+            high=int(MAX_GRACE.total_seconds() // 60),
+        )
+        endpoint_token_rotate(
+            deployment=deployment,
+            grace=timedelta(minutes=minutes) if minutes else None,
+        )
+    except (ValueError, ApiError) as exc:
+        messages.error(request, getattr(exc, "message", None) or str(exc))
+    else:
+        messages.success(
+            request,
+            f"New endpoint token generated: the previous one works for {minutes} more minutes."
+            if minutes
+            else "New endpoint token generated: the previous one no longer works.",
+        )
     return _after_action(
         request, reverse("deployments:deployment_detail", args=[deployment.name])
     )

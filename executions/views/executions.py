@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
@@ -19,7 +20,6 @@ from executions.views.forms import ExecutionFilterForm
 from executions.views.pages import LOG_PAGE_LINES, display_lines, timeline_segments
 from platform_site.errors import NotFound
 from platform_site.http import HtmxHttpRequest
-from retention.views import retention_context
 
 PAGE_SIZE = 50
 
@@ -79,7 +79,7 @@ def execution_list(request: HtmxHttpRequest) -> HttpResponse:
         "before": before,
         "query": query.urlencode(),
         "live": not before,
-        **retention_context(),
+        "retention_days": settings.RETENTION_DAYS,
     }
     template = "executions/execution_list.html"
     if request.htmx and not request.htmx.boosted:

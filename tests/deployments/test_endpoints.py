@@ -7,7 +7,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import OperationalError, connection
 from django.test import Client
 
-from deployments import endpoint_views
+from deployments.endpoints import calls as endpoint_calls
+from deployments.endpoints import views as endpoint_views
 from deployments.selectors import deployment_token
 from deployments.services.deployments import (
     deployment_create,
@@ -95,7 +96,7 @@ def test_it_answers_an_unknown_path_as_a_wrong_token(deployment):
         wrong.json()["message"],
         wrong.json()["name"],
     )
-    assert unknown.json()["message"] == endpoint_views.ENDPOINT_REFUSED
+    assert unknown.json()["message"] == endpoint_calls.ENDPOINT_REFUSED
 
 
 def test_it_answers_403_when_disabled(deployment, alice):

@@ -3,19 +3,19 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from deployments.models import Deployment
-from deployments.selectors import deployment_token
-from deployments.services.deployments import (
-    deployment_create,
-    deployment_token_rotate,
-)
-from deployments.tokens import (
+from deployments.endpoints.access import endpoint_token_rotate
+from deployments.endpoints.tokens import (
     TOKEN_RULE,
     token_decrypt,
     token_encrypt,
     token_format_error,
     token_generate,
     token_matches,
+)
+from deployments.models import Deployment
+from deployments.selectors import deployment_token
+from deployments.services.deployments import (
+    deployment_create,
 )
 from platform_site.errors import ValidationFailed
 from tests.deployments.factories import make_pipeline, unique
@@ -91,8 +91,8 @@ def test_it_rotates_the_token(alice):
     )
     old = deployment_token(deployment)
 
-    new = deployment_token_rotate(deployment=deployment)
-    chosen = deployment_token_rotate(deployment=deployment, token="chosen-one-123456")
+    new = endpoint_token_rotate(deployment=deployment)
+    chosen = endpoint_token_rotate(deployment=deployment, token="chosen-one-123456")
 
     assert new != old
     assert (
@@ -101,4 +101,4 @@ def test_it_rotates_the_token(alice):
         == "chosen-one-123456"
     )
     with pytest.raises(ValidationFailed):
-        deployment_token_rotate(deployment=deployment, token="not url safe")
+        endpoint_token_rotate(deployment=deployment, token="not url safe")

@@ -21,6 +21,7 @@ from django.urls import URLResolver, get_resolver
 from accounts.services import access_token_issue, sdk_token_create
 from datastore.services import datastore_save
 from datastore.signing import signed_url
+from deployments.endpoints.access import endpoint_token_create
 from deployments.models import Deployment
 from deployments.selectors import deployment_token
 from deployments.services.deployment_triggers import (
@@ -29,7 +30,6 @@ from deployments.services.deployment_triggers import (
 from deployments.services.deployments import (
     deployment_create,
 )
-from endpoint_access.services import endpoint_token_create
 from executions.models import ExecutionStatus
 from executions.services.lifecycle import execution_claim, execution_finish
 from executions.services.variables import environment_variables_set

@@ -18,11 +18,11 @@ from executions.services import (
     executions_reap_lost,
     executions_requeue_pending,
 )
+from executions.services.retention import RETENTION_BATCH, executions_expire
 from executions.services.runners import runners_settle_silent, runners_silent
 from pipelines.services.pipelines import pipeline_requeue_stale
 from platform_site import health
 from platform_site.loops import LoopCommand
-from retention.services import RETENTION_BATCH, executions_expire
 
 logger = logging.getLogger(__name__)
 
