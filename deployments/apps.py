@@ -8,10 +8,15 @@ class DeploymentsConfig(AppConfig):
 
     def ready(self) -> None:
         from deployments import receivers
+        from deployments.pods import metrics, selectors, services
         from deployments.prometheus import SchedulerLagCollector
+        from executions.routing import route_register
+        from executions.signals import execution_runs_again
         from pipelines import pages
         from pipelines.signals import pipeline_deleting, pipeline_dependents
+        from platform_site import health
         from platform_site.metrics import registry
+        from platform_site.signals import child_died
 
         pipeline_dependents.connect(
             receivers.pipeline_dependents, dispatch_uid="deployments"
@@ -22,3 +27,9 @@ class DeploymentsConfig(AppConfig):
         pages.detail_context_register("deployments", receivers.pipeline_deployments)
         pages.list_annotation_register("deployments", receivers.deployment_count)
         registry.register(SchedulerLagCollector())
+        # The pods: a retried execution goes first, a dead pod host's pods are freed.
+        route_register("pods", services.pod_route)
+        execution_runs_again.connect(services.enqueue_first, dispatch_uid="pods")
+        child_died.connect(services.release_dead_host, dispatch_uid="pods")
+        health.register_check("pods", selectors.pods_health)
+        registry.register(metrics.PodsCollector())

@@ -81,7 +81,7 @@ def deployment_logs(
     ]
     if deployment.mode == "low_latency":
         # Pod starts, restarts and their reasons, what the module printed at import.
-        from pods.selectors import pod_log_lines
+        from deployments.pods.selectors import pod_log_lines
 
         found = sorted(
             found + pod_log_lines(deployment, from_ms=from_ms, to_ms=to_ms),

@@ -71,7 +71,7 @@ def deployment_to_api(deployment: Deployment) -> dict:
         "execution_timeout_s": deployment.execution_timeout_s,
     }
     if deployment.mode == DeploymentMode.LOW_LATENCY:
-        from pods.services import deployment_pods
+        from deployments.pods.services import deployment_pods
 
         # A disabled deployment's pod is being stopped: it is not listed.
         data["pods"] = [

@@ -59,7 +59,6 @@ INSTALLED_APPS = [
     "datastore",
     "executions",
     "deployments",
-    "pods",
 ]
 
 MIDDLEWARE = [

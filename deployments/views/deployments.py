@@ -99,7 +99,7 @@ def deployment_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
         **retention_context(deployment),
     }
     if deployment.mode == "low_latency":
-        from pods.selectors import pods_context
+        from deployments.pods.selectors import pods_context
 
         context.update(pods_context(deployment))
     if deployment.execution_rule == ExecutionRule.ENDPOINT:

@@ -28,6 +28,7 @@ from deployments.forms import (
     TriggerForm,
 )
 from deployments.models import DeploymentMode, ExecutionRule
+from deployments.pods.resources import gpu_count
 from deployments.schedules import schedule_describe
 from deployments.selectors import machine_total_ram_mib, ram_requested_total_mib
 from deployments.services.deployments import (
@@ -39,7 +40,6 @@ from pipelines.models import Pipeline, PipelineStatus
 from platform_site.errors import ApiError, Conflict
 from platform_site.http import HtmxHttpRequest
 from platform_site.units import ram_mib
-from pods.resources import gpu_count
 
 GENERAL, EXECUTION, TRIGGER, MAPPING, REVIEW = (
     "general",

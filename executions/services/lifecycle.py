@@ -29,6 +29,7 @@ from executions.models import (
     IoDirection,
     Trigger,
 )
+from executions.routing import execution_routed
 from executions.services.inputs import (
     ResolvedInput,
     input_values_resolve,
@@ -187,13 +188,8 @@ def executions_save(built: list[BuiltExecution]) -> None:
 
 def _send(executions: list[Execution]) -> None:
     for execution in executions:
-        deployment = execution.deployment
-        if deployment is not None and deployment.mode == "low_latency":
-            # Straight to the deployment's pod host, never through Celery.
-            from pods.services import pod_enqueue
-
-            pod_enqueue(execution_pk=str(execution.pk), deployment_pk=deployment.pk)
-        else:
+        # Low-latency executions go straight to their pod host (executions/routing.py).
+        if not execution_routed(execution):
             execution_enqueue(str(execution.pk))
 
 

@@ -86,7 +86,7 @@ def executions_requeue_pending(
     the broker lost its messages, and any waiting past REQUEUE_AFTER_S.
     """
     now = now or timezone.now()
-    # Low-latency executions are the pod host's to find (pods/runner.py), never Celery's.
+    # Low-latency executions are the pod host's to find (deployments/pods/runner.py), never Celery's.
     waiting = Execution.objects.filter(status=ExecutionStatus.PENDING).exclude(
         deployment__mode="low_latency"
     )

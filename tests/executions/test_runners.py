@@ -9,6 +9,7 @@ import time_machine
 from django.utils import timezone
 
 from deployments.models import Deployment
+from deployments.pods.services import pod_queue_key
 from deployments.services.deployment_triggers import deployment_trigger
 from deployments.services.deployments import deployment_create
 from executions.management.commands.run_sweeper import Command
@@ -22,7 +23,6 @@ from executions.services.runners import (
 )
 from pipelines.models import Pipeline, PipelineStatus
 from platform_site.health import redis_client
-from pods.services import pod_queue_key
 
 
 @pytest.fixture
@@ -199,9 +199,9 @@ def test_the_sweeper_settles_a_runner_only_when_two_looks_see_the_same_beat(
 
 def test_a_dead_child_announced_by_the_supervisor_is_settled_at_once(adder, alice):
     """make run's supervisor sends child_died: the apps settle and free what it held."""
+    from deployments.models import Pod
+    from deployments.pods.services import pods_claim
     from platform_site.signals import child_died
-    from pods.models import Pod
-    from pods.services import pods_claim
 
     parallel = low_latency(adder, alice, "parallel", parallel=True)
     host = runner_name(4242)

@@ -1,4 +1,4 @@
-"""A pod in a cgroup of its own (as pods/runner.py starts it): memory counts its children, nothing outlives it.
+"""A pod in a cgroup of its own (as deployments/pods/runner.py starts it): memory counts its children, nothing outlives it.
 
 Real pod processes through their client, no Django. The cgroup-specific
 assertions skip where this machine cannot make cgroups.

@@ -19,12 +19,18 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from deployments.models import Deployment, DeploymentMode, DeploymentStatus
+from deployments.models import (
+    Deployment,
+    DeploymentMode,
+    DeploymentStatus,
+    Pod,
+    PodLog,
+    PodStatus,
+)
 from executions.models import Execution, ExecutionStatus, RunnerKind
 from executions.services.runners import runner_beat, runner_name
 from platform_site import notify
 from platform_site.health import redis_client
-from pods.models import Pod, PodLog, PodStatus
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +50,15 @@ def pod_enqueue(*, execution_pk: str, deployment_pk, first: bool = False) -> Non
         push(pod_queue_key(deployment_pk), execution_pk)
     except redis.RedisError:
         logger.warning("Could not push execution %s to its pod", execution_pk)
+
+
+def pod_route(execution: Execution) -> bool:
+    """executions/routing.py: a low-latency execution goes to its pod host, never through Celery."""
+    deployment = execution.deployment
+    if deployment is None or deployment.mode != DeploymentMode.LOW_LATENCY:
+        return False
+    pod_enqueue(execution_pk=str(execution.pk), deployment_pk=deployment.pk)
+    return True
 
 
 def pods_claim(*, host: str, limit: int = 10) -> list[Deployment]:

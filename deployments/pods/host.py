@@ -14,14 +14,13 @@ import time
 
 from django.db import DatabaseError, connection
 
-from deployments.models import Deployment, DeploymentMode, DeploymentStatus
+from deployments.models import Deployment, DeploymentMode, DeploymentStatus, Pod
+from deployments.pods import services
+from deployments.pods.resources import GpuSlots, gpu_count
+from deployments.pods.runner import GPUS_BUSY, PodRunner, generation, pod_dir_for
 from executions.models import RunnerKind
 from executions.services.runners import runner_name, runner_retire, runner_settle
 from executions.services.variables import environment_variables_keep
-from pods import services
-from pods.models import Pod
-from pods.resources import GpuSlots, gpu_count
-from pods.runner import GPUS_BUSY, PodRunner, generation, pod_dir_for
 
 logger = logging.getLogger(__name__)
 

@@ -7,16 +7,15 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from deployments.models import Deployment
+from deployments.models import Deployment, Pod, PodLog
+from deployments.pods.host import PodHost
+from deployments.pods.services import pod_queue_key, pods_claim
 from deployments.services.deployment_triggers import deployment_trigger
 from deployments.services.deployments import deployment_create, deployment_update
 from executions.models import Execution
 from executions.services.sweeping import executions_requeue_pending
 from pipelines.models import Pipeline, PipelineStatus
 from platform_site.health import redis_client
-from pods.host import PodHost
-from pods.models import Pod, PodLog
-from pods.services import pod_queue_key, pods_claim
 
 
 @pytest.fixture
@@ -134,7 +133,7 @@ def test_the_api_lists_the_pod(low_latency, api_client):
 @pytest.mark.django_db(transaction=True)
 def test_pods_on_one_machine_never_share_a_gpu(pipeline, alice, monkeypatch):
     # The machine's GPUs are hardware: this test's machine has two.
-    monkeypatch.setattr("pods.host.gpu_count", lambda: 2)
+    monkeypatch.setattr("deployments.pods.host.gpu_count", lambda: 2)
     monkeypatch.setattr("deployments.services.deployments.gpu_count", lambda: 2)
     first, second, third = (
         deployment_create(
@@ -178,7 +177,7 @@ def test_a_redis_error_while_waiting_for_work_gives_the_slot_back(low_latency):
 
     import redis
 
-    from pods.runner import PodRunner
+    from deployments.pods.runner import PodRunner
 
     with socket.socket() as probe:  # a port where no Redis answers
         probe.bind(("127.0.0.1", 0))

@@ -21,12 +21,11 @@ from django.db import close_old_connections
 from django.db.models import F
 from django.utils import timezone
 
-from deployments.models import Deployment, DeploymentStatus
+from deployments.models import Deployment, DeploymentStatus, Pod, PodStatus
+from deployments.pods import services
+from deployments.pods.pod_executions import NOT_STARTED, InFlight, PodExecutions
 from pipelines.sandbox import ZYGOTE_ENV, get_sandbox
 from platform_site.units import ram_request_mib
-from pods import services
-from pods.models import Pod, PodStatus
-from pods.pod_executions import NOT_STARTED, InFlight, PodExecutions
 from runtime import cgroups
 from runtime.collect import DiskWatch
 

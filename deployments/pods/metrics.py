@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from prometheus_client.core import GaugeMetricFamily
 
-from pods.selectors import pods_health
+from deployments.pods.selectors import pods_health
 
 
 class PodsCollector:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from deployments.pods.host import PodHost
 from platform_site.loops import LoopCommand
-from pods.host import PodHost
 
 IDLE_SLEEP_S = 0.5
 

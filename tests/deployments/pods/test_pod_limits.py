@@ -13,9 +13,9 @@ import time
 import pytest
 
 from deployments.models import Deployment
+from deployments.pods.runner import OVER_DISK, OVER_RAM, PodRunner
 from deployments.services.deployments import deployment_create
 from pipelines.models import Pipeline, PipelineStatus
-from pods.runner import OVER_DISK, OVER_RAM, PodRunner
 from runtime import cgroups
 from runtime.pod_client import PodSpec
 from tests.runtime.test_pod import request

@@ -22,6 +22,7 @@ import redis
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
+from deployments.pods import services
 from executions.models import Execution, ExecutionStatus
 from executions.services.lifecycle import (
     execution_claim,
@@ -40,7 +41,6 @@ from executions.services.running import (
 )
 from platform_site.db_retry import DATABASE_BLIPS, db_retry
 from platform_site.health import redis_client
-from pods import services
 from runtime import confined
 
 logger = logging.getLogger(__name__)

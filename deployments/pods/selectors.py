@@ -8,11 +8,10 @@ from django.conf import settings
 from django.db.models import Min
 from django.utils import timezone
 
-from deployments.models import Deployment, DeploymentMode
+from deployments.models import Deployment, DeploymentMode, PodLog
+from deployments.pods.services import deployment_pods
 from executions.models import Execution, ExecutionStatus, RunnerKind, RunnerLease
 from platform_site.units import iso, ram_request_mib
-from pods.models import PodLog
-from pods.services import deployment_pods
 
 RECENT_POD_LINES = 20
 
