@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import jwt
 from django.conf import settings
@@ -20,14 +21,16 @@ JWT_ALGORITHM = "HS256"
 _exchanges: dict[str, Callable[[str], str | None]] = {}
 
 
-def access_token_encode(claims: dict) -> str:
+def access_token_encode(claims: dict[str, Any]) -> str:
     """A signed access token with these claims, valid ACCESS_TOKEN_LIFETIME_S from now."""
     now = int(time.time())
     claims = {**claims, "iat": now, "exp": now + settings.ACCESS_TOKEN_LIFETIME_S}
     return jwt.encode(claims, settings.SECRET_KEY, algorithm=JWT_ALGORITHM)
 
 
-def access_token_decode(access_token: str, *, required: tuple[str, ...]) -> dict | None:
+def access_token_decode(
+    access_token: str, *, required: tuple[str, ...]
+) -> dict[str, Any] | None:
     """The claims of a genuine, unexpired token that has every `required` claim, else None."""
     try:
         return jwt.decode(

@@ -6,7 +6,7 @@ from ninja import Router, Schema
 from accounts.access_tokens import token_exchange_for
 from accounts.services import INVALID_REFRESH_TOKEN, access_token_issue
 from accounts.throttle import refresh_check, refresh_failed
-from platform_site.errors import NotAuthenticated, ValidationFailed
+from platform_site.http.errors import NotAuthenticated, ValidationFailed
 
 router = Router(tags=["auth"])
 
@@ -60,7 +60,7 @@ def users_me(request: HttpRequest):
 def users_get(request: HttpRequest, user_id: str):
     from django.contrib.auth import get_user_model
 
-    from platform_site.errors import NotFound
+    from platform_site.http.errors import NotFound
 
     user = (
         get_user_model().objects.filter(pk=user_id).first()

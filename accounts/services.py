@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts.access_tokens import access_token_decode, access_token_encode
 from accounts.models import SdkToken
-from platform_site.errors import NotAuthenticated
+from platform_site.http.errors import NotAuthenticated
 
 TOKEN_PREFIX = "sdk_"
 SHOWN_PREFIX_CHARS = 12  # what lists show and what sign-in throttling counts by

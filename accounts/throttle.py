@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from accounts.services import SHOWN_PREFIX_CHARS
-from platform_site.errors import ApiError, api_error_response
+from platform_site.http.errors import ApiError, api_error_response
 
 API_PREFIXES = ("/api/", "/endpoints/")
 

@@ -9,9 +9,9 @@ from django.views.decorators.http import require_POST, require_safe
 from accounts.auth import metrics_allowed
 from accounts.models import SdkToken
 from accounts.services import sdk_token_create, sdk_token_revoke
-from platform_site.errors import error_response
-from platform_site.http import HtmxHttpRequest
-from platform_site.metrics import metrics_text
+from platform_site.http.errors import error_response
+from platform_site.http.request import HtmxHttpRequest
+from platform_site.operations.metrics import metrics_text
 
 
 def _tokens_context(request: HtmxHttpRequest, **extra) -> dict:
@@ -57,7 +57,7 @@ def token_revoke(request: HtmxHttpRequest, token_id) -> HttpResponse:
 @never_cache
 @require_safe
 def metrics(request: HttpRequest) -> HttpResponse:
-    """Prometheus exposition (platform_site/metrics.py): operators only (a staff token or PLATFORM_METRICS_TOKEN)."""
+    """Prometheus exposition (platform_site/operations/metrics.py): operators only (a staff token or PLATFORM_METRICS_TOKEN)."""
     if not metrics_allowed(request):
         response = error_response(
             "Send 'Authorization: Bearer <token>': a staff user's access token "

@@ -8,7 +8,7 @@ Redis of a bare `make run`), 20 keep-alive callers send --calls endpoint
 calls to an elastic deployment of a no-op function, each one a fresh
 execution. The baseline is a bare Django view (bench/bare_urls.py)
 computing the same function inline, under the same server (uvicorn through
-platform_site.web), the same settings and middleware, and the same client.
+platform_site.operations.web), the same settings and middleware, and the same client.
 Prints calls/s, p50/p99 and errors of both, and the ratio, then where each
 execution's CPU went (web, worker, its forked zygote and execution
 processes, PostgreSQL, Redis, the load client): the PostgreSQL stack runs on
@@ -35,7 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.figures import percentile  # noqa: E402
-from platform_site.processes import BASE_DIR  # noqa: E402
+from platform_site.operations.processes import BASE_DIR  # noqa: E402
 from tests.e2e.live import (  # noqa: E402
     LivePlatform,
     free_port,
@@ -118,7 +118,7 @@ def bare_server(env: dict[str, str]):
     """The baseline: the same web process, settings with only the bare view."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "platform_site.web", "--port", str(port)],
+        [sys.executable, "-m", "platform_site.operations.web", "--port", str(port)],
         cwd=BASE_DIR,
         env={**env, "DJANGO_SETTINGS_MODULE": "bench.bare_settings"},
         stdout=subprocess.DEVNULL,

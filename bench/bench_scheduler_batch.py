@@ -113,7 +113,7 @@ def main() -> int:
         from django.conf import settings
         from django.core.management import call_command
 
-        from platform_site.health import redis_client
+        from platform_site.clients.redis_client import redis_client
 
         call_command("migrate", interactive=False, verbosity=0)
         pks = setup(count)

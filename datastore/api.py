@@ -11,7 +11,7 @@ from ninja import Form, Router, Schema
 
 from datastore import multipart, services
 from datastore.signing import signed_url
-from platform_site.errors import ValidationFailed
+from platform_site.http.errors import ValidationFailed
 
 router = Router(tags=["data store"])
 

@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 
 from datastore.multipart_staging import md5_reader, staging
 from datastore.services import ObjectInfo, datastore_save, validate_key
-from platform_site.errors import NotFound, ValidationFailed
+from platform_site.http.errors import NotFound, ValidationFailed
 
 UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 MAX_PARTS = 10_000

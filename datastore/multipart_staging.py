@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from datastore.services import COPY_CHUNK, datastore_root
-from platform_site import object_store
-from platform_site.errors import TooLarge
+from platform_site.clients import object_store
+from platform_site.http.errors import TooLarge
 
 STAGING = "~multipart"  # `~` is not a key character: never an object's name
 S3_AREA = "multipart/"

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, BinaryIO
 
 from datastore.keys import key_problem
-from platform_site import object_store
-from platform_site.errors import NotFound
+from platform_site.clients import object_store
+from platform_site.http.errors import NotFound
 
 if TYPE_CHECKING:
     from datastore.services import FolderListing, ObjectInfo, ObjectPage

@@ -28,8 +28,8 @@ from datastore.keys import (
     path_error,
     render_template,
 )
-from platform_site.errors import Conflict, NotFound, TooLarge, ValidationFailed
-from platform_site.object_store import s3_enabled
+from platform_site.clients.object_store import s3_enabled
+from platform_site.http.errors import Conflict, NotFound, TooLarge, ValidationFailed
 
 COPY_CHUNK = 1024 * 1024
 TEMP_PREFIX = (

@@ -12,8 +12,8 @@ from django.views.decorators.csrf import csrf_exempt
 
 from datastore import multipart, services
 from datastore.signing import SignatureRefused, verify_token
-from platform_site.bodies import body_error, content_length
-from platform_site.errors import TooLarge, xml_error, xml_error_for
+from platform_site.http.bodies import body_error, content_length
+from platform_site.http.errors import TooLarge, xml_error, xml_error_for
 
 
 def _signed(method: str, action: str):

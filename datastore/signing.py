@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from django.core import signing
 from django.urls import reverse
 
-from platform_site.http import public_url
+from platform_site.http.request import public_url
 
 SALT = "datastore.signed-url"
 SIGNED_URL_TTL_S = 15 * 60

@@ -13,8 +13,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from datastore import services
-from platform_site.errors import ApiError, NotFound, ValidationFailed
-from platform_site.http import HtmxHttpRequest
+from platform_site.http.errors import ApiError, NotFound, ValidationFailed
+from platform_site.http.request import HtmxHttpRequest
 
 UPLOAD_NO_FILE = "Choose a file to upload."
 

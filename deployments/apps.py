@@ -14,8 +14,8 @@ class DeploymentsConfig(AppConfig):
         from executions.signals import execution_runs_again
         from pipelines import pages
         from pipelines.signals import pipeline_deleting, pipeline_dependents
-        from platform_site import health
-        from platform_site.metrics import registry
+        from platform_site.operations import health
+        from platform_site.operations.metrics import registry
         from platform_site.signals import child_died
 
         pipeline_dependents.connect(

@@ -30,8 +30,8 @@ from deployments.services.deployments import (
 )
 from pipelines.io_rules import parse_text
 from pipelines.models import Pipeline
-from platform_site.errors import ValidationFailed
-from platform_site.units import RAM_UNITS_MIB
+from platform_site.http.errors import ValidationFailed
+from platform_site.http.units import RAM_UNITS_MIB
 
 MODE_HELP = {
     DeploymentMode.ELASTIC: "Stands by when unused and starts a fresh, isolated process for every execution: it spares the environment's resources.",

@@ -25,7 +25,7 @@ from typing import Any
 
 from datastore.keys import datastore_path_problem
 from pipelines.io_rules import INPUT_SOURCES, OUTPUT_DESTINATIONS, one_key, type_problem
-from platform_site.errors import ValidationFailed
+from platform_site.http.errors import ValidationFailed
 
 PERIODIC_UNMAPPED = (
     "Periodic deployments need every input and output mapped explicitly "

@@ -1,6 +1,6 @@
 """The deployments' part of /metrics: how late the oldest due periodic tick is.
 
-Registered on platform_site.metrics' registry in DeploymentsConfig.ready().
+Registered on platform_site.operations.metrics' registry in DeploymentsConfig.ready().
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ from django.db.models import Q
 from deployments.endpoints.tokens import token_decrypt
 from deployments.models import Deployment, DeploymentMode, ExecutionRule
 from executions.models import Execution, LogLine
-from platform_site.errors import NotFound
-from platform_site.units import iso, ram_request_mib
+from platform_site.http.errors import NotFound
+from platform_site.http.units import iso, ram_request_mib
 
 # -- lookups -------------------------------------------------------------------
 

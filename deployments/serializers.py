@@ -7,7 +7,7 @@ from typing import Any
 from deployments.models import Deployment, DeploymentMode, ExecutionRule
 from deployments.schedules import schedule_describe
 from deployments.selectors import deployment_token
-from platform_site.units import iso
+from platform_site.http.units import iso
 
 
 def _input_entry(mapping: dict, spec: dict) -> dict:

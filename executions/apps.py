@@ -13,7 +13,7 @@ class ExecutionsConfig(AppConfig):
         from executions.services.runners import settle_dead_child
         from executions.views import pipeline_sections
         from pipelines import pages
-        from platform_site.metrics import registry
+        from platform_site.operations.metrics import registry
         from platform_site.signals import child_died
 
         child_died.connect(settle_dead_child, dispatch_uid="executions-settle")

@@ -14,7 +14,7 @@ from typing import BinaryIO
 
 from django.conf import settings
 
-from platform_site import object_store
+from platform_site.clients import object_store
 
 S3_MARK = "s3:"
 

@@ -1,6 +1,6 @@
 """The executions' part of /metrics: executions by status and mode, durations, queue depth.
 
-Registered on platform_site.metrics' registry in ExecutionsConfig.ready().
+Registered on platform_site.operations.metrics' registry in ExecutionsConfig.ready().
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from django.db.models.functions import Coalesce
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 
 from executions.models import Execution, ExecutionStatus
-from platform_site.health import redis_client
+from platform_site.clients.redis_client import redis_client
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from executions.models import (
     LogLine,
 )
 from pipelines.models import Pipeline
-from platform_site.errors import NotFound
+from platform_site.http.errors import NotFound
 
 
 def execution_get(execution_id: str) -> Execution:

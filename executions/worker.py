@@ -12,7 +12,7 @@ from celery.signals import worker_ready, worker_shutdown, worker_shutting_down
 from django.conf import settings
 
 from pipelines.sandbox import ZYGOTE_ENV, get_sandbox
-from platform_site import health, liveness
+from platform_site.operations import health, liveness
 
 _pool = None
 _lock = threading.Lock()

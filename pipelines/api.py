@@ -23,10 +23,10 @@ from pipelines.services.pipelines import (
     pipeline_wait,
 )
 from pipelines.services.validation import pipeline_spec_validate
-from platform_site.bodies import content_length
-from platform_site.errors import TooLarge, ValidationFailed
-from platform_site.http import json_body, public_url
-from platform_site.units import iso
+from platform_site.http.bodies import content_length
+from platform_site.http.errors import TooLarge, ValidationFailed
+from platform_site.http.request import json_body, public_url
+from platform_site.http.units import iso
 
 router = Router(tags=["pipelines"])
 

@@ -8,6 +8,6 @@ class PipelinesConfig(AppConfig):
 
     def ready(self) -> None:
         from pipelines.sandbox import sandbox_report
-        from platform_site import health
+        from platform_site.operations import health
 
         health.register_report(sandbox_report)

@@ -13,7 +13,7 @@ import json
 import math
 from typing import Any
 
-from platform_site.bodies import MalformedJson, json_loads
+from platform_site.http.bodies import MalformedJson, json_loads
 
 EXPECTED = {
     "number": "a number",

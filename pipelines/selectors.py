@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pipelines.models import Pipeline, PipelineLog
-from platform_site.errors import NotFound, ValidationFailed
+from platform_site.http.errors import NotFound, ValidationFailed
 
 
 def pipeline_get_or_404(name: str) -> Pipeline:

@@ -15,8 +15,8 @@ from datastore.api import router as datastore_router
 from deployments.api import router as deployments_router
 from executions.api import router as executions_router
 from pipelines.api import router as pipelines_router
-from platform_site.bodies import json_request_body
-from platform_site.errors import ApiError, api_error_response, error_response
+from platform_site.http.bodies import json_request_body
+from platform_site.http.errors import ApiError, api_error_response, error_response
 
 
 class StrictJsonParser(Parser):

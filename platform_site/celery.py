@@ -4,7 +4,7 @@ import os
 
 from celery import Celery
 
-from platform_site import redis_broker
+from platform_site.clients import redis_broker
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "platform_site.settings")
 

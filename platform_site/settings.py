@@ -20,7 +20,7 @@ from platform_site.env import (
     persistent_secret,
     url_host_names,
 )
-from platform_site.proxies import trusted_proxies
+from platform_site.http.proxies import trusted_proxies
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = BASE_DIR / ".platform"
@@ -63,9 +63,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "platform_site.metrics.RequestMetricsMiddleware",
+    "platform_site.operations.metrics.RequestMetricsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "platform_site.middleware.ApiJsonErrorsMiddleware",
+    "platform_site.http.middleware.ApiJsonErrorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -73,7 +73,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "platform_site.middleware.ContentSecurityPolicyMiddleware",
+    "platform_site.http.middleware.ContentSecurityPolicyMiddleware",
     # Last, as django-axes asks: it turns a lockout into accounts.throttle's answer.
     "axes.middleware.AxesMiddleware",
 ]
@@ -160,10 +160,10 @@ AXES_COOLOFF_TIME = timedelta(minutes=envint("PLATFORM_LOGIN_COOLOFF_MINUTES", 1
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_LOCKOUT_CALLABLE = "accounts.throttle.lockout_response"
 AXES_VERBOSE = False  # no banner in every management command's output
-# Forwarded headers count only from these peers (platform_site/proxies.py);
+# Forwarded headers count only from these peers (platform_site/http/proxies.py);
 # axes then reads the address uvicorn settled on, and nothing else.
 PLATFORM_TRUSTED_PROXIES = trusted_proxies(envstr("PLATFORM_TRUSTED_PROXIES", ""))
-AXES_CLIENT_IP_CALLABLE = "platform_site.proxies.client_address"
+AXES_CLIENT_IP_CALLABLE = "platform_site.http.proxies.client_address"
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "accounts:login"
@@ -195,7 +195,7 @@ MAX_REQUEST_BYTES = MAX_UPLOAD_BYTES + 1024 * 1024
 PIPELINES_DIR = DATA_DIR / "pipelines"
 EXECUTIONS_DIR = DATA_DIR / "executions"
 DATASTORE_DIR = DATA_DIR / "datastore"
-# Where the data store and execution files live (platform_site/object_store.py):
+# Where the data store and execution files live (platform_site/clients/object_store.py):
 # "local" (the folders above) or "s3", shared by every machine (README "Several machines").
 STORAGE = envstr("PLATFORM_STORAGE", "local")
 if STORAGE not in ("local", "s3"):
@@ -260,6 +260,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
     # /healthz answers 503 while the platform starts (the launcher waits on it):
     # an answer naming what is not up yet, not a server ERROR to log.
-    "filters": {"healthz": {"()": "platform_site.log_filters.HealthzUnavailable"}},
+    "filters": {
+        "healthz": {"()": "platform_site.operations.log_filters.HealthzUnavailable"}
+    },
     "loggers": {"django.request": {"level": "ERROR", "filters": ["healthz"]}},
 }

@@ -35,8 +35,8 @@ from deployments.services.deployments import (
     deployment_wait_ready,
 )
 from pipelines.models import Pipeline
-from platform_site.errors import NotFound, ValidationFailed
-from platform_site.http import json_body
+from platform_site.http.errors import NotFound, ValidationFailed
+from platform_site.http.request import json_body
 
 router = Router(tags=["deployments"])
 

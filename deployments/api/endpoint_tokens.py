@@ -13,8 +13,8 @@ from ninja import Router
 from deployments.endpoints import access
 from deployments.models import Deployment, EndpointToken
 from deployments.selectors import deployment_get_or_404
-from platform_site.errors import NotFound, ValidationFailed
-from platform_site.http import json_body
+from platform_site.http.errors import NotFound, ValidationFailed
+from platform_site.http.request import json_body
 
 router = Router(tags=["endpoint tokens"])
 

@@ -8,8 +8,8 @@ from ninja import Router
 
 from deployments.selectors import deployment_get_or_404
 from deployments.services.retention import deployment_is_pinned, deployment_pin_set
-from platform_site.errors import ValidationFailed
-from platform_site.http import json_body
+from platform_site.http.errors import ValidationFailed
+from platform_site.http.request import json_body
 
 router = Router(tags=["retention"])
 

@@ -21,7 +21,7 @@ from deployments.endpoints.tokens import (
     token_generate,
 )
 from deployments.models import Deployment, EndpointToken, ExecutionRule
-from platform_site.errors import Conflict, ValidationFailed
+from platform_site.http.errors import Conflict, ValidationFailed
 
 SHOWN_PREFIX_CHARS = 6
 # Last use is written at most this often per token, so a busy endpoint does

@@ -20,8 +20,8 @@ from deployments.endpoints.tokens import token_decrypt, token_matches
 from deployments.models import Deployment
 from deployments.selectors import deployment_for_endpoint_path
 from deployments.services.deployment_triggers import MAX_FILES_PER_CALL
-from platform_site.bodies import MalformedJson, content_length, json_loads
-from platform_site.errors import (
+from platform_site.http.bodies import MalformedJson, content_length, json_loads
+from platform_site.http.errors import (
     ApiError,
     NotAuthenticated,
     TooLarge,

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 
 from deployments.endpoints import access
 from deployments.models import Deployment, EndpointToken, ExecutionRule
-from platform_site.errors import ApiError
+from platform_site.http.errors import ApiError
 
 MAX_EXPIRY_DAYS = 3650
 

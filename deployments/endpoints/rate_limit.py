@@ -12,8 +12,8 @@ import time
 import redis
 
 from deployments.models import Deployment
-from platform_site.errors import ApiError
-from platform_site.health import redis_client
+from platform_site.clients.redis_client import redis_client
+from platform_site.http.errors import ApiError
 
 logger = logging.getLogger(__name__)
 

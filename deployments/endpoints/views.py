@@ -39,11 +39,11 @@ from deployments.services.deployment_triggers import (
 from executions.files import execution_file_name, execution_file_open
 from executions.models import Execution, ExecutionStatus
 from executions.services.lifecycle import execution_wait
-from platform_site.db_retry import DATABASE_BLIPS
-from platform_site.errors import (
+from platform_site.clients.db_retry import DATABASE_BLIPS
+from platform_site.http.errors import (
     NotFound,
 )
-from platform_site.http import public_url
+from platform_site.http.request import public_url
 
 # The SDK follows at most 30 redirects of the results route: hold longer there.
 RESULTS_HOLD_S = 30

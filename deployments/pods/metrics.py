@@ -1,6 +1,6 @@
 """The pods' part of /metrics: each low-latency queue's oldest Pending call, each pod host's lease age.
 
-Registered on platform_site.metrics' registry by pods/apps.py, so the
+Registered on platform_site.operations.metrics' registry by pods/apps.py, so the
 project's core never imports the pods.
 """
 

@@ -32,15 +32,15 @@ from executions.services.lifecycle import (
 )
 from executions.services.logs import LogSink
 from executions.services.runners import execution_attempt_record
-from executions.services.running import (
+from executions.services.staging import (
     UserInputError,
-    _stage_inputs,
-    _store_outputs,
     child_environment,
     execution_to_run,
+    inputs_stage,
+    outputs_store,
 )
-from platform_site.db_retry import DATABASE_BLIPS, db_retry
-from platform_site.health import redis_client
+from platform_site.clients.db_retry import DATABASE_BLIPS, db_retry
+from platform_site.clients.redis_client import redis_client
 from runtime import confined
 
 logger = logging.getLogger(__name__)
@@ -236,7 +236,7 @@ class PodExecutions:
         work_dir = self.pod_dir / "runs" / str(execution.id)
         try:
             try:
-                inputs = _stage_inputs(execution, work_dir)
+                inputs = inputs_stage(execution, work_dir)
                 if self.sandbox is not None and work_dir.exists():
                     self.sandbox.hand_over(str(work_dir), self.key)
             except (UserInputError, confined.Refused) as exc:
@@ -349,7 +349,7 @@ class PodExecutions:
                 timeline=timeline,
             )
             return
-        stored, failure = _store_outputs(
+        stored, failure = outputs_store(
             execution, report.get("outputs") or {}, self.pod_dir
         )
         execution_finish(

@@ -25,7 +25,7 @@ from deployments.models import Deployment, DeploymentStatus, Pod, PodStatus
 from deployments.pods import services
 from deployments.pods.pod_executions import NOT_STARTED, InFlight, PodExecutions
 from pipelines.sandbox import ZYGOTE_ENV, get_sandbox
-from platform_site.units import ram_request_mib
+from platform_site.http.units import ram_request_mib
 from runtime import cgroups
 from runtime.collect import DiskWatch
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from deployments.models import Deployment, DeploymentMode, PodLog
 from deployments.pods.services import deployment_pods
 from executions.models import Execution, ExecutionStatus, RunnerKind, RunnerLease
-from platform_site.units import iso, ram_request_mib
+from platform_site.http.units import iso, ram_request_mib
 
 RECENT_POD_LINES = 20
 

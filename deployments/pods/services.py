@@ -29,8 +29,8 @@ from deployments.models import (
 )
 from executions.models import Execution, ExecutionStatus, RunnerKind
 from executions.services.runners import runner_beat, runner_name
-from platform_site import notify
-from platform_site.health import redis_client
+from platform_site.clients.redis_client import redis_client
+from platform_site.http import notify
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from executions.services.lifecycle import (
     execution_create,
     execution_watching,
 )
-from platform_site.errors import ApiError, Forbidden, ValidationFailed
+from platform_site.http.errors import ApiError, Forbidden, ValidationFailed
 
 MAX_FILES_PER_CALL = 1
 

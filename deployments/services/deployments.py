@@ -33,9 +33,9 @@ from deployments.schedules import schedule_error, schedule_next_run
 from deployments.selectors import deployment_get_or_404, machine_total_ram_mib
 from executions.files import execution_files_delete
 from pipelines.models import NAME_PATTERN, NAME_RULE, Pipeline, PipelineStatus
-from platform_site import notify
-from platform_site.errors import Conflict, ValidationFailed
-from platform_site.units import ram_request_mib
+from platform_site.http import notify
+from platform_site.http.errors import Conflict, ValidationFailed
+from platform_site.http.units import ram_request_mib
 
 ELASTIC_NO_REQUESTS = (
     "{field} is only for low-latency deployments (mode='low_latency'): "

@@ -33,8 +33,8 @@ from deployments.views.deployment_display import endpoint_examples, mapping_rows
 from deployments.views.retention import retention_context
 from executions.models import Execution
 from executions.selectors import deployment_health
-from platform_site.errors import ApiError
-from platform_site.http import HtmxHttpRequest, public_url
+from platform_site.http.errors import ApiError
+from platform_site.http.request import HtmxHttpRequest, public_url
 
 RECENT_EXECUTIONS = 10
 

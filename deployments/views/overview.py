@@ -10,8 +10,8 @@ from django.views.decorators.http import require_GET
 
 from deployments.overview import platform_overview
 from executions.selectors import DEGRADED_ERROR_RATE
-from platform_site import health
-from platform_site.http import HtmxHttpRequest
+from platform_site.http.request import HtmxHttpRequest
+from platform_site.operations import health
 
 
 @login_required

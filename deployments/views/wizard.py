@@ -37,9 +37,9 @@ from deployments.services.deployments import (
 from deployments.views.deployment_display import mapping_rows
 from executions.models import EnvironmentVariable
 from pipelines.models import Pipeline, PipelineStatus
-from platform_site.errors import ApiError, Conflict
-from platform_site.http import HtmxHttpRequest
-from platform_site.units import ram_mib
+from platform_site.http.errors import ApiError, Conflict
+from platform_site.http.request import HtmxHttpRequest
+from platform_site.http.units import ram_mib
 
 GENERAL, EXECUTION, TRIGGER, MAPPING, REVIEW = (
     "general",

@@ -11,8 +11,8 @@ from ninja import Router
 from executions import selectors, services
 from executions.files import execution_file_open
 from executions.models import Execution, ExecutionStatus, IoDirection
-from platform_site.errors import ValidationFailed, error_response
-from platform_site.http import json_body
+from platform_site.http.errors import ValidationFailed, error_response
+from platform_site.http.request import json_body
 
 router = Router(tags=["executions"])
 

@@ -14,8 +14,8 @@ from ninja.security import HttpBearer
 from executions.metrics import selectors, services
 from executions.metrics.tokens import execution_for_access_token, pod_sibling
 from executions.models import MetricKind
-from platform_site.errors import Forbidden, ValidationFailed
-from platform_site.http import json_body
+from platform_site.http.errors import Forbidden, ValidationFailed
+from platform_site.http.request import json_body
 
 router = Router(tags=["metrics"])
 

@@ -12,8 +12,8 @@ from executions import selectors
 from executions.replays.compare import execution_compare
 from executions.replays.services import execution_replay
 from executions.services import execution_to_api
-from platform_site.errors import ValidationFailed
-from platform_site.http import json_body
+from platform_site.http.errors import ValidationFailed
+from platform_site.http.request import json_body
 
 router = Router(tags=["replays"])
 

@@ -9,8 +9,8 @@ from ninja import Router
 
 from executions import selectors, services
 from pipelines.selectors import pipeline_get_or_404
-from platform_site.bodies import json_loads
-from platform_site.errors import ValidationFailed
+from platform_site.http.bodies import json_loads
+from platform_site.http.errors import ValidationFailed
 
 router = Router(tags=["executions"])
 

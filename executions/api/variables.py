@@ -6,8 +6,8 @@ from django.http import HttpRequest
 from ninja import Router
 
 from executions import selectors, services
-from platform_site.errors import ValidationFailed
-from platform_site.http import json_body
+from platform_site.http.errors import ValidationFailed
+from platform_site.http.request import json_body
 
 router = Router(tags=["environment variables"])
 

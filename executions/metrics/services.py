@@ -9,7 +9,7 @@ from typing import Any
 from django.db import transaction
 
 from executions.models import Execution, MetricKind, PipelineMetric
-from platform_site.errors import ValidationFailed
+from platform_site.http.errors import ValidationFailed
 
 MAX_LIST_VALUES_PER_CALL = 10_000  # the client's batch size
 MAX_LIST_VALUES = 1_000_000  # per list metric, so one execution cannot fill the disk

@@ -14,7 +14,7 @@ from executions.models import Execution, ExecutionReplay, IoDirection
 from executions.services.inputs import ResolvedInput
 from executions.services.lifecycle import execution_create
 from pipelines.models import PipelineStatus
-from platform_site.errors import ApiError, Conflict
+from platform_site.http.errors import ApiError, Conflict
 
 # Input files up to this size are copied in memory, larger ones through a temporary file.
 SPOOL_BYTES = 8 * 1024 * 1024

@@ -15,7 +15,7 @@ from executions import selectors
 from executions.models import Execution
 from executions.replays.compare import execution_compare
 from executions.replays.services import ReplayRefused, execution_replay, replay_original
-from platform_site.errors import NotFound
+from platform_site.http.errors import NotFound
 
 PICK_TWO = "Select exactly two executions to compare."
 

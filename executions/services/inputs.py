@@ -23,7 +23,7 @@ from pipelines.io_rules import (
     parse_text,
     type_problem,
 )
-from platform_site.errors import ValidationFailed
+from platform_site.http.errors import ValidationFailed
 
 
 @dataclass

@@ -36,10 +36,10 @@ from executions.services.inputs import (
     outputs_mapping_resolve,
 )
 from pipelines.models import PipelineStatus
-from platform_site import notify
-from platform_site.db_retry import DATABASE_BLIPS, db_retry
-from platform_site.errors import NotFound, ValidationFailed
-from platform_site.units import ram_request_mib
+from platform_site.clients.db_retry import DATABASE_BLIPS, db_retry
+from platform_site.http import notify
+from platform_site.http.errors import NotFound, ValidationFailed
+from platform_site.http.units import ram_request_mib
 
 logger = logging.getLogger(__name__)
 

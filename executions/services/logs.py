@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, transaction
 
 from executions.models import Execution, LogLine, LogStream
-from platform_site.db_retry import DATABASE_BLIPS
+from platform_site.clients.db_retry import DATABASE_BLIPS
 
 logger = logging.getLogger(__name__)
 

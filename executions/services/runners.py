@@ -35,8 +35,8 @@ from executions.models import (
 )
 from executions.services.lifecycle import execution_channel
 from executions.signals import execution_runs_again
-from platform_site import notify
-from platform_site.roles import node_name
+from platform_site.http import notify
+from platform_site.operations.roles import node_name
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from executions.models import Execution, ExecutionIo, IoDirection, LogLine
-from platform_site.units import iso
+from platform_site.http.units import iso
 
 
 def io_to_api(row: ExecutionIo, *, include_value: bool = True) -> dict[str, Any]:

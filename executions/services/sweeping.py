@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from executions.models import Execution, ExecutionStatus
 from executions.services.lifecycle import execution_channel, execution_enqueue
-from platform_site import notify
+from platform_site.http import notify
 
 # A message may wait this long in a healthy queue before it is sent again anyway
 # (a worker killed with a message reserved; Redis keeps it unacked for an hour).

@@ -8,8 +8,8 @@ import threading
 from django.db import transaction
 
 from executions.models import EnvironmentVariable
-from platform_site import notify
-from platform_site.errors import NotFound, ValidationFailed
+from platform_site.http import notify
+from platform_site.http.errors import NotFound, ValidationFailed
 
 VARIABLE_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 VARIABLE_NAME_RULE = "letters, digits and underscores, not starting with a digit"

@@ -18,8 +18,8 @@ from executions.models import Execution, IoDirection
 from executions.replays.views import replay_context
 from executions.views.forms import ExecutionFilterForm
 from executions.views.pages import LOG_PAGE_LINES, display_lines, timeline_segments
-from platform_site.errors import NotFound
-from platform_site.http import HtmxHttpRequest
+from platform_site.http.errors import NotFound
+from platform_site.http.request import HtmxHttpRequest
 
 PAGE_SIZE = 50
 

@@ -11,7 +11,7 @@ from executions.models import ExecutionStatus
 from executions.selectors import ExecutionFilters
 from executions.services import coerce_text
 from pipelines.io_rules import EXPECTED
-from platform_site.errors import ValidationFailed
+from platform_site.http.errors import ValidationFailed
 
 FIELD_PREFIX = "input-"
 

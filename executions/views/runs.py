@@ -11,8 +11,8 @@ from executions import services
 from executions.services.inputs import input_values_problems
 from executions.views.forms import parse_run_form, run_fields
 from pipelines.models import Pipeline
-from platform_site.errors import ValidationFailed
-from platform_site.http import HtmxHttpRequest
+from platform_site.http.errors import ValidationFailed
+from platform_site.http.request import HtmxHttpRequest
 
 
 @login_required

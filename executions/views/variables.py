@@ -11,8 +11,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from executions import selectors, services
 from executions.views.forms import VariableForm
-from platform_site.errors import NotFound, ValidationFailed
-from platform_site.http import HtmxHttpRequest
+from platform_site.http.errors import NotFound, ValidationFailed
+from platform_site.http.request import HtmxHttpRequest
 
 
 @login_required

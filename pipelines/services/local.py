@@ -24,7 +24,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
 from pipelines.models import Pipeline, PipelineArchive, PipelineLog
-from platform_site.roles import node_name
+from platform_site.operations.roles import node_name
 
 logger = logging.getLogger(__name__)
 

@@ -24,9 +24,9 @@ from pipelines.services.build import BuildFailed, run_build
 from pipelines.services.local import pipeline_archive_save
 from pipelines.services.validation import pipeline_spec_validate
 from pipelines.signals import pipeline_deleting, pipeline_dependents, responses
-from platform_site import notify
-from platform_site.errors import Conflict, NotFound, TooLarge, ValidationFailed
-from platform_site.health import redis_client
+from platform_site.clients.redis_client import redis_client
+from platform_site.http import notify
+from platform_site.http.errors import Conflict, NotFound, TooLarge, ValidationFailed
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from pydantic import model_validator as pydantic_model_validator
 
 from pipelines.models import DATA_TYPES, NAME_PATTERN, NAME_RULE
 from pipelines.sdk_multipart import to_bool
-from platform_site.errors import ValidationFailed
+from platform_site.http.errors import ValidationFailed
 
 # Names that would shadow a page of the UI (pipelines/new/).
 RESERVED_PIPELINE_NAMES = ("new",)

@@ -22,7 +22,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.http import QueryDict
 
 from pipelines.sdk_multipart import FormShapeError, rebuild, to_bool, to_number
-from platform_site.bodies import MalformedJson, json_loads
+from platform_site.http.bodies import MalformedJson, json_loads
 
 ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
 ROW_ID = re.compile(r"^r[0-9a-f]{6,16}$")

@@ -42,8 +42,8 @@ from pipelines.views.forms import (
     upload_keep,
     upload_kept,
 )
-from platform_site.errors import ApiError
-from platform_site.http import HtmxHttpRequest
+from platform_site.http.errors import ApiError
+from platform_site.http.request import HtmxHttpRequest
 
 DETAIL = "pipelines/pipeline_detail.html"
 CREATE = "pipelines/pipeline_create.html"

@@ -11,7 +11,7 @@ from accounts.services import (
     sdk_token_lookup,
     sdk_token_revoke,
 )
-from platform_site.errors import NotAuthenticated
+from platform_site.http.errors import NotAuthenticated
 
 
 def test_it_creates_a_token_shown_once_and_stored_as_a_digest(alice):

@@ -11,7 +11,7 @@ from datastore.keys import (
     template_problem,
 )
 from datastore.services import datastore_path_error, validate_key
-from platform_site.errors import ValidationFailed
+from platform_site.http.errors import ValidationFailed
 
 # RELIABILITY X2: encodings that bypassed deny-lists elsewhere.
 TRAVERSAL_CORPUS = [

@@ -17,7 +17,7 @@ from datastore.multipart import (
     datastore_multipart_start,
 )
 from datastore.services import datastore_info, datastore_open
-from platform_site.errors import NotFound, TooLarge, ValidationFailed
+from platform_site.http.errors import NotFound, TooLarge, ValidationFailed
 
 CHUNK = 4
 

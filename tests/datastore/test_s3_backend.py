@@ -17,7 +17,7 @@ from datastore.services import (
     datastore_save,
     datastore_store_output,
 )
-from platform_site.errors import NotFound, TooLarge, ValidationFailed
+from platform_site.http.errors import NotFound, TooLarge, ValidationFailed
 
 
 @pytest.fixture(autouse=True)

@@ -16,7 +16,7 @@ from datastore.services import (
     datastore_save,
     datastore_store_output,
 )
-from platform_site.errors import Conflict, NotFound, TooLarge, ValidationFailed
+from platform_site.http.errors import Conflict, NotFound, TooLarge, ValidationFailed
 
 
 def save(path: str, data: bytes = b"x") -> None:

@@ -8,7 +8,7 @@ from django.test import Client
 
 from datastore.services import datastore_info, datastore_save
 from datastore.views import UPLOAD_NO_FILE
-from platform_site.errors import NotFound
+from platform_site.http.errors import NotFound
 
 BROWSE = "/data-store/"
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 from deployments.models import Deployment
 from executions.models import Execution, LogLine
 from pipelines.models import PipelineStatus
-from platform_site.units import iso
+from platform_site.http.units import iso
 from tests.deployments.factories import make_pipeline, unique
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import pytest
 
 from deployments.mappings import mappings_resolve, mappings_update, sources_for
-from platform_site.errors import ValidationFailed
+from platform_site.http.errors import ValidationFailed
 
 PIPELINE = SimpleNamespace(
     name="calc",

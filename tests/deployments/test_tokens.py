@@ -17,7 +17,7 @@ from deployments.selectors import deployment_token
 from deployments.services.deployments import (
     deployment_create,
 )
-from platform_site.errors import ValidationFailed
+from platform_site.http.errors import ValidationFailed
 from tests.deployments.factories import make_pipeline, unique
 
 

@@ -21,7 +21,7 @@ import psycopg
 import redis
 from craft_ai_sdk import CraftAiSdk
 
-from platform_site.processes import BASE_DIR, platform_processes
+from platform_site.operations.processes import BASE_DIR, platform_processes
 
 ARTIFACTS = BASE_DIR / "test-artifacts"
 

@@ -51,7 +51,7 @@ def log_messages(sdk, name: str) -> list[str]:
 
 def pipeline_folder(live_platform, name: str) -> Path:
     [(pipeline_id,)] = live_platform.sql(
-        "SELECT id FROM deployments_pipeline WHERE name = %s", name
+        "SELECT id FROM pipelines_pipeline WHERE name = %s", name
     )
     return live_platform.data_dir / "pipelines" / str(pipeline_id)
 

@@ -18,7 +18,7 @@ import pytest
 import requests
 from craft_ai_sdk.io import Input, Output
 
-from platform_site.processes import BASE_DIR, platform_processes
+from platform_site.operations.processes import BASE_DIR, platform_processes
 from tests.e2e.test_low_latency_sdk import unique
 
 pytestmark = pytest.mark.e2e

@@ -125,7 +125,7 @@ def test_a_hostile_pipeline_reaches_nothing_of_the_platform(production, tmp_path
     other = create_pipeline(sdk, tmp_path, "ok", code=HOSTILE, **IO)
     name = create_pipeline(sdk, tmp_path, "probe", code=HOSTILE, **IO)
     [(other_id,)] = platform.sql(
-        "SELECT id FROM deployments_pipeline WHERE name = %s", other
+        "SELECT id FROM pipelines_pipeline WHERE name = %s", other
     )
     targets = {
         "secret_key": str(platform.data_dir / "secret_key"),

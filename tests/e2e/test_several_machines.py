@@ -30,7 +30,7 @@ import requests
 from craft_ai_sdk import CraftAiSdk, Input, InputSource, Output, OutputDestination
 from craft_ai_sdk.exceptions import SdkException
 
-from platform_site.processes import BASE_DIR
+from platform_site.operations.processes import BASE_DIR
 from tests.e2e.live import (
     ARTIFACTS,
     admin_dsn,

@@ -166,7 +166,7 @@ def test_it_filters_logs_by_window_and_limit(api_client, make_execution):
 
 def test_it_deletes_an_execution(api_client, make_execution):
     execution = make_execution()
-    with mock.patch("platform_site.notify.publish"):
+    with mock.patch("platform_site.http.notify.publish"):
         response = api_client.delete(f"/api/v1/executions/{execution.execution_id}")
     assert response.json() == {"execution_id": execution.execution_id}
     assert not Execution.objects.exists()

@@ -7,7 +7,7 @@ from executions.models import EnvironmentVariable
 from executions.services import coerce_text, input_values_resolve
 from executions.services.inputs import outputs_mapping_resolve
 from pipelines.models import Pipeline
-from platform_site.errors import ValidationFailed
+from platform_site.http.errors import ValidationFailed
 
 
 def resolve(pipeline, given=None, files=None, mapping=None, source="run"):

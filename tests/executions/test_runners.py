@@ -22,7 +22,7 @@ from executions.services.runners import (
     runners_settle_silent,
 )
 from pipelines.models import Pipeline, PipelineStatus
-from platform_site.health import redis_client
+from platform_site.clients.redis_client import redis_client
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from executions.services import (
     execution_run,
 )
 from executions.services.sweeping import BROKER_EPOCH_KEY
-from platform_site.health import redis_client
+from platform_site.clients.redis_client import redis_client
 
 
 def test_it_reaps_a_running_execution_without_heartbeat(make_execution, settings):

@@ -15,7 +15,7 @@ from django.db import connection
 from django.utils import timezone
 
 from executions.models import Execution, ExecutionStatus
-from platform_site.processes import BASE_DIR
+from platform_site.operations.processes import BASE_DIR
 
 LOST = 40
 REAP_AT = """

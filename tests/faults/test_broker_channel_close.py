@@ -15,7 +15,7 @@ import pytest
 from kombu import Connection, Exchange, Queue
 from kombu.transport import redis as kombu_redis
 
-from platform_site.redis_broker import RedisTransport
+from platform_site.clients.redis_broker import RedisTransport
 from tests.faults.services import drop_redis, start_redis
 
 
@@ -61,7 +61,7 @@ def collect_then_close(conn: Connection, server) -> None:
 def test_kombus_own_transport_raises_attribute_error(redis_server):
     """The upstream bug the platform's transport works around (kombu 5.7).
 
-    Fails once kombu fixes it: then platform_site/redis_broker.py can go.
+    Fails once kombu fixes it: then platform_site/clients/redis_broker.py can go.
     """
     conn = connection_lost_mid_brpop(redis_server.url, transport=kombu_redis.Transport)
     assert type(conn.default_channel) is kombu_redis.Channel

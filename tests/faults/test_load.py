@@ -8,7 +8,7 @@ import time
 import pytest
 from django.conf import settings
 
-from platform_site.processes import platform_processes
+from platform_site.operations.processes import platform_processes
 from tests.faults.drill import Outcome, burst, drill_stack
 
 pytestmark = pytest.mark.e2e

@@ -15,7 +15,7 @@ import requests
 from craft_ai_sdk import Input, Output
 
 from executions.worker import WORKER_STOPPED_REASON
-from platform_site.processes import BASE_DIR
+from platform_site.operations.processes import BASE_DIR
 from tests.e2e.live import LivePlatform, free_port
 from tests.faults.drill import Drill, Outcome, burst, wait_until
 from tests.faults.services import drop_cluster, drop_redis, start_cluster, start_redis

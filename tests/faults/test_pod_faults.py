@@ -396,7 +396,7 @@ def test_a_pipeline_filling_the_data_dirs_disk(tmp_path):
             recovered_at = time.monotonic()
             sdk.update_deployment("filler-ll", is_enabled=False)
             assert wait_until(  # its pod host stopped the pod
-                lambda: not drill.platform.sql("SELECT 1 FROM pods_pod"),
+                lambda: not drill.platform.sql("SELECT 1 FROM deployments_pod"),
                 within_s=30,
             )
             sdk.update_deployment("filler-ll", is_enabled=True)

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 from craft_ai_sdk import InputSource, OutputDestination
 
-from platform_site.processes import BASE_DIR, platform_processes
+from platform_site.operations.processes import BASE_DIR, platform_processes
 from tests.faults.drill import Drill, drill_stack, wait_until
 
 pytestmark = pytest.mark.e2e

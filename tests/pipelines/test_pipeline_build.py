@@ -16,7 +16,7 @@ from pipelines.services.pipelines import (
     pipeline_requeue_stale,
 )
 from pipelines.tasks import pipeline_build_task
-from platform_site.health import redis_client
+from platform_site.clients.redis_client import redis_client
 
 MAIN = "def f(a, b=2):\n    return {'s': a + b}\n"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from platform_site import embedded_redis
+from platform_site.operations import embedded_redis
 
 
 @pytest.fixture(scope="session")

@@ -4,8 +4,13 @@ import pytest
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http.multipartparser import MultiPartParserError
 
-from platform_site.bodies import MAX_JSON_DEPTH, MalformedJson, body_error, json_loads
-from platform_site.errors import TooLarge
+from platform_site.http.bodies import (
+    MAX_JSON_DEPTH,
+    MalformedJson,
+    body_error,
+    json_loads,
+)
+from platform_site.http.errors import TooLarge
 
 
 def test_it_reads_strict_json():

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from platform_site.asgi import django_application
-from platform_site.body_limit import BodyLimit
+from platform_site.http.body_limit import BodyLimit
 
 LIMIT = 1000
 

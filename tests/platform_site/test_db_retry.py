@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.db import IntegrityError, OperationalError, transaction
 
-from platform_site.db_retry import db_retry
+from platform_site.clients.db_retry import db_retry
 
 # Outside a test transaction: inside one nothing may be retried (the last test).
 pytestmark = pytest.mark.django_db(transaction=True)

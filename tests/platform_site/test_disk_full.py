@@ -15,7 +15,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from platform_site.disk import data_dir_free_mib, disk_full_error
+from platform_site.http.disk import data_dir_free_mib, disk_full_error
 from tests.pipelines.test_pipeline_api import form
 
 BIG = os.urandom(2 * 1024 * 1024)  # incompressible, twice the disk

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from platform_site import embedded_redis
-from platform_site.embedded_redis import EmbeddedRedisError
+from platform_site.operations import embedded_redis
+from platform_site.operations.embedded_redis import EmbeddedRedisError
 
 
 def test_it_listens_only_on_a_private_socket_without_persistence(tmp_path):

@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from platform_site.env import envurl, local_url, persistent_secret, url_host_names
-from platform_site.processes import BASE_DIR
+from platform_site.operations.processes import BASE_DIR
 
 
 def test_it_defaults_the_public_url_to_what_make_run_prints():

@@ -13,8 +13,8 @@ import pytest
 from django.test import RequestFactory
 
 from platform_site.env import data_dir_prepare
-from platform_site.log_filters import HealthzUnavailable
 from platform_site.management.commands import runplatform
+from platform_site.operations.log_filters import HealthzUnavailable
 from tests.platform_site.test_runplatform_live import launcher, wait_healthy  # noqa: F401
 
 BASE_DIR = Path(__file__).resolve().parents[2]

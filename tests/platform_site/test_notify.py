@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import uuid
 
-from platform_site import notify
+from platform_site.http import notify
 
 
 def test_a_message_sent_before_the_hold_still_ends_it_without_an_early_look():

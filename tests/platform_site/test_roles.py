@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from platform_site.processes import platform_processes
-from platform_site.roles import ROLES, RolesError, parse_roles
+from platform_site.operations.processes import platform_processes
+from platform_site.operations.roles import ROLES, RolesError, parse_roles
 
 
 def test_it_means_every_role_when_none_is_named():

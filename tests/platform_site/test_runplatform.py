@@ -9,7 +9,7 @@ from django.core.management.base import CommandError
 
 import pipelines.sandbox
 from platform_site.management.commands import runplatform
-from platform_site.supervisor import Output
+from platform_site.operations.supervisor import Output
 from runtime.sandbox import Sandbox
 
 

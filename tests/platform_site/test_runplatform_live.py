@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from craft_ai_sdk import CraftAiSdk, Output
 
-from platform_site.processes import BASE_DIR
+from platform_site.operations.processes import BASE_DIR
 from tests.e2e.live import free_port
 
 pytestmark = pytest.mark.e2e

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from platform_site import supervisor as sv
-from platform_site.supervisor import Output, Supervisor
+from platform_site.operations import supervisor as sv
+from platform_site.operations.supervisor import Output, Supervisor
 
 
 class FakeClock:

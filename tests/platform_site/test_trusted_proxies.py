@@ -1,7 +1,7 @@
 """Forwarded headers count only from PLATFORM_TRUSTED_PROXIES, through the real web server.
 
 uvicorn reads X-Forwarded-For before Django does, so the lock-out is tried
-against `python -m platform_site.web` over HTTP, the way an attacker on the
+against `python -m platform_site.operations.web` over HTTP, the way an attacker on the
 machine (or in a sandbox with the host's network) would.
 """
 
@@ -22,7 +22,7 @@ import psycopg
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from platform_site.proxies import trusted_proxies, uvicorn_proxy_options
+from platform_site.http.proxies import trusted_proxies, uvicorn_proxy_options
 from tests.e2e.live import LivePlatform, admin_dsn, free_port
 
 LOGIN = "/accounts/login/"

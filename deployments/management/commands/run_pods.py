@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from deployments.pods.host import PodHost
-from platform_site.loops import LoopCommand
+from platform_site.operations.loops import LoopCommand
 
 IDLE_SLEEP_S = 0.5
 

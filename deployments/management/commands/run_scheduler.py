@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from deployments.scheduler import MAX_SLEEP_S, scheduler_step, seconds_until_next_tick
-from platform_site.loops import LoopCommand
+from platform_site.operations.loops import LoopCommand
 
 
 class Command(LoopCommand):

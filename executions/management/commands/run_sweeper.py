@@ -21,8 +21,8 @@ from executions.services import (
 from executions.services.retention import RETENTION_BATCH, executions_expire
 from executions.services.runners import runners_settle_silent, runners_silent
 from pipelines.services.pipelines import pipeline_requeue_stale
-from platform_site import health
-from platform_site.loops import LoopCommand
+from platform_site.clients.redis_client import redis_client
+from platform_site.operations.loops import LoopCommand
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class Command(LoopCommand):
 
     def requeue_step(self) -> bool:
         try:
-            lost = broker_lost_messages(health.redis_client())
+            lost = broker_lost_messages(redis_client())
         except RedisError:
             return False  # nothing can be re-sent before the broker is back
         if lost:

@@ -1,7 +1,7 @@
 """`make run`: migrate, create `admin`, start Redis (if embedded), web, worker, scheduler, sweeper.
 
 Runs in the foreground and supervises its children (policy in
-platform_site/supervisor.py and the README). SIGINT/SIGTERM stop everything.
+platform_site/operations/supervisor.py and the README). SIGINT/SIGTERM stop everything.
 """
 
 from __future__ import annotations
@@ -23,12 +23,18 @@ from django.db import connection
 
 from accounts.services import ADMIN_USERNAME, admin_user_ensure
 from pipelines.sandbox import sandbox_startup_lines
-from platform_site import embedded_redis
 from platform_site.env import envint, envstr
-from platform_site.processes import BASE_DIR, platform_processes
-from platform_site.roles import ROLES, ROLES_ENV, RolesError, node_name, parse_roles
+from platform_site.operations import embedded_redis
+from platform_site.operations.processes import BASE_DIR, platform_processes
+from platform_site.operations.roles import (
+    ROLES,
+    ROLES_ENV,
+    RolesError,
+    node_name,
+    parse_roles,
+)
+from platform_site.operations.supervisor import Output, Supervisor
 from platform_site.signals import child_died
-from platform_site.supervisor import Output, Supervisor
 from runtime.sandbox import SandboxUnavailable
 
 READY_TIMEOUT_S = 180.0

@@ -12,7 +12,7 @@ from deployments.endpoints.access import (
     endpoint_token_rotate,
 )
 from deployments.selectors import deployment_token
-from platform_site.errors import Conflict, ValidationFailed
+from platform_site.http.errors import Conflict, ValidationFailed
 from tests.deployments.endpoints.conftest import call, make_deployment
 
 

@@ -15,7 +15,7 @@ from deployments.services.deployments import deployment_create, deployment_updat
 from executions.models import Execution
 from executions.services.sweeping import executions_requeue_pending
 from pipelines.models import Pipeline, PipelineStatus
-from platform_site.health import redis_client
+from platform_site.clients.redis_client import redis_client
 
 
 @pytest.fixture

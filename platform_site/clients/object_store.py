@@ -9,8 +9,6 @@ never from our settings, and never given to user code.
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,12 +18,10 @@ from typing import BinaryIO
 from botocore.exceptions import ClientError
 from django.conf import settings
 
-from platform_site.errors import TooLarge
+from platform_site.clients.per_process import per_process
+from platform_site.http.errors import TooLarge
 
 MISSING_CODES = ("404", "NoSuchKey", "NotFound")
-
-_clients: dict[tuple[int, str], object] = {}
-_clients_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -40,29 +36,25 @@ def s3_enabled() -> bool:
 
 
 def client():
-    """One boto3 client per process (they are thread-safe; a fork must not share sockets)."""
-    key = (os.getpid(), settings.S3_ENDPOINT_URL)
-    found = _clients.get(key)
-    if found is None:
-        with _clients_lock:
-            found = _clients.get(key)
-            if found is None:
-                # Imported here: boto3 costs 0.35 s, and local storage never needs it.
-                import boto3
-                from botocore.config import Config
+    """This process's boto3 client (clients/per_process.py; boto3 clients are thread-safe)."""
+    return per_process(("s3", settings.S3_ENDPOINT_URL), _new_client)
 
-                found = boto3.client(
-                    "s3",
-                    endpoint_url=settings.S3_ENDPOINT_URL or None,
-                    region_name=settings.S3_REGION,
-                    # Path-style: MinIO and Ceph need no DNS name per bucket.
-                    config=Config(
-                        s3={"addressing_style": "path"},
-                        retries={"max_attempts": 5, "mode": "standard"},
-                    ),
-                )
-                _clients[key] = found
-    return found
+
+def _new_client():
+    # Imported here: boto3 costs 0.35 s, and local storage never needs it.
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3",
+        endpoint_url=settings.S3_ENDPOINT_URL or None,
+        region_name=settings.S3_REGION,
+        # Path-style: MinIO and Ceph need no DNS name per bucket.
+        config=Config(
+            s3={"addressing_style": "path"},
+            retries={"max_attempts": 5, "mode": "standard"},
+        ),
+    )
 
 
 def _full(key: str) -> str:

@@ -2,7 +2,7 @@
 
 Each malformed body becomes an ApiError naming the problem, so the API, the
 public endpoints, the signed URLs and the pages all refuse it the same way
-(as JSON, XML or text: see platform_site.middleware) and never with a 500.
+(as JSON, XML or text: see platform_site.http.middleware) and never with a 500.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from django.core.exceptions import (
 from django.http import HttpRequest, QueryDict, UnreadablePostError
 from django.http.multipartparser import MultiPartParserError
 
-from platform_site.errors import ApiError, TooLarge
+from platform_site.http.errors import ApiError, TooLarge
 
 # Deeper than any real input; the check runs before anything recursive (the
 # ORM's json.dumps, pydantic, templates) can meet the value.
@@ -181,7 +181,7 @@ def query_error(request: HttpRequest) -> MalformedQuery | None:
     return None
 
 
-def _body_fields(request: HttpRequest) -> QueryDict | dict:
+def _body_fields(request: HttpRequest) -> QueryDict | dict[str, Any]:
     """The body's fields, read by the reader of its media type; ApiError or Django's errors otherwise."""
     if request.content_type == "application/x-www-form-urlencoded":
         return QueryDict(request.body, encoding=request.encoding)

@@ -9,7 +9,7 @@ Policy (documented in the README):
   STABLE_AFTER_S (a port in use, a broken install) stops everything and the
   launcher exits 1: restarting it forever would only hide the problem;
 - a child that is stuck (stopped by SIGSTOP, or silent: its liveness file,
-  platform_site/liveness.py, not touched for STUCK_AFTER_S) is SIGKILLed,
+  platform_site/operations/liveness.py, not touched for STUCK_AFTER_S) is SIGKILLed,
   then reported and restarted like any dead child;
 - on SIGINT/SIGTERM every child gets SIGTERM, and whatever is left after the
   grace period gets SIGKILL (its whole process group, so forked execution
@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from platform_site.liveness import LIVENESS_ENV
+from platform_site.operations.liveness import LIVENESS_ENV
 
 TAIL_LINES = 20
 STABLE_AFTER_S = 30.0
@@ -110,7 +110,7 @@ class Child:
     failures: int = 0
     restart_at: float | None = None
     reader: threading.Thread | None = None
-    # Children that touch a liveness file (platform_site/liveness.py); Redis does not.
+    # Children that touch a liveness file (platform_site/operations/liveness.py); Redis does not.
     watched: bool = False
     liveness_file: Path | None = None
     # Stopped after the others (the embedded Redis: they reach the broker

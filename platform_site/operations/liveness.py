@@ -1,4 +1,4 @@
-"""A child's proof of life for the supervisor of `make run` (platform_site/supervisor.py).
+"""A child's proof of life for the supervisor of `make run` (platform_site/operations/supervisor.py).
 
 The supervisor names a file in PLATFORM_LIVENESS_FILE; the child touches it
 from the loop that does its work. A child whose file goes stale (frozen by

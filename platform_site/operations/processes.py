@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).resolve().parents[2]  # the repository root
 WORKER_CONCURRENCY = int(os.environ.get("PLATFORM_WORKER_CONCURRENCY", "8"))
 
 
@@ -24,13 +24,21 @@ def platform_processes(
     python: str = sys.executable,
     roles: tuple[str, ...] | None = None,
 ) -> list[ProcessSpec]:
-    """The processes of `roles` (platform_site/roles.py; None: every one)."""
+    """The processes of `roles` (platform_site/operations/roles.py; None: every one)."""
     manage = str(BASE_DIR / "manage.py")
     specs = [
         ProcessSpec(
             "web",
             # uvicorn, plus held requests answering at once on SIGTERM.
-            [python, "-m", "platform_site.web", "--host", host, "--port", str(port)],
+            [
+                python,
+                "-m",
+                "platform_site.operations.web",
+                "--host",
+                host,
+                "--port",
+                str(port),
+            ],
         ),
         # Threads, not prefork: executions run in child processes forked from
         # per-pipeline zygotes that the worker keeps in one process.

@@ -7,8 +7,6 @@ without anyone having to notice its death.
 
 from __future__ import annotations
 
-import os
-import threading
 import time
 from collections.abc import Callable
 
@@ -16,8 +14,9 @@ import redis
 from django.conf import settings
 from django.db import connection
 
-from platform_site.disk import data_dir_free_mib
-from platform_site.roles import node_name, own_roles
+from platform_site.clients.redis_client import redis_client
+from platform_site.http.disk import data_dir_free_mib
+from platform_site.operations.roles import node_name, own_roles
 
 HEARTBEAT_KEY = "platform:heartbeat:{part}"
 # One key per part and machine, so /healthz can name who is alive where.
@@ -28,28 +27,6 @@ BEATING_PARTS = ("worker", "scheduler", "sweeper")
 # Listed by host in /healthz when they beat, never required: a platform with
 # no low-latency deployment needs no pod host.
 REPORTED_PARTS = (*BEATING_PARTS, "pods")
-
-
-_clients: dict[tuple[int, str], redis.Redis] = {}
-_clients_lock = threading.Lock()
-
-
-def redis_client() -> redis.Redis:
-    """One pooled client per process and URL (a new pool per call costs a connect each time).
-
-    Keyed by pid so a forked child never shares its parent's sockets.
-    """
-    key = (os.getpid(), settings.REDIS_URL)
-    client = _clients.get(key)
-    if client is None:
-        with _clients_lock:
-            client = _clients.get(key)
-            if client is None:
-                client = redis.Redis.from_url(
-                    settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5
-                )
-                _clients[key] = client
-    return client
 
 
 def beat(part: str, client: redis.Redis | None = None) -> None:

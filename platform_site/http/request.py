@@ -5,20 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import User
 from django.http import HttpRequest
 from django_htmx.middleware import HtmxDetails
 
-from platform_site.bodies import json_request_body
+from platform_site.http.bodies import json_request_body
 
 
 class AuthenticatedHttpRequest(HttpRequest):
-    user: AbstractBaseUser
+    user: User
 
 
 class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
-    user: AbstractBaseUser | AnonymousUser
 
 
 def public_url(path: str) -> str:

@@ -3,10 +3,10 @@
 uvicorn alone waits for open requests on SIGTERM, and an endpoint call held
 for its result (up to PLATFORM_ENDPOINT_HOLD_S) would outlast the
 supervisor's grace and be SIGKILLed with no answer. Here the signal also
-starts draining (platform_site/draining.py): every held request answers
+starts draining (platform_site/http/draining.py): every held request answers
 within about a second, with its execution_id and the result route.
 
-    python -m platform_site.web --host 127.0.0.1 --port 8000
+    python -m platform_site.operations.web --host 127.0.0.1 --port 8000
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import os
 import uvicorn
 from django.conf import settings
 
-from platform_site.draining import start_draining
-from platform_site.proxies import uvicorn_proxy_options
+from platform_site.http.draining import start_draining
+from platform_site.http.proxies import uvicorn_proxy_options
 
 GRACEFUL_SHUTDOWN_S = 5
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from platform_site.errors import ApiError
+from platform_site.http.errors import ApiError
 
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 # SQLite and PostgreSQL say it in words (PostgreSQL's SQLSTATE 53100: disk_full).

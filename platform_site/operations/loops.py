@@ -17,7 +17,7 @@ from django.core.management.base import BaseCommand
 from django.db import DatabaseError, connection
 from redis import RedisError
 
-from platform_site import health, liveness
+from platform_site.operations import health, liveness
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ Django's ASGI handler spools a whole body to a temporary file before any
 view or middleware runs, so without this a client could fill the disk with
 one request. A declared Content-Length over MAX_REQUEST_BYTES is refused at
 once; a chunked body is cut as soon as it passes the limit. Both get the
-same JSON 413 the middleware gives (platform_site.middleware).
+same JSON 413 the middleware gives (platform_site.http.middleware).
 """
 
 from __future__ import annotations

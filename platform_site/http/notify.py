@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterator
 
 import redis
 
-from platform_site.draining import is_draining
-from platform_site.health import redis_client
+from platform_site.clients.redis_client import redis_client
+from platform_site.http.draining import is_draining
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ def wait_until(
 
     With `watched` (from watching(), registered before the change was sent)
     the first look waits for a message instead of reading at once.
-    A process that is stopping (platform_site/draining.py) stops holding at
+    A process that is stopping (platform_site/http/draining.py) stops holding at
     the next look, at most `recheck_s` later.
     """
     deadline = time.monotonic() + timeout_s

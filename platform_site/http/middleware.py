@@ -5,16 +5,16 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from platform_site.bodies import (
+from platform_site.clients.db_retry import DATABASE_BLIPS
+from platform_site.http.bodies import (
     body_error,
     body_size_error,
     media_type_error,
     query_error,
     unread_body_error,
 )
-from platform_site.db_retry import DATABASE_BLIPS
-from platform_site.disk import disk_full_error
-from platform_site.errors import (
+from platform_site.http.disk import disk_full_error
+from platform_site.http.errors import (
     ApiError,
     api_error_response,
     error_response,
@@ -68,7 +68,7 @@ class ApiJsonErrorsMiddleware:
 
     Django's own 404/405/403/413/500 answers are HTML; the official client turns
     those into "invalid response content" and loses the message. Malformed
-    bodies (platform_site.bodies) are refused here for every face, and
+    bodies (platform_site.http.bodies) are refused here for every face, and
     oversized ones, and those no route schema reads (DELETE), before any view
     sees them.
     """
@@ -77,7 +77,7 @@ class ApiJsonErrorsMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        refusal = body_size_error(request) or query_error(request)
+        refusal: ApiError | None = body_size_error(request) or query_error(request)
         if refusal is None and _is_api(request):
             refusal = media_type_error(request)
         if refusal is None:

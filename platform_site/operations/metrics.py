@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from platform_site.disk import data_dir_free_mib
+from platform_site.http.disk import data_dir_free_mib
 
 FACES = (("/api/", "api"), ("/endpoints/", "endpoints"), ("/metrics", "metrics"))
 
