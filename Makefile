@@ -2,7 +2,7 @@
 #               ROLES=web or ROLES=worker,scheduler,sweeper starts only those (README "Several machines")
 # make test   - lint, then the whole test suite (throwaway PostgreSQL and Redis unless
 #               DATABASE_URL/REDIS_URL are set, see README "Tests")
-# make test-fast - lint, then every test but the live stacks, browsers and fault drills
+# make test-fast - every test but the live stacks, browsers and fault drills (no lint)
 # make lock   - refresh requirements.lock / requirements-test.lock from pyproject.toml
 #               (LOCK_ARGS=--upgrade takes the newest releases)
 # make bench  - run every bench/bench_*.py and print their figures
@@ -63,9 +63,14 @@ lock: | $(BIN)/python
 run: $(RUN_STAMP)
 	exec $(BIN)/python manage.py runplatform $(if $(ROLES),--roles $(ROLES))
 
+# ruff; the apps' layers (.importlinter); mypy, strict on the modules listed
+# in pyproject.toml; models and migrations in step.
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
+	$(BIN)/python manage.py makemigrations --check --dry-run
 
 format: $(TEST_STAMP)
 	$(BIN)/ruff check --fix .
@@ -74,7 +79,7 @@ format: $(TEST_STAMP)
 test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-test-fast: lint
+test-fast: $(TEST_STAMP)
 	$(BIN)/pytest $(FAST_ARGS) $(PYTEST_ARGS)
 
 bench: $(TEST_STAMP)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.test import Client
+from django.test import Client, override_settings
 
 from accounts.services import access_token_issue, sdk_token_create
 
@@ -43,6 +43,20 @@ def s3_storage(s3_server, settings, monkeypatch):
     settings.S3_ENDPOINT_URL = s3_server.url
     settings.S3_PREFIX = ""
     return bucket
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hasher():
+    """MD5 instead of PBKDF2 for the users tests create in-process.
+
+    PBKDF2's 1,000,000 rounds were about half of the in-process suite's time;
+    what the tests check is who may log in, not the hash's cost. The live
+    stacks run with the production hashers (their users are made there).
+    """
+    with override_settings(
+        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]
+    ):
+        yield
 
 
 @pytest.fixture(autouse=True)
