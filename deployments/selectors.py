@@ -6,7 +6,6 @@ Writes live in `deployments/services/`; the API shapes in `deployments/serialize
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
 
 from django.db.models import Q
 
@@ -14,6 +13,7 @@ from deployments.endpoints.tokens import token_decrypt
 from deployments.models import Deployment, DeploymentMode, ExecutionRule
 from executions.models import Execution, LogLine
 from platform_site.http.errors import NotFound
+from platform_site.http.log_window import LogWindow
 from platform_site.http.units import iso, ram_request_mib
 
 # -- lookups -------------------------------------------------------------------
@@ -50,25 +50,20 @@ def deployment_token(deployment: Deployment) -> str | None:
 def deployment_logs(
     *,
     deployment: Deployment,
-    from_ms: int | None = None,
-    to_ms: int | None = None,
-    limit: int | None = None,
+    window: LogWindow,
 ) -> list[dict]:
     """Elastic deployments have no pod of their own: their log is the lines of their executions.
 
     Each line says which execution wrote it in `pod_id` (one fresh process per
-    execution); `from` is inclusive, `to` exclusive, oldest first, at most `limit`.
+    execution); the lines in the window (platform_site/http/log_window.py).
     """
-    lines = LogLine.objects.filter(execution__deployment=deployment)
-    if from_ms is not None:
-        lines = lines.filter(timestamp__gte=datetime.fromtimestamp(from_ms / 1000, UTC))
-    if to_ms is not None:
-        lines = lines.filter(timestamp__lt=datetime.fromtimestamp(to_ms / 1000, UTC))
-    lines = lines.order_by("timestamp", "execution_id", "seq").values(
-        "timestamp", "message", "stream", "execution__execution_id"
+    lines = (
+        window.filter(LogLine.objects.filter(execution__deployment=deployment))
+        .order_by("timestamp", "execution_id", "seq")
+        .values("timestamp", "message", "stream", "execution__execution_id")[
+            : window.max_lines
+        ]
     )
-    if limit is not None:
-        lines = lines[:limit]
     found = [
         {
             "timestamp": iso(line["timestamp"]),
@@ -84,9 +79,9 @@ def deployment_logs(
         from deployments.pods.selectors import pod_log_lines
 
         found = sorted(
-            found + pod_log_lines(deployment, from_ms=from_ms, to_ms=to_ms),
+            found + pod_log_lines(deployment, window=window),
             key=lambda line: line["timestamp"],
-        )[:limit]
+        )[: window.max_lines]
     return found
 
 

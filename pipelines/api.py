@@ -25,6 +25,7 @@ from pipelines.services.pipelines import (
 from pipelines.services.validation import pipeline_spec_validate
 from platform_site.http.bodies import content_length
 from platform_site.http.errors import TooLarge, ValidationFailed
+from platform_site.http.log_window import LogWindow
 from platform_site.http.request import json_body, public_url
 from platform_site.http.units import iso
 
@@ -173,15 +174,6 @@ def download(request: HttpRequest, name: str):
 
 
 @router.post("/pipelines/{name}/logs")
-def logs(request: HttpRequest, name: str):
-    pipeline = pipeline_get_or_404(name)
-    body = json_body(request)
-    if not isinstance(body, dict):
-        raise ValidationFailed("The request body must be a JSON object.")
-    lines = pipeline_logs_list(
-        pipeline=pipeline,
-        from_ms=body.get("from"),
-        to_ms=body.get("to"),
-        limit=body.get("limit"),
-    )
+def logs(request: HttpRequest, name: str, window: LogWindow):
+    lines = pipeline_logs_list(pipeline=pipeline_get_or_404(name), window=window)
     return [log_out(line) for line in lines]

@@ -47,12 +47,11 @@ def first_error_message(exc: NinjaValidationError) -> str:
     if not exc.errors:
         return "Invalid request."
     err = exc.errors[0]
-    loc = [
-        str(part)
-        for part in err.get("loc", ())
-        if part not in ("body", "payload", "query", "path", "form")
-    ]
-    field = ".".join(loc) or "body"
+    loc = [str(part) for part in err.get("loc", ())]
+    # ("body", <the view's parameter>, field...): the client never sent the
+    # parameter's name; ("query" | "path", field...) otherwise.
+    field = ".".join(loc[2:] if loc[:1] in (["body"], ["form"]) else loc[1:])
+    field = field or "body"
     return f"{field}: {err.get('msg', 'invalid value')}"
 
 

@@ -36,6 +36,7 @@ from deployments.services.deployments import (
 )
 from pipelines.models import Pipeline
 from platform_site.http.errors import NotFound, ValidationFailed
+from platform_site.http.log_window import LogWindow
 from platform_site.http.request import json_body
 
 router = Router(tags=["deployments"])
@@ -163,28 +164,9 @@ def delete_deployment(request: HttpRequest, name: str):
     return deployment_delete(deployment=deployment_get_or_404(name))
 
 
-def _optional_int(body: dict, key: str) -> int | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValidationFailed(f"{key} must be a number.")
-    return int(value)
-
-
 @router.post("/deployments/{name}/logs")
-def get_deployment_logs(request: HttpRequest, name: str):
-    deployment = deployment_get_or_404(name)
-    body = _object_body(request)
-    limit = _optional_int(body, "limit")
-    if limit is not None and limit < 0:
-        raise ValidationFailed("limit must be >= 0.")
-    lines = deployment_logs(
-        deployment=deployment,
-        from_ms=_optional_int(body, "from"),
-        to_ms=_optional_int(body, "to"),
-        limit=limit,
-    )
+def get_deployment_logs(request: HttpRequest, name: str, window: LogWindow):
+    lines = deployment_logs(deployment=deployment_get_or_404(name), window=window)
     return JsonResponse(lines, safe=False)
 
 

@@ -3,18 +3,18 @@
 A pod that dies is started again: the executions it was running end Error
 (over its RAM request), or are run once more right after the execution that
 was next in line (any other death). A sync execution past its timeout ends
-Failed and its pod is recycled. The executions side is pod_executions.py.
+Failed and its pod is recycled. Its executions are its PodDispatcher's
+(dispatcher.py), to which it passes what the pod says.
 """
 
 from __future__ import annotations
 
-import collections
-import itertools
 import logging
 import shutil
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -23,11 +23,14 @@ from django.utils import timezone
 
 from deployments.models import Deployment, DeploymentStatus, Pod, PodStatus
 from deployments.pods import services
-from deployments.pods.pod_executions import NOT_STARTED, InFlight, PodExecutions
+from deployments.pods.dispatcher import NOT_STARTED, PodDispatcher
 from pipelines.sandbox import ZYGOTE_ENV, get_sandbox
 from platform_site.http.units import ram_request_mib
 from runtime import cgroups
 from runtime.collect import DiskWatch
+
+if TYPE_CHECKING:
+    from runtime.pod_client import PodProcess
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +61,7 @@ def pod_dir_for(deployment_pk) -> Path:
     return settings.DATA_DIR / "pods" / str(deployment_pk)
 
 
-class PodRunner(PodExecutions):
+class PodRunner:
     def __init__(
         self,
         deployment: Deployment,
@@ -83,16 +86,10 @@ class PodRunner(PodExecutions):
         self.pod_dir = pod_dir_for(self.pk)
         self.sandbox = get_sandbox()
         self.key = f"pod:{self.pk}"
-        self.pod = None
+        self.pod: PodProcess | None = None
         self.pod_id = ""
         self.failed_reason: str | None = None
         self.stopping = threading.Event()
-        self.slots = threading.Semaphore(self.parallel)
-        self.inflight: dict[int, InFlight] = {}
-        self.lock = threading.Lock()
-        self.retries: collections.deque[str] = collections.deque()
-        self.next_taken = False
-        self.run_ids = itertools.count(1)
         self.up = threading.Event()
         self.threads: list[threading.Thread] = []
         self.over_ram_seen = False
@@ -103,13 +100,14 @@ class PodRunner(PodExecutions):
         # The pod's cgroup: memory (its RAM request) and pids count every
         # process it starts, and all of them are killed when it stops.
         self.group: cgroups.Cgroup | None = None
+        self.dispatcher = PodDispatcher(self)
 
     # -- life of the pod -----------------------------------------------------
 
     def start(self) -> None:
         self.threads = [
             threading.Thread(
-                target=self._dispatch, name=f"pods {self.pk}", daemon=True
+                target=self.dispatcher.run, name=f"pods {self.pk}", daemon=True
             ),
             threading.Thread(
                 target=self._watch, name=f"pods-watch {self.pk}", daemon=True
@@ -127,11 +125,7 @@ class PodRunner(PodExecutions):
     def stop(self) -> None:
         self.stopping.set()
         self.up.clear()
-        with self.lock:
-            items = list(self.inflight.values())
-        for item in items:
-            item.died = "the deployment was disabled, deleted or changed"
-            item.done.set()
+        self.dispatcher.runs.end_all("the deployment was disabled, deleted or changed")
         pod = self.pod
         if pod is not None:
             pod.stop()
@@ -144,22 +138,16 @@ class PodRunner(PodExecutions):
         """
         self.stopping.set()
         self.up.clear()
-        with self.lock:
-            items = list(self.inflight.values())
-        for item in items:
-            item.abandoned = True
-            item.done.set()
         pod = self.pod
+        self.dispatcher.abandon()
         if pod is not None:
             pod.kill()
-        while self.retries:
-            self._hand_back(self.retries.popleft(), retry=False)
 
     def running_pks(self) -> list:
-        with self.lock:
-            return [item.execution.pk for item in self.inflight.values()]
+        return self.dispatcher.runs.execution_pks()
 
-    def _start_pod(self, *, restart: bool) -> None:
+    def start_pod(self, *, restart: bool) -> None:
+        """Start (or restart) the pod and wait until it is ready or failed; from the dispatcher's thread."""
         from runtime.pod_client import PodSpec
 
         self.pod_id = Pod.objects.filter(deployment_id=self.pk).values_list(
@@ -289,19 +277,13 @@ class PodRunner(PodExecutions):
         if pod is not self.pod:
             return
         if kind == "log":
-            item = self.inflight.get(header.get("id"))
-            if item is not None:
-                if not item.sink_started:
-                    item.sink_started = True
-                    item.sink.start()
-                item.sink.on_log(header["stream"], time.time(), header["line"])
-            else:
-                self._log(header["line"], stream=header.get("stream", "stdout"))
+            stream = header.get("stream", "stdout")
+            if not self.dispatcher.runs.on_log(
+                header.get("id"), stream, header["line"]
+            ):
+                self._log(header["line"], stream=stream)
         elif kind == "done":
-            item = self.inflight.get(header["id"])
-            if item is not None:
-                item.report = header["report"]
-                item.done.set()
+            self.dispatcher.runs.on_done(header["id"], header["report"])
         elif kind == "stats":
             services.pod_update(
                 deployment_pk=self.pk, host=self.host, rss_kib=header.get("rss_kib")
@@ -309,7 +291,7 @@ class PodRunner(PodExecutions):
         elif kind == "over_ram":
             self.over_ram_seen = True
         elif kind == "exited" and pod.failure is None:
-            # A pod that never started is _start_pod's to report.
+            # A pod that never started is start_pod's to report.
             self._pod_exited(header.get("returncode"))
         close_old_connections()
 
@@ -325,21 +307,14 @@ class PodRunner(PodExecutions):
             how = "recycled after an execution ran past its timeout"
         else:
             how = f"exit code {returncode}"
-        with self.lock:
-            items = list(self.inflight.values())
-        for item in items:
-            if item.done.is_set():
-                continue
-            item.died = how
-            # The one rule (executions/services/runners.py): queue mode runs
-            # it once more, parallel mode ends it Error naming the pod.
-            item.retryable = (
-                self.parallel == 1
-                and not self.over_ram_seen
-                and not self.over_disk_seen
-                and not item.timed_out
-            )
-            item.done.set()
+        # The one rule (executions/services/runners.py): queue mode runs
+        # it once more, parallel mode ends it Error naming the pod.
+        self.dispatcher.runs.pod_died(
+            how,
+            retryable=self.parallel == 1
+            and not self.over_ram_seen
+            and not self.over_disk_seen,
+        )
         self._log(f"Pod {self.pod_id} stopped ({how}); starting it again.", "stderr")
         Pod.objects.filter(deployment_id=self.pk).update(restarts=F("restarts") + 1)
         services.deployment_status_set(
@@ -372,16 +347,7 @@ class PodRunner(PodExecutions):
             time.sleep(0.1)
             now = time.monotonic()
             self.check_limits(now)
-            with self.lock:
-                late = [
-                    item
-                    for item in self.inflight.values()
-                    if not item.done.is_set()
-                    and not item.timed_out
-                    and now > item.deadline
-                ]
-            for item in late:
-                item.timed_out = True
+            for item in self.dispatcher.runs.past_deadline(now):
                 self.recycling = True
                 self._log(
                     RECYCLED.format(
@@ -390,7 +356,6 @@ class PodRunner(PodExecutions):
                     ),
                     "stderr",
                 )
-                item.done.set()
                 pod = self.pod
                 if pod is not None:
                     pod.kill()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.conf import settings
 from django.db.models import Min
@@ -11,19 +11,16 @@ from django.utils import timezone
 from deployments.models import Deployment, DeploymentMode, PodLog
 from deployments.pods.services import deployment_pods
 from executions.models import Execution, ExecutionStatus, RunnerKind, RunnerLease
+from platform_site.http.log_window import LogWindow
 from platform_site.http.units import iso, ram_request_mib
 
 RECENT_POD_LINES = 20
 
 
-def pod_log_lines(
-    deployment: Deployment, *, from_ms: int | None = None, to_ms: int | None = None
-) -> list[dict]:
-    lines = PodLog.objects.filter(deployment=deployment)
-    if from_ms is not None:
-        lines = lines.filter(timestamp__gte=datetime.fromtimestamp(from_ms / 1000, UTC))
-    if to_ms is not None:
-        lines = lines.filter(timestamp__lt=datetime.fromtimestamp(to_ms / 1000, UTC))
+def pod_log_lines(deployment: Deployment, *, window: LogWindow) -> list[dict]:
+    lines = window.filter(PodLog.objects.filter(deployment=deployment))[
+        : window.max_lines
+    ]
     return [
         {
             "timestamp": iso(line.timestamp),

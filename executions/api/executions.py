@@ -11,8 +11,8 @@ from ninja import Router
 from executions import selectors, services
 from executions.files import execution_file_open
 from executions.models import Execution, ExecutionStatus, IoDirection
-from platform_site.http.errors import ValidationFailed, error_response
-from platform_site.http.request import json_body
+from platform_site.http.errors import error_response
+from platform_site.http.log_window import LogWindow
 
 router = Router(tags=["executions"])
 
@@ -87,29 +87,8 @@ def get_execution_output(request: HttpRequest, execution_id: str, name: str):
     return _value_response(execution, direction=IoDirection.OUTPUT, name=name)
 
 
-def _optional_int(body: dict, key: str) -> int | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValidationFailed(
-            f"'{key}' must be a number (epoch milliseconds for from/to)."
-        )
-    return int(value)
-
-
 @router.post("/executions/{execution_id}/logs")
-def get_execution_logs(request: HttpRequest, execution_id: str):
-    body = json_body(request)
-    if not isinstance(body, dict):
-        raise ValidationFailed(
-            "The body must be a JSON object with from, to and limit."
-        )
+def get_execution_logs(request: HttpRequest, execution_id: str, window: LogWindow):
     execution = selectors.execution_get(execution_id)
-    lines = services.log_lines_window(
-        execution=execution,
-        from_ms=_optional_int(body, "from"),
-        to_ms=_optional_int(body, "to"),
-        limit=_optional_int(body, "limit"),
-    )
+    lines = services.log_lines_window(execution=execution, window=window)
     return [[services.log_line_to_api(line) for line in lines]]

@@ -13,6 +13,7 @@ from django.db import DatabaseError, close_old_connections, connection, transact
 
 from executions.models import Execution, LogLine, LogStream
 from platform_site.clients.db_retry import DATABASE_BLIPS
+from platform_site.http.log_window import LogWindow
 
 logger = logging.getLogger(__name__)
 
@@ -214,16 +215,8 @@ def log_lines_after(
 def log_lines_window(
     *,
     execution: Execution,
-    from_ms: int | None,
-    to_ms: int | None,
-    limit: int | None,
+    window: LogWindow,
 ) -> list[LogLine]:
-    """Lines in [from, to) (epoch milliseconds), chronological, at most `limit`."""
-    lines = LogLine.objects.filter(execution=execution)
-    if from_ms is not None:
-        lines = lines.filter(timestamp__gte=datetime.fromtimestamp(from_ms / 1000, UTC))
-    if to_ms is not None:
-        lines = lines.filter(timestamp__lt=datetime.fromtimestamp(to_ms / 1000, UTC))
-    lines = lines.order_by("timestamp", "seq")
-    # Without a limit, still bounded: a runaway execution must not exhaust the web process.
-    return list(lines[: max(0, limit) if limit is not None else 100_000])
+    """Lines in the window (platform_site/http/log_window.py), chronological."""
+    lines = window.filter(LogLine.objects.filter(execution=execution))
+    return list(lines.order_by("timestamp", "seq")[: window.max_lines])

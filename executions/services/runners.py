@@ -8,7 +8,7 @@ a frozen process).
 
 The rule, the same in every mode (README "When a process dies"): an
 execution handed back before its function started is Pending again and runs
-once (pod_executions.py, running.py); one held by a process that died is
+once (deployments/pods/dispatcher.py, running.py); one held by a process that died is
 taken as started, and
 - in queue mode (low latency, one at a time) runs once more, before any
   other (the seeds: "the failed one will be retried before any other task");

@@ -77,8 +77,7 @@ def run_pod(runner: PodRunner, tmp_path, function: str):
     pod.start()
     assert pod.wait_ready(30), pod.failure
     item = Item()
-    runner.inflight[1] = item
-    pod.run(1, request("x"))
+    pod.run(runner.dispatcher.runs.add(item), request("x"))
     return pod, item
 
 

@@ -189,6 +189,6 @@ def test_a_redis_error_while_waiting_for_work_gives_the_slot_back(low_latency):
 
     for _ in range(3):
         with pytest.raises(redis.ConnectionError):
-            runner._take_one(away, scan=False)
+            runner.dispatcher._take_one(away, scan=False)
 
-    assert runner.slots.acquire(blocking=False), "the one slot was lost"
+    assert runner.dispatcher.slots.acquire(blocking=False), "the one slot was lost"

@@ -1,28 +1,33 @@
-"""The executions side of a PodRunner: take them in order, claim, run on the pod, record.
+"""A deployment's executions on its pod: take them in order, claim, run on the pod, record.
 
-A dispatcher thread takes execution pks from the deployment's Redis list (in
-arrival order; Pending rows whose message was lost are found by a scan),
-claims each Pending -> Running, stages its inputs, sends it to the pod and
-records the result. Queue mode runs one at a time; parallel mode up to
+The PodDispatcher's thread takes execution pks from the deployment's Redis
+list (in arrival order; Pending rows whose message was lost are found by a
+scan), claims each Pending -> Running, stages its inputs, sends it to the pod
+and records the result. Queue mode runs one at a time; parallel mode up to
 max_parallel_executions_per_pod, in threads of ours waiting on the pod.
+
+The PodRunner (runner.py) keeps the pod itself alive; the dispatcher asks it
+only whether the pod is up, to start it, and to run a request on it, and the
+runner tells the dispatcher what the pod said or how it died.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import shutil
 import threading
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import redis
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from deployments.pods import services
+from deployments.pods.in_flight import InFlight, InFlightRuns
 from executions.models import Execution, ExecutionStatus
 from executions.services.lifecycle import (
     execution_claim,
@@ -43,6 +48,9 @@ from platform_site.clients.db_retry import DATABASE_BLIPS, db_retry
 from platform_site.clients.redis_client import redis_client
 from runtime import confined
 
+if TYPE_CHECKING:
+    from deployments.pods.runner import PodRunner
+
 logger = logging.getLogger(__name__)
 
 POP_TIMEOUT_S = 1
@@ -61,39 +69,41 @@ TIMEOUT = "Execution timed out after {seconds} s (the pod was recycled to stop i
 NOT_STARTED = "The deployment's pod could not start: {reason}"
 
 
-@dataclass
-class InFlight:
-    execution: Execution
-    work_dir: Path
-    sink: LogSink
-    deadline: float
-    done: threading.Event = field(default_factory=threading.Event)
-    report: dict | None = None
-    died: str | None = None  # why the pod died under it
-    retryable: bool = False  # queue mode runs it once more (runners.py's rule)
-    never_started: bool = False  # the pod never had it: it simply runs later
-    abandoned: bool = False  # the host is stopping: it settles the execution
-    timed_out: bool = False
-    sink_started: bool = False
+class PodDispatcher:
+    """Takes a deployment's executions in order and runs each on the runner's pod."""
 
+    def __init__(self, runner: PodRunner) -> None:
+        self.runner = runner
+        self.pk = runner.pk
+        self.slots = threading.Semaphore(runner.parallel)
+        self.runs = InFlightRuns()
+        # Executions to run once more (their pod died), right after the next in line.
+        self.retries: collections.deque[str] = collections.deque()
+        self.next_taken = False
 
-class PodExecutions:
-    """Mixed into PodRunner, whose state (pod, slots, inflight, retries) it shares."""
+    def abandon(self) -> None:
+        """The host stops: in-flight runs are the host's to settle; retries are Pending again."""
+        self.runs.abandon_all()
+        while self.retries:
+            self._hand_back(self.retries.popleft(), retry=False)
 
-    def _dispatch(self) -> None:
+    # -- its thread ----------------------------------------------------------
+
+    def run(self) -> None:
+        runner = self.runner
         client = redis_client()
         last_scan = 0.0
-        while not self.stopping.is_set():
+        while not runner.stopping.is_set():
             try:
-                if self.failed_reason is None and (
-                    self.pod is None or not self.up.is_set()
+                if runner.failed_reason is None and (
+                    runner.pod is None or not runner.up.is_set()
                 ):
-                    restart = self.pod is not None
+                    restart = runner.pod is not None
                     if restart:
                         time.sleep(RESTART_PAUSE_S)
-                        if self.stopping.is_set():
+                        if runner.stopping.is_set():
                             return
-                    self._start_pod(restart=restart)
+                    runner.start_pod(restart=restart)
                     continue
                 if not self._take_one(client, time.monotonic() - last_scan > 1.0):
                     last_scan = time.monotonic()
@@ -106,7 +116,7 @@ class PodExecutions:
             finally:
                 close_old_connections()
 
-    def _take_one(self, client, scan: bool) -> bool:
+    def _take_one(self, client: redis.Redis, scan: bool) -> bool:
         """Wait for a free slot, take the next execution and hand it to _handle; False when none came.
 
         The slot goes back on every path that does not reach _handle (which
@@ -119,17 +129,19 @@ class PodExecutions:
             pk, retry = self._next(client, scan)
             if pk is None:
                 return False
-            if self.stopping.is_set():  # taken as the host stops: next in line again
+            if (
+                self.runner.stopping.is_set()
+            ):  # taken as the host stops: next in line again
                 self._hand_back(pk, retry, claimed=False)
                 return True
-            if not self.up.is_set() and self.failed_reason is None:
+            if not self.runner.up.is_set() and self.runner.failed_reason is None:
                 # The pod died while we waited: it stays next in line.
                 if retry:
                     self.retries.appendleft(pk)
                 else:
                     client.rpush(services.pod_queue_key(self.pk), pk)
                 return True
-            if self.parallel == 1:
+            if self.runner.parallel == 1:
                 handed = True
                 self._handle(pk, retry)
             else:
@@ -142,26 +154,28 @@ class PodExecutions:
             if not handed:
                 self.slots.release()
 
-    def _next(self, client, scan: bool):
+    def _next(self, client: redis.Redis, scan: bool) -> tuple[str | None, bool]:
         """(execution pk, is a retry), or (None, False) when nothing came within POP_TIMEOUT_S."""
         # A retry goes right after the execution that was next in line.
+        # (The client answers bytes: it does not decode responses.)
+        key = services.pod_queue_key(self.pk)
         if self.retries:
-            popped = None
-            if not self.next_taken:
-                popped = client.rpop(services.pod_queue_key(self.pk))
-            if popped is None:
+            queued = None if self.next_taken else cast("bytes | None", client.rpop(key))
+            if queued is None:
                 self.next_taken = False
                 return self.retries.popleft(), True
             self.next_taken = True
-            return popped.decode(), False
-        popped = client.brpop(services.pod_queue_key(self.pk), timeout=POP_TIMEOUT_S)
+            return queued.decode(), False
+        popped = cast(
+            "tuple[bytes, bytes] | None", client.brpop([key], timeout=POP_TIMEOUT_S)
+        )
         if popped is not None:
             return popped[1].decode(), False
         if scan:
             return self._lost_pending(), False
         return None, False
 
-    def _lost_pending(self):
+    def _lost_pending(self) -> str | None:
         cutoff = timezone.now() - timedelta(seconds=LOST_MESSAGE_AFTER_S)
         pk = (
             Execution.objects.filter(
@@ -179,15 +193,17 @@ class PodExecutions:
         # Set once the pod has the execution: before, a failure hands it back.
         handed_over = threading.Event()
         try:
-            if not retry and not execution_claim(execution_pk=pk, runner=self.host):
+            if not retry and not execution_claim(
+                execution_pk=pk, runner=self.runner.host
+            ):
                 return
             execution = execution_to_run(pk)
             if execution is None:
                 return
-            if self.failed_reason is not None:
+            if self.runner.failed_reason is not None:
                 execution_error(
                     execution=execution,
-                    reason=NOT_STARTED.format(reason=self.failed_reason),
+                    reason=NOT_STARTED.format(reason=self.runner.failed_reason),
                     from_status=ExecutionStatus.RUNNING,
                 )
                 return
@@ -221,7 +237,7 @@ class PodExecutions:
         Its function never started, so it runs once, later, never ends Error.
         """
         logger.warning("pods %s: %s handed back before it started", self.pk, pk)
-        if retry and not self.stopping.is_set():
+        if retry and not self.runner.stopping.is_set():
             self.retries.appendleft(pk)
             return
         if claimed or retry:
@@ -233,12 +249,12 @@ class PodExecutions:
         self, execution: Execution, retry: bool, handed_over: threading.Event
     ) -> None:
         # Made only when a file input is staged: a call without files touches no disk.
-        work_dir = self.pod_dir / "runs" / str(execution.id)
+        work_dir = self.runner.pod_dir / "runs" / str(execution.id)
         try:
             try:
                 inputs = inputs_stage(execution, work_dir)
-                if self.sandbox is not None and work_dir.exists():
-                    self.sandbox.hand_over(str(work_dir), self.key)
+                if self.runner.sandbox is not None and work_dir.exists():
+                    self.runner.sandbox.hand_over(str(work_dir), self.runner.key)
             except (UserInputError, confined.Refused) as exc:
                 # Refused: the pod's code planted a link where its inputs go.
                 execution_finish(
@@ -246,9 +262,10 @@ class PodExecutions:
                 )
                 return
             env = child_environment(execution, work_dir)
-            env["HOME"] = str(self.pod_dir)
-            env["TMPDIR"] = str(self.pod_dir / ".tmp")
+            env["HOME"] = str(self.runner.pod_dir)
+            env["TMPDIR"] = str(self.runner.pod_dir / ".tmp")
             pipeline = execution.pipeline
+            assert pipeline is not None  # execution_to_run loaded it
             request = {
                 "inputs": inputs,
                 "outputs": [
@@ -266,7 +283,7 @@ class PodExecutions:
     def _send_and_record(
         self,
         execution: Execution,
-        request: dict,
+        request: dict[str, Any],
         retry: bool,
         handed_over: threading.Event,
     ) -> None:
@@ -278,17 +295,20 @@ class PodExecutions:
             )
         item = InFlight(
             execution=execution,
-            work_dir=self.pod_dir,
+            work_dir=self.runner.pod_dir,
             sink=sink,
             deadline=float("inf"),
         )
-        run_id = next(self.run_ids)
-        with self.lock:
-            self.inflight[run_id] = item
+        run_id = self.runs.add(item)
         process_started = time.time()
         try:
             item.deadline = time.monotonic() + execution.timeout_s + TIMEOUT_GRACE_S
-            if not self.up.is_set() or not self.pod.run(run_id, request):
+            pod = self.runner.pod
+            if (
+                not self.runner.up.is_set()
+                or pod is None
+                or not pod.run(run_id, request)
+            ):
                 item.died, item.never_started = "it was not running", True
             else:
                 handed_over.set()
@@ -297,8 +317,7 @@ class PodExecutions:
                     connection.close()
                     item.done.wait()
         finally:
-            with self.lock:
-                self.inflight.pop(run_id, None)
+            self.runs.pop(run_id)
             sink.stop()
         if item.abandoned:
             return
@@ -317,7 +336,7 @@ class PodExecutions:
                 execution_attempt_record(
                     execution=execution,
                     attempt={
-                        "runner": self.host,
+                        "runner": self.runner.host,
                         "ended": POD_DIED.format(how=item.died),
                     },
                 )
@@ -334,7 +353,7 @@ class PodExecutions:
         self._record(execution, item.report or {}, process_started)
 
     def _record(
-        self, execution: Execution, report: dict, process_started: float
+        self, execution: Execution, report: dict[str, Any], process_started: float
     ) -> None:
         timeline = {
             "process_started_at": _when(process_started),
@@ -350,7 +369,7 @@ class PodExecutions:
             )
             return
         stored, failure = outputs_store(
-            execution, report.get("outputs") or {}, self.pod_dir
+            execution, report.get("outputs") or {}, self.runner.pod_dir
         )
         execution_finish(
             execution=execution,
