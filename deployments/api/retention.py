@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Schema
+from pydantic import StrictBool
 
 from deployments.selectors import deployment_get_or_404
 from deployments.services.retention import deployment_is_pinned, deployment_pin_set
-from platform_site.http.errors import ValidationFailed
-from platform_site.http.request import json_body
 
 router = Router(tags=["retention"])
+
+
+class RetentionIn(Schema):
+    pinned: StrictBool
 
 
 def _state(deployment) -> dict:
@@ -28,11 +31,7 @@ def get_retention(request: HttpRequest, name: str):
 
 
 @router.put("/deployments/{name}/retention")
-def set_retention(request: HttpRequest, name: str):
+def set_retention(request: HttpRequest, name: str, retention: RetentionIn):
     deployment = deployment_get_or_404(name)
-    body = json_body(request)
-    pinned = body.get("pinned") if isinstance(body, dict) else None
-    if not isinstance(pinned, bool):
-        raise ValidationFailed("pinned must be true or false.", field="pinned")
-    deployment_pin_set(deployment=deployment, pinned=pinned)
+    deployment_pin_set(deployment=deployment, pinned=retention.pinned)
     return _state(deployment)

@@ -7,15 +7,16 @@ keeps asking until it holds that many items).
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Schema
 from ninja.security import HttpBearer
 
 from executions.metrics import selectors, services
 from executions.metrics.tokens import execution_for_access_token, pod_sibling
 from executions.models import MetricKind
 from platform_site.http.errors import Forbidden, ValidationFailed
-from platform_site.http.request import json_body
 
 router = Router(tags=["metrics"])
 
@@ -30,41 +31,39 @@ class ExecutionTokenAuth(HttpBearer):
         return execution_for_access_token(token)
 
 
-def _own_execution(request: HttpRequest, body: dict):
+class MetricValueIn(Schema):
+    execution_id: str | None = None
+    value: Any = None  # its type is the service's rule
+
+
+class MetricValuesIn(Schema):
+    execution_id: str | None = None
+    values: Any = None
+
+
+def _own_execution(request: HttpRequest, target: str | None):
     """The execution named in the body, if the token may record for it."""
     execution = request.auth
-    target = body.get("execution_id")
     if target == execution.execution_id:
         return execution
-    sibling = pod_sibling(execution, target) if isinstance(target, str) else None
+    sibling = pod_sibling(execution, target) if target else None
     if sibling is None:
         raise Forbidden(OTHER_EXECUTION)
     return sibling
 
 
-def _body(request: HttpRequest) -> dict:
-    body = json_body(request)
-    if not isinstance(body, dict):
-        raise ValidationFailed("The body must be a JSON object.")
-    return body
-
-
 @router.put("/metrics/single-value/{name}", auth=ExecutionTokenAuth())
-def record_value(request: HttpRequest, name: str):
-    body = _body(request)
-    execution = _own_execution(request, body)
-    services.metric_record_value(
-        execution=execution, name=name, value=body.get("value")
-    )
+def record_value(request: HttpRequest, name: str, metric: MetricValueIn):
+    execution = _own_execution(request, metric.execution_id)
+    services.metric_record_value(execution=execution, name=name, value=metric.value)
     return {"name": name, "execution_id": execution.execution_id}
 
 
 @router.post("/metrics/list-values/{name}", auth=ExecutionTokenAuth())
-def record_list_values(request: HttpRequest, name: str):
-    body = _body(request)
-    execution = _own_execution(request, body)
+def record_list_values(request: HttpRequest, name: str, metric: MetricValuesIn):
+    execution = _own_execution(request, metric.execution_id)
     services.metric_record_list_values(
-        execution=execution, name=name, values=body.get("values")
+        execution=execution, name=name, values=metric.values
     )
     return {"name": name, "execution_id": execution.execution_id}
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Schema
 
 from executions import selectors, services
-from platform_site.http.errors import ValidationFailed
-from platform_site.http.request import json_body
 
 router = Router(tags=["environment variables"])
 
@@ -16,14 +16,14 @@ def _to_api(variable) -> dict:
     return {"name": variable.name, "value": variable.value}
 
 
+class EnvironmentVariablesIn(Schema):
+    # name: value pairs; names and values are the service's rules.
+    environment_variables: dict[str, Any]
+
+
 @router.put("/environment-variables")
-def put_environment_variables(request: HttpRequest):
-    body = json_body(request)
-    if not isinstance(body, dict) or "environment_variables" not in body:
-        raise ValidationFailed(
-            "environment_variables is required: an object of name: value pairs."
-        )
-    saved = services.environment_variables_set(values=body["environment_variables"])
+def put_environment_variables(request: HttpRequest, variables: EnvironmentVariablesIn):
+    saved = services.environment_variables_set(values=variables.environment_variables)
     return {"environment_variables": [_to_api(v) for v in saved]}
 
 

@@ -20,7 +20,7 @@ def test_it_creates_lists_and_revokes_tokens(api_client, deployment):
     listed = api_client.get(url(deployment)).json()
     assert [t["name"] for t in listed["tokens"]] == ["ci"]
     assert listed["tokens"][0]["last_used_at"] is not None
-    assert listed["tokens"][0]["expires_at"] == "2099-01-01T00:00:00Z"
+    assert listed["tokens"][0]["expires_at"] == "2099-01-01T00:00:00.000Z"
     assert "endpoint_token" not in listed["tokens"][0]
 
     revoked = api_client.delete(f"{url(deployment)}/{created['id']}").json()
