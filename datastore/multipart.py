@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from datastore.multipart_staging import md5_reader, staging
-from datastore.services import ObjectInfo, datastore_save, validate_key
+from datastore.objects import ObjectInfo
+from datastore.services import datastore_save, validate_key
 from platform_site.http.errors import NotFound, ValidationFailed
 
 UPLOAD_ID = re.compile(r"[0-9a-f]{32}")

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from datastore.services import COPY_CHUNK, datastore_root
+from datastore.folder_store import COPY_CHUNK, datastore_root
 from platform_site.clients import object_store
 from platform_site.http.errors import TooLarge
 

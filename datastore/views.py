@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from datastore import services
+from datastore.objects import FolderListing
 from platform_site.http.errors import ApiError, NotFound, ValidationFailed
 from platform_site.http.request import HtmxHttpRequest
 
@@ -33,7 +34,7 @@ def breadcrumbs(folder: str) -> list[tuple[str, str]]:
     return crumbs
 
 
-def _listing_or_404(folder: str) -> services.FolderListing:
+def _listing_or_404(folder: str) -> FolderListing:
     try:
         return services.datastore_browse(folder)
     except (NotFound, ValidationFailed):

@@ -14,6 +14,7 @@ import math
 from typing import Any
 
 from platform_site.http.bodies import MalformedJson, json_loads
+from platform_site.http.units import boolean_word
 
 EXPECTED = {
     "number": "a number",
@@ -36,8 +37,6 @@ OUTPUT_DESTINATIONS = {
     "datastore_path": "datastore",
     "is_null": "is_null",
 }
-TRUE_WORDS = ("true", "1", "yes", "on")
-FALSE_WORDS = ("false", "0", "no", "off", "")
 # Text opening like JSON is meant as JSON: "{bad json" is a typo, not a string.
 JSON_OPENERS = ("{", "[", '"')
 
@@ -101,11 +100,10 @@ def parse_text(raw: str, data_type: str) -> Any:
         whole = number.is_integer() and "." not in text and "e" not in text.lower()
         return int(text) if whole else number
     if data_type == "boolean":
-        if text.lower() in TRUE_WORDS:
-            return True
-        if text.lower() in FALSE_WORDS:
-            return False
-        raise ValueError(type_problem(raw, "boolean"))
+        value = boolean_word(text)
+        if value is None:
+            raise ValueError(type_problem(raw, "boolean"))
+        return value
     try:
         value = json_loads(text, what="value")
     except MalformedJson:

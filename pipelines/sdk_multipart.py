@@ -13,8 +13,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-TRUE_WORDS = {"true", "1", "yes", "on"}
-FALSE_WORDS = {"false", "0", "no", "off"}
+from platform_site.http.units import boolean_word
+
 INT_PATTERN = re.compile(r"^[+-]?\d+$")
 KEY_PATTERN = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 SEGMENT_PATTERN = re.compile(r"\[([^\[\]]*)\]")
@@ -76,12 +76,8 @@ def to_bool(value: Any) -> bool | None:
     """True/False as the client writes them (also true/false/1/0); None if neither."""
     if isinstance(value, bool):
         return value
-    if isinstance(value, str):
-        word = value.strip().lower()
-        if word in TRUE_WORDS:
-            return True
-        if word in FALSE_WORDS:
-            return False
+    if isinstance(value, str) and value.strip():  # an empty field says nothing
+        return boolean_word(value)
     return None
 
 

@@ -9,8 +9,7 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
-TRUE_WORDS = {"1", "true", "yes", "on"}
-FALSE_WORDS = {"0", "false", "no", "off", ""}
+from platform_site.http.units import boolean_word
 
 
 def envstr(name: str, default: str) -> str:
@@ -31,10 +30,9 @@ def envbool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
     if raw is None:
         return default
-    if raw.lower() in TRUE_WORDS:
-        return True
-    if raw.lower() in FALSE_WORDS:
-        return False
+    value = boolean_word(raw)
+    if value is not None:
+        return value
     raise ImproperlyConfigured(f"{name} must be true or false, got {raw!r}")
 
 

@@ -25,6 +25,7 @@ from deployments.models import Deployment, DeploymentStatus, Pod, PodStatus
 from deployments.pods import services
 from deployments.pods.dispatcher import NOT_STARTED, PodDispatcher
 from pipelines.sandbox import ZYGOTE_ENV, get_sandbox
+from pipelines.services.local_ensure import pipeline_local_ensure
 from platform_site.http.units import ram_request_mib
 from runtime import cgroups
 from runtime.collect import DiskWatch
@@ -167,8 +168,6 @@ class PodRunner:
         (self.pod_dir / ".tmp").mkdir(exist_ok=True)
         if self.sandbox is not None:
             self.sandbox.hand_over(str(self.pod_dir), self.key)
-        from pipelines.services.local import pipeline_local_ensure
-
         pipeline_local_ensure(pipeline=pipeline)
         env = {**ZYGOTE_ENV, "HOME": str(self.pod_dir), "MALLOC_ARENA_MAX": "2"}
         if self.gpus:

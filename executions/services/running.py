@@ -39,7 +39,7 @@ from executions.services.staging import (
 )
 from pipelines.models import PipelineStatus
 from pipelines.services.build import BuildFailed
-from pipelines.services.local import pipeline_local_ensure
+from pipelines.services.local_ensure import pipeline_local_ensure
 from platform_site.clients.db_retry import DATABASE_BLIPS, db_retry
 from platform_site.http.errors import ApiError
 from runtime import confined

@@ -24,7 +24,6 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
 from pipelines.models import Pipeline, PipelineArchive, PipelineLog
-from platform_site.operations.roles import node_name
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +35,7 @@ Log = Callable[[str], None]
 
 # Pipelines whose copy this process saw complete: a pipeline never changes, so
 # their next executions skip the digest query (a stat of the marker remains).
-_seen_complete: set[str] = set()
+seen_complete: set[str] = set()
 
 
 def pipeline_archive_save(*, pipeline: Pipeline, archive: UploadedFile | bytes) -> None:
@@ -62,7 +61,7 @@ def pipeline_archive_content(pipeline: Pipeline) -> bytes | None:
     return None if content is None else bytes(content)
 
 
-def _archive_sha256(pipeline: Pipeline) -> str | None:
+def archive_sha256(pipeline: Pipeline) -> str | None:
     return (
         PipelineArchive.objects.filter(pipeline=pipeline)
         .values_list("sha256", flat=True)
@@ -95,61 +94,28 @@ def local_lock(pipeline: Pipeline) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _marker(pipeline: Pipeline) -> Path:
+def local_copy_marker(pipeline: Pipeline) -> Path:
     return pipeline.folder / MARKER
 
 
 def local_copy_is(pipeline: Pipeline, sha256: str | None) -> bool:
     try:
-        return _marker(pipeline).read_text() == sha256
+        return local_copy_marker(pipeline).read_text() == sha256
     except FileNotFoundError:
         return False
 
 
 def local_copy_mark(pipeline: Pipeline) -> None:
     """Say the folder is complete (the build or a preparation finished)."""
-    sha256 = _archive_sha256(pipeline)
+    sha256 = archive_sha256(pipeline)
     if sha256 is not None:
-        _marker(pipeline).write_text(sha256)
+        local_copy_marker(pipeline).write_text(sha256)
 
 
 def local_copy_forget(pipeline: Pipeline) -> None:
-    _seen_complete.discard(str(pipeline.pk))
+    seen_complete.discard(str(pipeline.pk))
     with contextlib.suppress(FileNotFoundError):
-        _marker(pipeline).unlink()
-
-
-def pipeline_local_ensure(*, pipeline: Pipeline) -> None:
-    """Make this machine's copy of a ready pipeline if it is missing; BuildFailed if it cannot.
-
-    Nothing to do when no archive is stored (a folder written by hand in tests).
-    """
-    from pipelines.services.build import prepare_local_copy
-
-    if str(pipeline.pk) in _seen_complete and _marker(pipeline).is_file():
-        return
-    sha256 = _archive_sha256(pipeline)
-    if sha256 is None:
-        return
-    if local_copy_is(pipeline, sha256):
-        _seen_complete.add(str(pipeline.pk))
-        return
-    with local_lock(pipeline):
-        if local_copy_is(pipeline, sha256):  # another thread made it while we waited
-            return
-        host = node_name()
-        started = time.monotonic()
-        _log_line(pipeline, f"Preparing the code on {host}")
-        prepare_local_copy(
-            pipeline, log=lambda line: logger.info("%s: %s", pipeline.name, line)
-        )
-        local_copy_mark(pipeline)
-        _seen_complete.add(str(pipeline.pk))
-        _log_line(
-            pipeline,
-            f"Code ready on {host} in {time.monotonic() - started:.1f} s",
-        )
-    local_copies_prune()
+        local_copy_marker(pipeline).unlink()
 
 
 def local_copies_prune(*, now: float | None = None) -> list[str]:
@@ -180,7 +146,7 @@ def local_copies_prune(*, now: float | None = None) -> list[str]:
     return gone
 
 
-def _log_line(pipeline: Pipeline, message: str) -> None:
+def pipeline_log_line(pipeline: Pipeline, message: str) -> None:
     from django.utils import timezone
 
     PipelineLog.objects.create(

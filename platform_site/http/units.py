@@ -1,7 +1,7 @@
-"""Units and formats every app shares: RAM sizes and timestamps. Framework-free.
+"""Units and formats every app shares: RAM sizes, timestamps, booleans as text. Framework-free.
 
-One rule each, so the API, the Deploy wizard and the executions never
-disagree on what "1500KiB" or a date on the wire means.
+One rule each, so the API, the Deploy wizard, the executions and the
+settings never disagree on what "1500KiB", a date on the wire or "yes" means.
 """
 
 from __future__ import annotations
@@ -9,6 +9,20 @@ from __future__ import annotations
 import math
 import re
 from datetime import UTC, datetime
+
+TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
+FALSE_WORDS = frozenset({"false", "0", "no", "off", ""})
+
+
+def boolean_word(text: str) -> bool | None:
+    """True or False as people write them in forms, variables and typed text (any case); None otherwise."""
+    word = text.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    return None
+
 
 RAM_UNITS_MIB = {"KiB": 1 / 1024, "MiB": 1, "GiB": 1024}
 # "512MiB", "1GiB": what the SDK sends as ram_request (docs/sdk-protocol.md §4).

@@ -17,8 +17,8 @@ from pipelines.services.local import (
     local_copies_prune,
     local_copy_is,
     pipeline_archive_content,
-    pipeline_local_ensure,
 )
+from pipelines.services.local_ensure import pipeline_local_ensure
 from tests.pipelines.test_pipeline_build import MAIN, build, create
 
 
