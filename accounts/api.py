@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from django.http import HttpRequest
 from ninja import Router, Schema
 
 from accounts.access_tokens import token_exchange_for
 from accounts.services import INVALID_REFRESH_TOKEN, access_token_issue
 from accounts.throttle import refresh_check, refresh_failed
-from platform_site.http.errors import NotAuthenticated, ValidationFailed
+from platform_site.http.errors import NotAuthenticated, NotFound, ValidationFailed
 
 router = Router(tags=["auth"])
 
@@ -58,10 +59,6 @@ def users_me(request: HttpRequest):
 
 @router.get("/users/{user_id}", response=UserOut)
 def users_get(request: HttpRequest, user_id: str):
-    from django.contrib.auth import get_user_model
-
-    from platform_site.http.errors import NotFound
-
     user = (
         get_user_model().objects.filter(pk=user_id).first()
         if user_id.isascii() and user_id.isdigit()  # "³".isdigit() is True too

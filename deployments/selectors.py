@@ -11,6 +11,7 @@ from django.db.models import Q
 
 from deployments.endpoints.tokens import token_decrypt
 from deployments.models import Deployment, DeploymentMode, ExecutionRule
+from deployments.pods.selectors import pod_log_lines
 from executions.models import Execution, LogLine
 from platform_site.http.errors import NotFound
 from platform_site.http.log_window import LogWindow
@@ -76,8 +77,6 @@ def deployment_logs(
     ]
     if deployment.mode == "low_latency":
         # Pod starts, restarts and their reasons, what the module printed at import.
-        from deployments.pods.selectors import pod_log_lines
-
         found = sorted(
             found + pod_log_lines(deployment, window=window),
             key=lambda line: line["timestamp"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from deployments.models import Deployment, DeploymentMode, ExecutionRule
+from deployments.pods.services import deployment_pods
 from deployments.schedules import schedule_describe
 from deployments.selectors import deployment_token
 from platform_site.http.units import iso
@@ -71,8 +72,6 @@ def deployment_to_api(deployment: Deployment) -> dict:
         "execution_timeout_s": deployment.execution_timeout_s,
     }
     if deployment.mode == DeploymentMode.LOW_LATENCY:
-        from deployments.pods.services import deployment_pods
-
         # A disabled deployment's pod is being stopped: it is not listed.
         data["pods"] = [
             {"pod_id": pod["pod_id"], "status": pod["status"]}

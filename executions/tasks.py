@@ -5,10 +5,11 @@ from __future__ import annotations
 from celery import shared_task
 
 from executions import services
+from executions.services.lifecycle import EXECUTION_RUN_TASK
 from executions.worker import get_pool, running
 
 
-@shared_task(name="executions.run", ignore_result=True)
+@shared_task(name=EXECUTION_RUN_TASK, ignore_result=True)
 def execution_run(execution_pk: str) -> None:
     """Run one elastic execution; a duplicate delivery is a no-op (claim guard)."""
     with running(execution_pk):

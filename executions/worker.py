@@ -10,7 +10,12 @@ from contextlib import contextmanager
 
 from celery.signals import worker_ready, worker_shutdown, worker_shutting_down
 from django.conf import settings
+from django.db import DatabaseError, connection
 
+from executions.models import Execution, ExecutionStatus, RunnerKind
+from executions.services import execution_error
+from executions.services.runners import runner_beat, runner_name
+from executions.services.variables import environment_variables_keep
 from pipelines.sandbox import ZYGOTE_ENV, get_sandbox
 from platform_site.operations import health, liveness
 
@@ -23,7 +28,6 @@ def get_pool():
     global _pool
     with _lock:
         if _pool is None:
-            from executions.services.variables import environment_variables_keep
             from runtime.pool import ZygotePool
 
             environment_variables_keep()
@@ -93,9 +97,6 @@ def stop_watcher() -> None:
             left = list(_running)
         if not left:
             return
-        from executions.models import Execution, ExecutionStatus
-        from executions.services import execution_error
-
         for execution in Execution.objects.filter(pk__in=left):
             execution_error(
                 execution=execution,
@@ -117,11 +118,6 @@ def lease_beater() -> None:
     A worker that stops beating (killed, frozen, cut off) is taken for dead
     after PLATFORM_RUNNER_LEASE_S and what it held is settled.
     """
-    from django.db import DatabaseError, connection
-
-    from executions.models import RunnerKind
-    from executions.services.runners import runner_beat, runner_name
-
     name = runner_name()
 
     def beat() -> None:

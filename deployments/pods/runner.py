@@ -14,7 +14,6 @@ import shutil
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -29,9 +28,7 @@ from pipelines.services.local_ensure import pipeline_local_ensure
 from platform_site.http.units import ram_request_mib
 from runtime import cgroups
 from runtime.collect import DiskWatch
-
-if TYPE_CHECKING:
-    from runtime.pod_client import PodProcess
+from runtime.pod_client import PodProcess, PodSpec
 
 logger = logging.getLogger(__name__)
 
@@ -149,8 +146,6 @@ class PodRunner:
 
     def start_pod(self, *, restart: bool) -> None:
         """Start (or restart) the pod and wait until it is ready or failed; from the dispatcher's thread."""
-        from runtime.pod_client import PodSpec
-
         self.pod_id = Pod.objects.filter(deployment_id=self.pk).values_list(
             "pod_id", flat=True
         ).first() or str(self.pk)
@@ -225,8 +220,6 @@ class PodRunner:
 
     def _new_pod(self, spec, events=None):
         """The PodProcess of spec (not started) in a new cgroup, watched for its caps; it becomes self.pod."""
-        from runtime.pod_client import PodProcess
-
         self.over_ram_seen = False
         self.over_disk_seen = False
         self.recycling = False

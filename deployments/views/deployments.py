@@ -21,6 +21,7 @@ from deployments.endpoints.access import MAX_GRACE, endpoint_token_rotate
 from deployments.endpoints.pages import endpoint_access_context, whole_number
 from deployments.forms import TriggerForm
 from deployments.models import Deployment, ExecutionRule
+from deployments.pods.selectors import pods_context
 from deployments.schedules import schedule_describe, schedule_next_runs
 from deployments.selectors import deployment_token
 from deployments.services.deployments import (
@@ -99,8 +100,6 @@ def deployment_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
         **retention_context(deployment),
     }
     if deployment.mode == "low_latency":
-        from deployments.pods.selectors import pods_context
-
         context.update(pods_context(deployment))
     if deployment.execution_rule == ExecutionRule.ENDPOINT:
         context.update(_endpoint_context(request, deployment))

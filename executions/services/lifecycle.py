@@ -36,6 +36,7 @@ from executions.services.inputs import (
     outputs_mapping_resolve,
 )
 from pipelines.models import PipelineStatus
+from platform_site.celery import app as celery_app
 from platform_site.clients.db_retry import DATABASE_BLIPS, db_retry
 from platform_site.http import notify
 from platform_site.http.errors import NotFound, ValidationFailed
@@ -47,6 +48,7 @@ SAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 # A worker thread waits this long for the database to claim its message; past
 # it the message is dropped and the sweeper re-sends the Pending row.
 CLAIM_RETRY_S = 10.0
+EXECUTION_RUN_TASK = "executions.run"  # executions/tasks.py
 
 
 def execution_channel(execution: Execution) -> str:
@@ -74,10 +76,9 @@ def _store_input_file(execution: Execution, item: ResolvedInput) -> str:
 
 def execution_enqueue(execution_pk: str) -> None:
     """Best effort: if the broker is away, the sweeper re-enqueues the Pending row."""
-    from executions.tasks import execution_run
-
     try:
-        execution_run.delay(execution_pk)
+        # By name: the task module imports these services, not the reverse.
+        celery_app.send_task(EXECUTION_RUN_TASK, args=[execution_pk])
     except Exception:  # any broker error: the row is durable, the sweeper retries
         logger.warning("Could not enqueue execution %s; the sweeper will", execution_pk)
         # Marked unsent, so the sweeper re-sends it as soon as the broker is back.

@@ -116,7 +116,7 @@ def run_work_dir(execution: Execution) -> Path:
 def _run_in_work_dir(
     execution: Execution, pool, work_dir: Path, user_code_started: threading.Event
 ) -> None:
-    from runtime.pool import RunSpec
+    from runtime.pool import RunSpec  # 70 ms of imports the web processes never need
 
     pipeline = execution.pipeline
     work_dir.parent.mkdir(parents=True, exist_ok=True)

@@ -24,6 +24,7 @@ from pipelines.services.build import BuildFailed, run_build
 from pipelines.services.local import pipeline_archive_save
 from pipelines.services.validation import pipeline_spec_validate
 from pipelines.signals import pipeline_deleting, pipeline_dependents, responses
+from platform_site.celery import app as celery_app
 from platform_site.clients.redis_client import redis_client
 from platform_site.http import notify
 from platform_site.http.errors import Conflict, NotFound, TooLarge, ValidationFailed
@@ -31,6 +32,7 @@ from platform_site.http.errors import Conflict, NotFound, TooLarge, ValidationFa
 logger = logging.getLogger(__name__)
 
 MAX_LOG_LINE_CHARS = 10_000
+PIPELINE_BUILD_TASK = "pipelines.build"  # pipelines/tasks.py
 BUILD_LOCK_KEY = "platform:pipeline-build:{id}"
 BUILD_LOCK_S = 30 * 60  # above the longest build (pip is capped at 15 min)
 FINAL_STATUSES = (PipelineStatus.READY, PipelineStatus.CREATION_FAILED)
@@ -141,9 +143,8 @@ def pipeline_create(
 
 def pipeline_build_enqueue(*, pipeline: Pipeline) -> None:
     """Send the build message (also usable by a sweeper for stale creation_pending rows)."""
-    from pipelines.tasks import pipeline_build_task
-
-    pipeline_build_task.delay(str(pipeline.id))
+    # By name: the task module imports these services, not the reverse.
+    celery_app.send_task(PIPELINE_BUILD_TASK, args=[str(pipeline.id)])
 
 
 def _build_lock(pipeline_id: Any):

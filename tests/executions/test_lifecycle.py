@@ -29,11 +29,11 @@ def test_it_writes_a_pending_execution_with_its_inputs_and_outputs(
 
 def test_it_enqueues_once_committed(make_execution, django_capture_on_commit_callbacks):
     with (
-        mock.patch("executions.tasks.execution_run.delay") as delay,
+        mock.patch("platform_site.celery.app.send_task") as send,
         django_capture_on_commit_callbacks(execute=True),
     ):
         execution = make_execution()
-    delay.assert_called_once_with(str(execution.pk))
+    send.assert_called_once_with("executions.run", args=[str(execution.pk)])
 
 
 def test_it_claims_only_once(make_execution):

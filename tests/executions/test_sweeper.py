@@ -55,29 +55,29 @@ def test_it_leaves_a_beating_execution_alone(make_execution, settings):
 def test_it_requeues_an_old_pending_execution(make_execution):
     execution = make_execution()
     with (
-        mock.patch("executions.tasks.execution_run.delay") as delay,
+        mock.patch("platform_site.celery.app.send_task") as send,
         time_machine.travel(timezone.now() + timedelta(seconds=40)),
     ):
         assert Command().requeue_step() is True
         assert Command().requeue_step() is False  # enqueued_at was bumped
-    delay.assert_called_once_with(str(execution.pk))
+    send.assert_called_once_with("executions.run", args=[str(execution.pk)])
 
 
 def test_it_leaves_a_fresh_pending_execution_alone(make_execution):
     broker_lost_messages(redis_client())  # the broker has kept its messages
     make_execution()
-    with mock.patch("executions.tasks.execution_run.delay") as delay:
+    with mock.patch("platform_site.celery.app.send_task") as send:
         assert Command().requeue_step() is False
-    delay.assert_not_called()
+    send.assert_not_called()
 
 
 def test_it_resends_at_once_what_the_broker_lost(make_execution):
     execution = make_execution()
     redis_client().delete(BROKER_EPOCH_KEY)  # as after FLUSHALL or a bare restart
-    with mock.patch("executions.tasks.execution_run.delay") as delay:
+    with mock.patch("platform_site.celery.app.send_task") as send:
         assert Command().requeue_step() is True
         assert Command().requeue_step() is False  # one sweep re-sends, once
-    delay.assert_called_once_with(str(execution.pk))
+    send.assert_called_once_with("executions.run", args=[str(execution.pk)])
 
 
 def test_it_resends_at_once_a_message_that_could_not_be_sent(
@@ -85,15 +85,15 @@ def test_it_resends_at_once_a_message_that_could_not_be_sent(
 ):
     broker_lost_messages(redis_client())
     with (
-        mock.patch("executions.tasks.execution_run.delay", side_effect=ConnectionError),
+        mock.patch("platform_site.celery.app.send_task", side_effect=ConnectionError),
         django_capture_on_commit_callbacks(execute=True),
     ):
         execution = make_execution()
     execution.refresh_from_db()
     assert execution.enqueued_at is None
-    with mock.patch("executions.tasks.execution_run.delay") as delay:
+    with mock.patch("platform_site.celery.app.send_task") as send:
         assert Command().requeue_step() is True
-    delay.assert_called_once_with(str(execution.pk))
+    send.assert_called_once_with("executions.run", args=[str(execution.pk)])
 
 
 def test_it_hands_back_a_claimed_execution_for_a_new_message(make_execution):
@@ -103,9 +103,9 @@ def test_it_hands_back_a_claimed_execution_for_a_new_message(make_execution):
     assert execution_release(execution_pk=execution.pk) is True
     execution.refresh_from_db()
     assert (execution.status, execution.started_at) == (ExecutionStatus.PENDING, None)
-    with mock.patch("executions.tasks.execution_run.delay") as delay:
+    with mock.patch("platform_site.celery.app.send_task") as send:
         assert Command().requeue_step() is True
-    delay.assert_called_once_with(str(execution.pk))
+    send.assert_called_once_with("executions.run", args=[str(execution.pk)])
 
 
 def test_it_hands_back_a_run_the_database_cut_before_user_code(make_execution):

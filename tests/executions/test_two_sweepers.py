@@ -39,7 +39,7 @@ def test_it_reaps_each_lost_execution_once_across_two_processes(
 ):
     if connection.vendor != "postgresql":
         pytest.skip("two processes on one database need PostgreSQL")
-    with mock.patch("executions.tasks.execution_run.delay"):
+    with mock.patch("platform_site.celery.app.send_task"):
         pks = [make_execution().pk for _ in range(LOST)]
     long_ago = timezone.now() - timedelta(seconds=settings.HEARTBEAT_TIMEOUT_S + 60)
     Execution.objects.filter(pk__in=pks).update(

@@ -15,7 +15,7 @@ from pipelines.services.pipelines import (
     pipeline_create,
     pipeline_requeue_stale,
 )
-from pipelines.tasks import pipeline_build_task
+from platform_site.celery import app as celery_app
 from platform_site.clients.redis_client import redis_client
 
 MAIN = "def f(a, b=2):\n    return {'s': a + b}\n"
@@ -264,7 +264,9 @@ def test_it_skips_a_pipeline_another_worker_is_building(alice):
 
 def test_it_requeues_stale_pending_pipelines(alice, monkeypatch):
     sent = []
-    monkeypatch.setattr(pipeline_build_task, "delay", sent.append)  # no broker here
+    monkeypatch.setattr(  # no broker here
+        celery_app, "send_task", lambda name, args: sent.append((name, *args))
+    )
     stale = create(alice)
     create(alice, name="p2")
     Pipeline.objects.filter(pk=stale.pk).update(
@@ -274,4 +276,4 @@ def test_it_requeues_stale_pending_pipelines(alice, monkeypatch):
     count = pipeline_requeue_stale(older_than_s=120)
 
     assert count == 1
-    assert sent == [str(stale.pk)]
+    assert sent == [("pipelines.build", str(stale.pk))]
