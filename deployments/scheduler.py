@@ -23,7 +23,10 @@ from deployments.schedules import schedule_next_run
 from deployments.services.deployment_triggers import deployment_tick_build
 from executions.models import ExecutionStatus
 from executions.services import execution_record_unrun
-from executions.services.lifecycle import BuiltExecution, executions_save
+from executions.services.creation import (
+    BuiltExecution,
+    executions_save,
+)
 from platform_site.http.errors import ApiError
 
 logger = logging.getLogger(__name__)

@@ -7,6 +7,7 @@ file a worker wrote on one machine downloads through any web process.
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
@@ -17,6 +18,7 @@ from django.conf import settings
 from platform_site.clients import object_store
 
 S3_MARK = "s3:"
+SAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def _key(execution_pk: object, relative: str) -> str:
@@ -64,3 +66,9 @@ def execution_files_delete(execution_pks: Iterable[object]) -> None:
         shutil.rmtree(Path(settings.EXECUTIONS_DIR) / str(pk), ignore_errors=True)
         if object_store.s3_enabled():
             object_store.delete_prefix(_key(pk, ""))
+
+
+def safe_filename(name: str | None, fallback: str) -> str:
+    base = Path(str(name or "")).name
+    cleaned = SAFE_FILENAME.sub("_", base).strip("._")
+    return cleaned[:120] or fallback

@@ -14,11 +14,13 @@ from django.db import transaction
 from deployments.models import Deployment, ExecutionRule
 from executions.files import S3_MARK
 from executions.models import Execution, ExecutionIo, IoDirection, Trigger
-from executions.services.inputs import input_values_resolve
-from executions.services.lifecycle import (
+from executions.services.creation import (
     BuiltExecution,
     execution_build,
     execution_create,
+)
+from executions.services.inputs import input_values_resolve
+from executions.services.lifecycle import (
     execution_watching,
 )
 from platform_site.http.errors import ApiError, Forbidden, ValidationFailed

@@ -11,8 +11,10 @@ from django.db import transaction
 from datastore.services import datastore_info
 from executions.files import execution_file_name, execution_file_open
 from executions.models import Execution, ExecutionReplay, IoDirection
+from executions.services.creation import (
+    execution_create,
+)
 from executions.services.inputs import ResolvedInput
-from executions.services.lifecycle import execution_create
 from pipelines.models import PipelineStatus
 from platform_site.http.errors import ApiError, Conflict
 

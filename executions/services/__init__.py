@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from executions.services.creation import (
+    execution_create,
+    execution_create_for_run,
+    execution_record_unrun,
+)
 from executions.services.inputs import (
     ResolvedInput,
     coerce_text,
@@ -12,13 +17,10 @@ from executions.services.inputs import (
 from executions.services.lifecycle import (
     execution_channel,
     execution_claim,
-    execution_create,
-    execution_create_for_run,
     execution_delete,
     execution_error,
     execution_finish,
     execution_heartbeat,
-    execution_record_unrun,
     execution_release,
     execution_wait,
 )

@@ -24,11 +24,11 @@ from executions.files import (
     execution_file_name,
     execution_file_open,
     execution_file_store,
+    safe_filename,
 )
 from executions.metrics.tokens import execution_sdk_token_issue
 from executions.models import Execution, ExecutionIo, IoDirection
 from executions.services.inputs import value_type_error
-from executions.services.lifecycle import safe_filename
 from executions.services.variables import environment_variables
 from platform_site.http.errors import ApiError
 from runtime import confined

@@ -18,7 +18,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from executions.models import Execution, ExecutionStatus
-from executions.services.lifecycle import execution_channel, execution_enqueue
+from executions.services.lifecycle import (
+    execution_channel,
+    execution_enqueue,
+)
 from platform_site.http import notify
 
 # A message may wait this long in a healthy queue before it is sent again anyway

@@ -15,7 +15,10 @@ from deployments.services.deployments import (
     deployment_update,
 )
 from executions.models import Execution, ExecutionStatus
-from executions.services.lifecycle import execution_claim, execution_finish
+from executions.services.lifecycle import (
+    execution_claim,
+    execution_finish,
+)
 from tests.deployments.factories import make_pipeline, unique
 
 pytestmark = pytest.mark.django_db

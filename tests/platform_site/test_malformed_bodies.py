@@ -31,7 +31,10 @@ from deployments.services.deployments import (
     deployment_create,
 )
 from executions.models import ExecutionStatus
-from executions.services.lifecycle import execution_claim, execution_finish
+from executions.services.lifecycle import (
+    execution_claim,
+    execution_finish,
+)
 from executions.services.variables import environment_variables_set
 from platform_site.api import api
 from tests.deployments.factories import make_pipeline
