@@ -28,7 +28,7 @@ from deployments.services.deployments import (
     deployment_name_problem,
     deployment_settings_problems,
 )
-from pipelines.io_rules import parse_text
+from pipelines.io_rules import MAPPING_LABELS, MappingType, parse_text
 from pipelines.models import Pipeline
 from platform_site.http.errors import ValidationFailed
 from platform_site.http.units import RAM_UNITS_MIB
@@ -64,17 +64,10 @@ WEEKDAY_CHOICES = [
 
 # The field holding each source's value, where the service's objection is shown.
 VALUE_FIELD = {
-    "endpoint": "endpoint",
-    "constant": "constant",
-    "environment_variable": "env",
-    "datastore": "datastore",
-}
-SOURCE_LABELS = {
-    "endpoint": "Endpoint value",
-    "constant": "Constant",
-    "environment_variable": "Environment variable",
-    "datastore": "Data store file",
-    "is_null": "None (null)",
+    MappingType.ENDPOINT: "endpoint",
+    MappingType.CONSTANT: "constant",
+    MappingType.ENVIRONMENT_VARIABLE: "env",
+    MappingType.DATASTORE: "datastore",
 }
 
 
@@ -348,7 +341,9 @@ class MappingForm(VisibleOnlyForm):
         data_type = item.get("data_type", "string")
         sources = sources_for(self.execution_rule, data_type, direction)
         choices = [(s, _source_label(s, data_type)) for s in sources]
-        endpoint_default = "endpoint" if "endpoint" in sources else ""
+        endpoint_default = (
+            MappingType.ENDPOINT if MappingType.ENDPOINT in sources else ""
+        )
         self.fields[f"{prefix}_source"] = forms.ChoiceField(
             choices=[("", "— choose —"), *choices],
             initial=endpoint_default,
@@ -399,7 +394,7 @@ class MappingForm(VisibleOnlyForm):
             prefix = row["prefix"]
             source = data.get(f"{prefix}_source")
             shown = {f"{prefix}_source", f"{prefix}_{VALUE_FIELD.get(source, '')}"}
-            if source == "endpoint":
+            if source == MappingType.ENDPOINT:
                 shown |= {f"{prefix}_required", f"{prefix}_default"}
             hidden |= {f"{prefix}_{name}" for name in row["fields"]} - shown
         return hidden
@@ -435,7 +430,7 @@ class MappingForm(VisibleOnlyForm):
             )
             return None
         entry: dict[str, Any] = {key: name}
-        if source == "endpoint":
+        if source == MappingType.ENDPOINT:
             endpoint_name = (data.get(f"{prefix}_endpoint") or "").strip()
             if not endpoint_name:
                 self.add_error(
@@ -452,7 +447,7 @@ class MappingForm(VisibleOnlyForm):
             entry[f"endpoint_{direction}_name"] = endpoint_name
             if direction == "input":
                 entry.update(self._endpoint_options(prefix, data, data_type))
-        elif source == "constant":
+        elif source == MappingType.CONSTANT:
             try:
                 entry["constant_value"] = parse_text(
                     data.get(f"{prefix}_constant") or "", data_type
@@ -460,13 +455,13 @@ class MappingForm(VisibleOnlyForm):
             except ValueError as exc:
                 self.add_error(f"{prefix}_constant", f"{name} ({data_type}): {exc}")
                 return None
-        elif source == "environment_variable":
+        elif source == MappingType.ENVIRONMENT_VARIABLE:
             variable = (data.get(f"{prefix}_env") or "").strip()
             if not variable:
                 self.add_error(f"{prefix}_env", "Enter an environment variable name.")
                 return None
             entry["environment_variable_name"] = variable
-        elif source == "datastore":
+        elif source == MappingType.DATASTORE:
             path = (data.get(f"{prefix}_datastore") or "").strip()
             if not path:
                 self.add_error(f"{prefix}_datastore", "Enter a data store path.")
@@ -508,9 +503,9 @@ class MappingForm(VisibleOnlyForm):
 
 
 def _source_label(source: str, data_type: str) -> str:
-    if source == "endpoint" and data_type == "file":
+    if source == MappingType.ENDPOINT and data_type == "file":
         return "Endpoint file"
-    return SOURCE_LABELS.get(source, source)
+    return MAPPING_LABELS.get(MappingType(source), source)
 
 
 def _as_text(value: Any, data_type: str) -> str:

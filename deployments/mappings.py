@@ -24,7 +24,13 @@ import re
 from typing import Any
 
 from datastore.keys import datastore_path_problem
-from pipelines.io_rules import INPUT_SOURCES, OUTPUT_DESTINATIONS, one_key, type_problem
+from pipelines.io_rules import (
+    INPUT_SOURCES,
+    OUTPUT_DESTINATIONS,
+    MappingType,
+    one_key,
+    type_problem,
+)
 from platform_site.http.errors import ValidationFailed
 
 PERIODIC_UNMAPPED = (
@@ -46,19 +52,14 @@ ENDPOINT_NAME_MAX = 200
 
 def sources_for(execution_rule: str, data_type: str, direction: str) -> list[str]:
     """The mapping types (as shown in executions: `endpoint`, `constant`, …) allowed here."""
-    if direction == "output":
-        kinds = ["endpoint"] if execution_rule == "endpoint" else []
-        if execution_rule == "run":
-            kinds = ["run"]
-        return [*kinds, "datastore", "is_null"]
-    kinds = []
+    kinds: list[str] = []
     if execution_rule == "endpoint":
-        kinds.append("endpoint")
+        kinds.append(MappingType.ENDPOINT)
     elif execution_rule == "run":
-        kinds.append("run")
-    if data_type != "file":
-        kinds += ["constant", "environment_variable"]
-    return [*kinds, "datastore", "is_null"]
+        kinds.append(MappingType.RUN)
+    if direction == "input" and data_type != "file":
+        kinds += [MappingType.CONSTANT, MappingType.ENVIRONMENT_VARIABLE]
+    return [*kinds, MappingType.DATASTORE, MappingType.IS_NULL]
 
 
 def _single_source(
@@ -387,13 +388,13 @@ def mappings_resolve(
     return resolved_inputs, resolved_outputs
 
 
-def mapping_type(mapping: dict, *, direction: str = "input") -> str:
+def mapping_type(mapping: dict, *, direction: str = "input") -> MappingType:
     """`endpoint`, `constant`, … for one resolved mapping dict."""
     table = INPUT_SOURCES if direction == "input" else OUTPUT_DESTINATIONS
     for key, kind in table.items():
         if key in mapping:
             return kind
-    return "is_null"
+    return MappingType.IS_NULL
 
 
 def mappings_update(

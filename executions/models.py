@@ -6,6 +6,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 
+from pipelines.io_rules import MAPPING_LABELS, MappingType
 from pipelines.models import Pipeline
 
 
@@ -171,7 +172,9 @@ class ExecutionIo(models.Model):
     position = models.PositiveIntegerField()
     name = models.CharField(max_length=200)
     data_type = models.CharField(max_length=10)
-    mapping_type = models.CharField(max_length=30)
+    mapping_type = models.CharField(
+        max_length=30, choices=[(t.value, MAPPING_LABELS[t]) for t in MappingType]
+    )
     mapping_value = models.JSONField(default=dict)
     value = models.JSONField(null=True, blank=True)
     file_path = models.CharField(max_length=500, null=True, blank=True)

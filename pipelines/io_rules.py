@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from enum import StrEnum
 from typing import Any
 
 from platform_site.http.bodies import MalformedJson, json_loads
@@ -24,18 +25,39 @@ EXPECTED = {
     "json": "any JSON value",
     "file": "a file",
 }
+
+
+class MappingType(StrEnum):
+    """Where an execution's input came from or its output went (ExecutionIo.mapping_type)."""
+
+    RUN = "run"  # given to run_pipeline or the Run page
+    ENDPOINT = "endpoint"
+    CONSTANT = "constant"
+    ENVIRONMENT_VARIABLE = "environment_variable"
+    DATASTORE = "datastore"
+    IS_NULL = "is_null"
+
+
+MAPPING_LABELS = {
+    MappingType.RUN: "Run input",
+    MappingType.ENDPOINT: "Endpoint value",
+    MappingType.CONSTANT: "Constant",
+    MappingType.ENVIRONMENT_VARIABLE: "Environment variable",
+    MappingType.DATASTORE: "Data store file",
+    MappingType.IS_NULL: "None (null)",
+}
 # Mapping key -> the mapping type executions record.
 INPUT_SOURCES = {
-    "endpoint_input_name": "endpoint",
-    "constant_value": "constant",
-    "environment_variable_name": "environment_variable",
-    "datastore_path": "datastore",
-    "is_null": "is_null",
+    "endpoint_input_name": MappingType.ENDPOINT,
+    "constant_value": MappingType.CONSTANT,
+    "environment_variable_name": MappingType.ENVIRONMENT_VARIABLE,
+    "datastore_path": MappingType.DATASTORE,
+    "is_null": MappingType.IS_NULL,
 }
 OUTPUT_DESTINATIONS = {
-    "endpoint_output_name": "endpoint",
-    "datastore_path": "datastore",
-    "is_null": "is_null",
+    "endpoint_output_name": MappingType.ENDPOINT,
+    "datastore_path": MappingType.DATASTORE,
+    "is_null": MappingType.IS_NULL,
 }
 # Text opening like JSON is meant as JSON: "{bad json" is a typo, not a string.
 JSON_OPENERS = ("{", "[", '"')

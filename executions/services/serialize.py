@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from executions.models import Execution, ExecutionIo, IoDirection, LogLine
+from pipelines.io_rules import MappingType
 from platform_site.http.units import iso
 
 
@@ -92,7 +93,7 @@ def execution_output_values(execution: Execution) -> dict[str, Any]:
     return {
         r.name: r.value
         for r in _io_rows(execution)
-        if r.direction == IoDirection.OUTPUT and r.mapping_type != "is_null"
+        if r.direction == IoDirection.OUTPUT and r.mapping_type != MappingType.IS_NULL
     }
 
 

@@ -30,6 +30,7 @@ from executions.metrics.tokens import execution_sdk_token_issue
 from executions.models import Execution, ExecutionIo, IoDirection
 from executions.services.inputs import value_type_error
 from executions.services.variables import environment_variables
+from pipelines.io_rules import MappingType
 from platform_site.http.errors import ApiError
 from runtime import confined
 
@@ -94,7 +95,7 @@ def inputs_stage(execution: Execution, work_dir: Path) -> dict[str, Any]:
     """
     kwargs: dict[str, Any] = {}
     for row in _io_rows(execution, IoDirection.INPUT):
-        if row.mapping_type == "datastore":
+        if row.mapping_type == MappingType.DATASTORE:
             path = row.mapping_value["datastore_path"]
             try:
                 source = datastore_open(path)
@@ -112,7 +113,10 @@ def inputs_stage(execution: Execution, work_dir: Path) -> dict[str, Any]:
                 raise UserInputError(f"Input '{row.name}': its file is gone.") from None
             filename = execution_file_name(row.file_path)
             kwargs[row.name] = {"path": _stage_file(work_dir, row, filename, source)}
-        elif row.value is not None or row.mapping_type in ("is_null", "constant"):
+        elif row.value is not None or row.mapping_type in (
+            MappingType.IS_NULL,
+            MappingType.CONSTANT,
+        ):
             kwargs[row.name] = row.value
         # Absent optional inputs are left out, so the function's own default applies.
     return kwargs
@@ -144,7 +148,7 @@ def outputs_store(
     if rows and not isinstance(outputs, dict):
         return {}, "The function must return a dict of outputs keyed by output name."
     for row in rows:
-        if row.mapping_type == "is_null":
+        if row.mapping_type == MappingType.IS_NULL:
             continue
         if row.name not in outputs:
             return (
@@ -172,7 +176,7 @@ def outputs_store(
         if error:
             return {}, error
         stored[row.name] = {"value": value}
-        if row.mapping_type == "datastore":
+        if row.mapping_type == MappingType.DATASTORE:
             _to_datastore(execution, row, io.BytesIO(json.dumps(value).encode()))
     return stored, None
 
@@ -198,7 +202,7 @@ def _store_file_output(
             source=source,
         ),
     }
-    if row.mapping_type == "datastore":
+    if row.mapping_type == MappingType.DATASTORE:
         source.seek(0)
         stored["value"] = {"path": _to_datastore(execution, row, source)}
     return stored
