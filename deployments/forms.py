@@ -24,7 +24,7 @@ from deployments.mappings import (
 )
 from deployments.models import DeploymentMode, ExecutionRule
 from deployments.schedules import schedule_error
-from deployments.services.deployments import (
+from deployments.services.deployment_rules import (
     deployment_name_problem,
     deployment_settings_problems,
 )

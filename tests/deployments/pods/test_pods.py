@@ -134,7 +134,7 @@ def test_the_api_lists_the_pod(low_latency, api_client):
 def test_pods_on_one_machine_never_share_a_gpu(pipeline, alice, monkeypatch):
     # The machine's GPUs are hardware: this test's machine has two.
     monkeypatch.setattr("deployments.pods.host.gpu_count", lambda: 2)
-    monkeypatch.setattr("deployments.services.deployments.gpu_count", lambda: 2)
+    monkeypatch.setattr("deployments.services.deployment_rules.gpu_count", lambda: 2)
     first, second, third = (
         deployment_create(
             pipeline=pipeline,
