@@ -17,7 +17,7 @@ from typing import Any
 
 from django import forms
 
-from deployments.mappings import (
+from deployments.mapping_rules import (
     mapping_input_check,
     mapping_output_check,
     sources_for,

@@ -23,6 +23,7 @@ from executions.services.inputs import input_values_resolve
 from executions.services.lifecycle import (
     execution_watching,
 )
+from pipelines.io_rules import MappingType
 from platform_site.http.errors import ApiError, Forbidden, ValidationFailed
 
 MAX_FILES_PER_CALL = 1
@@ -205,7 +206,9 @@ def endpoint_outputs(execution: Execution, *, wrap: bool, file_url) -> dict[str,
     """
     outputs: dict[str, Any] = {}
     rows = ExecutionIo.objects.filter(
-        execution=execution, direction=IoDirection.OUTPUT, mapping_type="endpoint"
+        execution=execution,
+        direction=IoDirection.OUTPUT,
+        mapping_type=MappingType.ENDPOINT,
     ).only("name", "data_type", "mapping_value", "value", "file_path")
     for row in rows:
         name = (row.mapping_value or {}).get("endpoint_output_name") or row.name
@@ -219,7 +222,9 @@ def endpoint_outputs(execution: Execution, *, wrap: bool, file_url) -> dict[str,
 def endpoint_output_file(execution: Execution, endpoint_output_name: str) -> str | None:
     """The file_path (executions/files.py) of an endpoint-mapped file output, kept with its execution."""
     for row in ExecutionIo.objects.filter(
-        execution=execution, direction=IoDirection.OUTPUT, mapping_type="endpoint"
+        execution=execution,
+        direction=IoDirection.OUTPUT,
+        mapping_type=MappingType.ENDPOINT,
     ):
         name = (row.mapping_value or {}).get("endpoint_output_name") or row.name
         if name != endpoint_output_name or not row.file_path:

@@ -15,6 +15,7 @@ from executions.services.creation import (
     execution_create,
 )
 from executions.services.inputs import ResolvedInput
+from pipelines.io_rules import MappingType
 from pipelines.models import PipelineStatus
 from platform_site.http.errors import ApiError, Conflict
 
@@ -54,7 +55,7 @@ def _inputs(execution: Execution) -> tuple[list[ResolvedInput], list[File]]:
     inputs, files = [], []
     for row in execution.io.filter(direction=IoDirection.INPUT).order_by("position"):
         file = None
-        if row.mapping_type == "datastore":
+        if row.mapping_type == MappingType.DATASTORE:
             _check_datastore_input(row)
         elif row.file_path:
             file = _input_file(row)

@@ -4,7 +4,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from deployments.mappings import mappings_resolve, mappings_update, sources_for
+from deployments.mapping_rules import sources_for
+from deployments.mappings import mappings_resolve, mappings_update
 from platform_site.http.errors import ValidationFailed
 
 PIPELINE = SimpleNamespace(
