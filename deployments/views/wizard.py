@@ -24,9 +24,9 @@ from deployments.forms import (
     RULE_HELP,
     ExecutionForm,
     GeneralForm,
-    MappingForm,
     TriggerForm,
 )
+from deployments.mapping_form import MappingForm
 from deployments.models import DeploymentMode, ExecutionRule
 from deployments.pods.resources import gpu_count
 from deployments.schedules import schedule_describe
