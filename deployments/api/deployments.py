@@ -1,7 +1,8 @@
 """Deployment routes of /api/v1 (docs/sdk-protocol.md §4 and §5.2, §5.5). Thin: services do the work.
 
-Bodies are read by hand (json_body) rather than by a schema so that every
-error names its field in `message`, which is what the SDK shows its user.
+Bodies are schemas for their types (an error names its field in `message`,
+which is what the SDK shows its user); what a deployment may be is the
+services' rule (deployments/services/deployment_rules.py).
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from ninja import Router
+from ninja import Router, Schema
+from pydantic import ConfigDict, StrictBool, StrictInt
 
 from deployments.endpoints.access import endpoint_token_rotate
 from deployments.endpoints.calls import call_body
@@ -41,31 +43,36 @@ from platform_site.http.request import json_body
 
 router = Router(tags=["deployments"])
 
-CREATE_KEYS = (
-    "description",
-    "mode",
-    "enable_parallel_executions",
-    "max_parallel_executions_per_pod",
-    "ram_request",
-    "gpu_request",
-    "execution_timeout_s",
-    "inputs_mapping",
-    "outputs_mapping",
-)
+Mapping = dict[str, Any]
 
 
-def _object_body(request: HttpRequest) -> dict[str, Any]:
-    body = json_body(request)
-    if not isinstance(body, dict):
-        raise ValidationFailed("The request body must be a JSON object.")
-    return body
+class DeploymentIn(Schema):
+    """create_deployment's body; the SDK sends every key, None where unset."""
+
+    pipeline_name: str
+    name: str
+    description: str | None = None
+    mode: str | None = None
+    enable_parallel_executions: StrictBool | None = None
+    max_parallel_executions_per_pod: StrictInt | None = None
+    ram_request: str | None = None
+    gpu_request: StrictInt | None = None
+    execution_timeout_s: StrictInt | None = None
+    inputs_mapping: list[Mapping] | None = None
+    outputs_mapping: list[Mapping] | None = None
+    schedule: str | None = None  # periodic only
+    endpoint_url_path: str | None = None  # endpoint only
+    endpoint_token: str | None = None  # endpoint only
 
 
-def _required_str(body: dict, key: str) -> str:
-    value = body.get(key)
-    if not isinstance(value, str) or not value:
-        raise ValidationFailed(f"{key} is required (a string).")
-    return value
+class DeploymentPatch(Schema):
+    # Other keys are kept so that the answer can name what cannot change.
+    model_config = ConfigDict(extra="allow")
+
+    is_enabled: StrictBool | None = None
+    schedule: str | None = None
+    inputs_mapping: list[Mapping] | None = None
+    outputs_mapping: list[Mapping] | None = None
 
 
 def _pipeline(name: str) -> Pipeline:
@@ -75,29 +82,13 @@ def _pipeline(name: str) -> Pipeline:
     return pipeline
 
 
-def _create(request: HttpRequest, execution_rule: str) -> JsonResponse:
-    body = _object_body(request)
-    pipeline = _pipeline(_required_str(body, "pipeline_name"))
-    options = {key: body[key] for key in CREATE_KEYS if body.get(key) is not None}
-    options.setdefault("mode", "elastic")
-    if execution_rule == ExecutionRule.PERIODIC:
-        if body.get("schedule") is None:
-            raise ValidationFailed(
-                "schedule is required for periodic deployments (5-field CRON, UTC)."
-            )
-        options["schedule"] = body["schedule"]
-        for key in ("endpoint_url_path", "endpoint_token"):
-            if body.get(key) is not None:
-                raise ValidationFailed(f"{key} is only for endpoint deployments.")
-    else:
-        if body.get("schedule") is not None:
-            raise ValidationFailed("schedule is only for periodic deployments.")
-        for key in ("endpoint_url_path", "endpoint_token"):
-            if body.get(key) is not None:
-                options[key] = body[key]
+def _create(
+    request: HttpRequest, body: DeploymentIn, execution_rule: str
+) -> JsonResponse:
+    options = body.dict(exclude={"pipeline_name", "name"}, exclude_none=True)
     deployment = deployment_create(
-        pipeline=pipeline,
-        name=_required_str(body, "name"),
+        pipeline=_pipeline(body.pipeline_name),
+        name=body.name,
         execution_rule=execution_rule,
         created_by=request.user,
         **options,
@@ -106,21 +97,25 @@ def _create(request: HttpRequest, execution_rule: str) -> JsonResponse:
 
 
 @router.post("/endpoints")
-def create_endpoint_deployment(request: HttpRequest):
-    return _create(request, ExecutionRule.ENDPOINT)
+def create_endpoint_deployment(request: HttpRequest, deployment: DeploymentIn):
+    return _create(request, deployment, ExecutionRule.ENDPOINT)
 
 
 @router.post("/periodic-deployment")
-def create_periodic_deployment(request: HttpRequest):
-    return _create(request, ExecutionRule.PERIODIC)
+def create_periodic_deployment(request: HttpRequest, deployment: DeploymentIn):
+    return _create(request, deployment, ExecutionRule.PERIODIC)
 
 
 @router.post("/endpoints/{name}/generate-new-token")
 def generate_new_token(request: HttpRequest, name: str):
+    """The SDK posts its chosen token (if any) as a form field; a JSON body is read too."""
     deployment = deployment_get_or_404(name)
     chosen = request.POST.get("endpoint_token") if request.POST else None
     if chosen is None and request.content_type == "application/json":
-        chosen = _object_body(request).get("endpoint_token")
+        body = json_body(request)
+        if not isinstance(body, dict):
+            raise ValidationFailed("The request body must be a JSON object.")
+        chosen = body.get("endpoint_token")
     token = endpoint_token_rotate(deployment=deployment, token=chosen or None)
     return {"endpoint_token": token}
 
@@ -142,19 +137,18 @@ def get_deployment(request: HttpRequest, name: str):
 
 
 @router.patch("/deployments/{name}")
-def update_deployment(request: HttpRequest, name: str):
+def update_deployment(request: HttpRequest, name: str, patch: DeploymentPatch):
     deployment = deployment_get_or_404(name)
-    body = _object_body(request)
-    known = ("is_enabled", "schedule", "inputs_mapping", "outputs_mapping")
-    unknown = sorted(set(body) - set(known))
+    unknown = sorted(patch.model_extra or {})
     if unknown:
+        known = ", ".join(DeploymentPatch.model_fields)
         raise ValidationFailed(
-            f"Cannot update {', '.join(unknown)}: only {', '.join(known)} can change."
+            f"Cannot update {', '.join(unknown)}: only {known} can change."
         )
     deployment = deployment_update(
         deployment=deployment,
         updated_by=request.user,
-        **{key: body[key] for key in known if body.get(key) is not None},
+        **patch.dict(exclude=set(patch.model_extra or {}), exclude_none=True),
     )
     return deployment_to_api(deployment)
 

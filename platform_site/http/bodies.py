@@ -65,30 +65,44 @@ class UnsupportedMediaType(ApiError):
     name = "UnsupportedMediaType"
 
 
+NUL_IN_STRING = (
+    "a string holds a NUL character (\\u0000), which PostgreSQL text cannot store."
+)
+
+
 def _refuse_constant(word: str) -> Any:
     # Python's json reads NaN and Infinity; PostgreSQL's jsonb, browsers and
     # every other JSON parser do not, so they would fail later as a 500.
     raise MalformedJson(f"{word} is not valid JSON: send a number, null or a string.")
 
 
-def _depth_exceeded(value: Any) -> bool:
-    """True when containers nest deeper than MAX_JSON_DEPTH (iterative: no recursion)."""
+def _shape_problem(value: Any) -> str | None:
+    """Why PostgreSQL could not keep `value`: containers nested deeper than
+    MAX_JSON_DEPTH, or a NUL in a string (text and jsonb refuse both); None when fine.
+
+    One iterative walk: no recursion, however deep the body.
+    """
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        children = (
-            item.values()
-            if isinstance(item, dict)
-            else item
-            if isinstance(item, list)
-            else ()
-        )
+        if isinstance(item, dict):
+            children: Any = item.values()
+            if any("\x00" in key for key in item):
+                return NUL_IN_STRING
+        elif isinstance(item, list):
+            children = item
+        else:
+            if isinstance(item, str) and "\x00" in item:
+                return NUL_IN_STRING
+            continue
         for child in children:
             if isinstance(child, dict | list):
                 if depth + 1 > MAX_JSON_DEPTH:
-                    return True
+                    return f"nested deeper than {MAX_JSON_DEPTH} levels."
                 stack.append((child, depth + 1))
-    return False
+            elif isinstance(child, str) and "\x00" in child:
+                return NUL_IN_STRING
+    return None
 
 
 def json_loads(raw: bytes | str, *, what: str = "JSON body") -> Any:
@@ -110,10 +124,9 @@ def json_loads(raw: bytes | str, *, what: str = "JSON body") -> Any:
         ) from None
     except ValueError as exc:
         raise MalformedJson(f"Malformed {what}: {exc}.") from None
-    if _depth_exceeded(value):
-        raise MalformedJson(
-            f"Malformed {what}: nested deeper than {MAX_JSON_DEPTH} levels."
-        )
+    problem = _shape_problem(value)
+    if problem:
+        raise MalformedJson(f"Malformed {what}: {problem}")
     return value
 
 

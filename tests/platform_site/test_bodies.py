@@ -38,6 +38,16 @@ def test_it_refuses_50000_levels_without_a_recursion_error():
         json_loads("[" * 50_000 + "]" * 50_000)
 
 
+@pytest.mark.parametrize(
+    "text",
+    ['"\\u0000"', '{"a": "x\\u0000"}', '{"a\\u0000": 1}', '[{"b": ["\\u0000"]}]'],
+)
+def test_it_refuses_a_nul_anywhere_in_a_string(text):
+    # PostgreSQL's text and jsonb refuse it: a 500 later, a 400 here.
+    with pytest.raises(MalformedJson, match="NUL character"):
+        json_loads(text)
+
+
 def test_it_names_the_invalid_utf8_byte():
     with pytest.raises(
         MalformedJson, match="not valid UTF-8 \\(byte 0xff at position 7\\)"

@@ -61,6 +61,9 @@ MALFORMED = {
     "nan": Body("application/json", b'{"number1": NaN, "a": Infinity}'),
     "deep": Body("application/json", b"[" * 50_000 + b"]" * 50_000),
     "invalid-utf8": Body("application/json", b'{"number1": "\xff\xfe"}'),
+    "nul-in-json": Body(
+        "application/json", b'{"name": "a\\u0000b", "number1": "\\u0000"}'
+    ),
     "wrong-content-type": Body("application/xml", b"<number1>1</number1>"),
     "no-boundary": Body(
         "multipart/form-data",
