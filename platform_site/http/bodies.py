@@ -66,7 +66,7 @@ class UnsupportedMediaType(ApiError):
 
 
 NUL_IN_STRING = (
-    "a string holds a NUL character (\\u0000), which PostgreSQL text cannot store."
+    "{where} holds a NUL character (\\u0000), which PostgreSQL text cannot store."
 )
 
 
@@ -78,22 +78,22 @@ def _refuse_constant(word: str) -> Any:
 
 def _shape_problem(value: Any) -> str | None:
     """Why PostgreSQL could not keep `value`: containers nested deeper than
-    MAX_JSON_DEPTH, or a NUL in a string (text and jsonb refuse both); None when fine.
-
-    One iterative walk: no recursion, however deep the body.
+    MAX_JSON_DEPTH, or a NUL in a string (text and jsonb refuse both); None
+    when fine. One iterative walk (no recursion, however deep), of the
+    containers only: it runs on every body.
     """
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if isinstance(item, dict):
-            children: Any = item.values()
             if any("\x00" in key for key in item):
-                return NUL_IN_STRING
+                return NUL_IN_STRING.format(where=_nul_location(value))
+            children: Any = item.values()
         elif isinstance(item, list):
             children = item
-        else:
+        else:  # the body is one string or number
             if isinstance(item, str) and "\x00" in item:
-                return NUL_IN_STRING
+                return NUL_IN_STRING.format(where="the body")
             continue
         for child in children:
             if isinstance(child, dict | list):
@@ -101,8 +101,25 @@ def _shape_problem(value: Any) -> str | None:
                     return f"nested deeper than {MAX_JSON_DEPTH} levels."
                 stack.append((child, depth + 1))
             elif isinstance(child, str) and "\x00" in child:
-                return NUL_IN_STRING
+                return NUL_IN_STRING.format(where=_nul_location(value))
     return None
+
+
+def _nul_location(value: Any) -> str:
+    """Where the first NUL is (`inputs[2].name`), for the message; only walked once one was seen."""
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str) and "\x00" in item:
+            return where or "the body"
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if "\x00" in key:
+                    return f"a key of {where or 'the body'}"
+                stack.append((child, f"{where}.{key}" if where else key))
+        elif isinstance(item, list):
+            stack.extend((child, f"{where}[{n}]") for n, child in enumerate(item))
+    return "the body"
 
 
 def json_loads(raw: bytes | str, *, what: str = "JSON body") -> Any:
