@@ -45,7 +45,10 @@ FORK_RETRY_S = 0.05
 
 
 def _load_sibling(name: str):
-    """Load a module of this folder under a private name (child.py finds its siblings there)."""
+    """Load a module of this folder under a private name (child.py finds its siblings there).
+
+    A module's siblings are loaded before it: it takes them from sys.modules.
+    """
     module_name = f"_craft_runtime_{name}"
     module = sys.modules.get(module_name)
     if module is None:
@@ -60,6 +63,10 @@ def _load_sibling(name: str):
 
 protocol = _load_sibling("protocol")
 _load_sibling("outputs")
+user_code = _load_sibling("user_code")
+prctl = _load_sibling("prctl")
+_load_sibling("rlimits")
+inherited_fds = _load_sibling("inherited_fds")
 child = _load_sibling("child")
 seeds = _load_sibling("seeds")
 
@@ -89,7 +96,7 @@ class Zygote:
     def load(self, code_dir: str, function_path: str, function_name: str) -> None:
         """Import the user's module with fds 1/2 captured; report ready or failed to the pool."""
         self.module_args = [code_dir, function_path, function_name]
-        child.line_buffered_stdio()
+        inherited_fds.line_buffered_stdio()
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             os.dup2(out.fileno(), 1)
             os.dup2(err.fileno(), 2)
@@ -97,7 +104,7 @@ class Zygote:
             failure = None
             try:
                 seeds.watch_import()
-                self.function = child.load_function(
+                self.function = user_code.load_function(
                     code_dir, function_path, function_name
                 )
                 seeds.after_import()
@@ -109,7 +116,7 @@ class Zygote:
             import_s = time.monotonic() - started
             _flush_std()
             if failure is not None:
-                child.print_traceback(failure)
+                user_code.print_traceback(failure)
                 _flush_std()
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, 1)
@@ -118,11 +125,12 @@ class Zygote:
             logs = {"stdout": _read_lines(out), "stderr": _read_lines(err)}
         if failure is not None:
             protocol.send_frame(
-                self.sock, {"op": "failed", "reason": child.describe(failure), **logs}
+                self.sock,
+                {"op": "failed", "reason": user_code.describe(failure), **logs},
             )
             return
         own = {self.sock.fileno(), self.wake_r, self.wake_w, self.diag_fd}
-        self.sockets = child.inherited_sockets(exclude=own)
+        self.sockets = inherited_fds.inherited_sockets(exclude=own)
         # Objects that exist now are left alone by the collector in the
         # children: a collection writes to each object's header, and every
         # page it writes to is copied (copy-on-write) in that child.
@@ -456,13 +464,13 @@ def _serve_main(argv: list[str]) -> int:
     sock_fd, pool_pid = int(argv[0]), int(argv[1])
     # If the pool dies, we die: EOF on the socket is the main signal, this
     # covers a zygote stuck in user import code. Best effort, Linux only.
-    child.set_parent_death_signal()
+    prctl.set_parent_death_signal()
     if os.getppid() != pool_pid:
         return 0
     # Orphans left by an execution (its grandchildren) become ours, and the
     # reap loop collects them: without this they are zombies forever where
     # pid 1 does not reap, as in a container whose pid 1 is the worker.
-    child.set_child_subreaper()
+    prctl.set_child_subreaper()
     sock = socket.socket(fileno=sock_fd)
     sock.set_inheritable(False)
     diag_fd = os.dup(2)  # the worker's stderr, for our own crash reports
@@ -490,7 +498,7 @@ def _inspect_main() -> int:
     real_stdout = sys.stdout
     request = json.loads(sys.stdin.read())
     with contextlib.redirect_stdout(sys.stderr):
-        result = inspector.verdict(request, child.load_module)
+        result = inspector.verdict(request, user_code.load_module)
     real_stdout.write("\n" + json.dumps(result) + "\n")
     real_stdout.flush()
     return 0
