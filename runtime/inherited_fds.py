@@ -75,7 +75,16 @@ def disconnect_sockets(fds: list[int]) -> None:
 
 
 def flush_stdio() -> None:
+    """Flush every standard stream, the original ones too: an execution's process, before it exits."""
     for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
         # Stream gone or pipe closed: nothing left to deliver.
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            stream.flush()
+
+
+def flush_std() -> None:
+    """Flush sys.stdout and sys.stderr as they are now: the zygote's, before a fork and after the import."""
+    for stream in (sys.stdout, sys.stderr):
+        # Replaced or closed by user code: nothing of ours is buffered there.
         with contextlib.suppress(AttributeError, OSError, ValueError):
             stream.flush()
