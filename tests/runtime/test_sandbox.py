@@ -22,7 +22,9 @@ import pytest
 
 from platform_site.operations.processes import BASE_DIR
 from runtime import sandbox_network
-from runtime.pool import DISK_QUOTA_REASON, RunSpec, ZygotePool
+from runtime.child import DISK_QUOTA_REASON
+from runtime.pool import ZygotePool
+from runtime.run_spec import RunSpec
 from runtime.sandbox import RUNTIME_DIR, Sandbox, base_python, find_bwrap
 
 PROBES = """
