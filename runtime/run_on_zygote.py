@@ -15,7 +15,7 @@ import os
 import threading
 import time
 
-from . import cgroups, protocol
+from . import protocol
 from .child import DISK_QUOTA_REASON
 from .collect import (
     CANCELLED,
@@ -25,6 +25,7 @@ from .collect import (
     TOO_LARGE,
     RunCollector,
 )
+from .control_group import Cgroup
 from .handle import ZYGOTE_START_TIMEOUT_S, PendingRun, ZygoteGone, ZygoteHandle
 from .lines import LogCallback
 from .run_result import RunResult, build_result, cpu_limit_s, mark_timed_out
@@ -107,7 +108,7 @@ def _execute(
 
 def _execution_cgroup(
     zygote: ZygoteHandle, spec: RunSpec
-) -> tuple[int | None, cgroups.Cgroup | None, list[int]]:
+) -> tuple[int | None, Cgroup | None, list[int]]:
     """The run's own group and write descriptors of its cgroup.procs (the child moves itself in).
 
     The spare's group when one waits (its id first, else None): the
@@ -138,7 +139,7 @@ def _execute_in(
     on_log: LogCallback,
     deadline: float | None,
     cancel: threading.Event | None,
-    group: cgroups.Cgroup | None,
+    group: Cgroup | None,
     group_fds: list[int],
     spare_id: int | None = None,
     *,
@@ -213,7 +214,7 @@ def _collect(
     err_r: int,
     res_r: int,
     cancel: threading.Event | None = None,
-    group: cgroups.Cgroup | None = None,
+    group: Cgroup | None = None,
 ) -> RunResult:
     def kill() -> None:
         if group is not None:
