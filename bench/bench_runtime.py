@@ -29,7 +29,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from runtime import sandbox_network  # noqa: E402
-from runtime.pool import RunSpec, ZygotePool  # noqa: E402
+from runtime.pool import ZygotePool  # noqa: E402
+from runtime.run_spec import RunSpec  # noqa: E402
 from runtime.sandbox import Sandbox, base_python  # noqa: E402
 
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 200

@@ -1,6 +1,6 @@
 """Reading one run's pipes until its process exits, and stopping it once when a limit is crossed.
 
-Used by pool.py in the worker; standard library only, never imports Django.
+Used by run_on_zygote.py in the worker; standard library only, never imports Django.
 """
 
 from __future__ import annotations

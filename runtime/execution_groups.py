@@ -20,7 +20,8 @@ import itertools
 import logging
 import threading
 
-from . import cgroups, protocol
+from . import protocol
+from .control_group import Cgroup
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ class ZygoteCgroup:
     (cgroup v2 lets a group with limits below it hold no process itself.)
     """
 
-    def __init__(self, root: cgroups.Cgroup, max_pids: int) -> None:
+    def __init__(self, root: Cgroup, max_pids: int) -> None:
         self.group = root.unique_child("zygote", nested=True, pids_max=max_pids)
         try:
             self.leaf = self.group.child("zygote")
@@ -47,7 +48,7 @@ class ZygoteCgroup:
     def wrap_argv(self, argv: list[str]) -> list[str]:
         return self.leaf.wrap_argv(argv)
 
-    def execution(self, memory_limit_mib: int = 0) -> cgroups.Cgroup:
+    def execution(self, memory_limit_mib: int = 0) -> Cgroup:
         return self.group.unique_child(
             "run", memory_mib=max(0, memory_limit_mib), pids_max=self.max_pids
         )
@@ -70,20 +71,20 @@ class SpareSlot:
         self.cgroup = cgroup
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._ready: tuple[int, cgroups.Cgroup] | None = None
+        self._ready: tuple[int, Cgroup] | None = None
         self._preparing = False
         self._sending: int | None = None  # the spare whose prepare frame is on its way
         self._died: int | None = None  # ...reported dead before that send returned
         self._failures = 0
         self._closed = False
 
-    def take(self) -> tuple[int, cgroups.Cgroup] | None:
+    def take(self) -> tuple[int, Cgroup] | None:
         """The spare's id and group for the next run (the caller destroys the group); None when none is ready."""
         with self._lock:
             ready, self._ready = self._ready, None
             return ready
 
-    def ready(self) -> tuple[int, cgroups.Cgroup] | None:
+    def ready(self) -> tuple[int, Cgroup] | None:
         """The spare waiting now, if any (for tests and diagnostics)."""
         with self._lock:
             return self._ready

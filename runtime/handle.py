@@ -20,6 +20,8 @@ import time
 from . import protocol
 from .sandbox import Sandbox, exit_signal, runtime_script, venv_root
 
+# A zygote still importing after this long is replaced (a module stuck at import).
+ZYGOTE_START_TIMEOUT_S = 300.0
 STOP_TIMEOUT_S = 5.0
 ZYGOTE_GONE_REASON = "The pipeline's runtime process exited unexpectedly"
 # Only code inside the sandbox (an execution of this pipeline) can signal the

@@ -2,7 +2,7 @@
 
 Run as `zygote.py --inspect` in the sandbox, with the pipeline's own
 interpreter, cwd = the extracted code folder and a minimal environment, so
-the module is imported exactly as executions will import it (child.load_module).
+the module is imported exactly as executions will import it (user_code.load_module).
 Standard library only; never imports Django.
 
 Request on stdin: {"function_path", "function_name", "inputs": [names]}.
@@ -48,7 +48,7 @@ def check_signature(func, function_name: str, inputs: list[str]) -> str | None:
 
 
 def verdict(request: dict, load_module) -> dict:
-    """The verdict on the function; load_module is the runtime's loader (child.load_module)."""
+    """The verdict on the function; load_module is the runtime's loader (user_code.load_module)."""
     code_dir = os.getcwd()
     function_path = request["function_path"]
     function_name = request["function_name"]

@@ -56,7 +56,9 @@ def _load_sibling(name: str):
 
 protocol = _load_sibling("protocol")
 outputs = _load_sibling("outputs")
-child = _load_sibling("child")
+user_code = _load_sibling("user_code")
+prctl = _load_sibling("prctl")
+rlimits = _load_sibling("rlimits")
 
 current_run: contextvars.ContextVar[int | None] = contextvars.ContextVar(
     "craft_current_run", default=None
@@ -137,10 +139,12 @@ class Pod:
         sys.stdout, sys.stderr = self.streams["stdout"], self.streams["stderr"]
         started = time.monotonic()
         try:
-            self.function = child.load_function(code_dir, function_path, function_name)
+            self.function = user_code.load_function(
+                code_dir, function_path, function_name
+            )
         except BaseException as exc:  # the user's import error is reported, not ours
-            child.print_traceback(exc)
-            self.send({"op": "failed", "reason": child.describe(exc)})
+            user_code.print_traceback(exc)
+            self.send({"op": "failed", "reason": user_code.describe(exc)})
             return False
         self.is_async = inspect.iscoroutinefunction(self.function)
         if self.is_async:
@@ -163,7 +167,7 @@ class Pod:
     def limit_address_space(self) -> None:
         if self.ram_mib <= 0:
             return
-        baseline = child.vm_size_bytes()
+        baseline = rlimits.vm_size_bytes()
         if baseline is not None:
             limit = baseline + (self.ram_mib + ADDRESS_SPACE_SLACK_MIB) * 1024 * 1024
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -254,8 +258,8 @@ class Pod:
     def failed(self, report: dict, exc: BaseException) -> None:
         if isinstance(exc, MemoryError):
             self.over_ram(rss_kib() or 0)
-        report.update(ok=False, reason=child.describe(exc))
-        child.print_traceback(exc)
+        report.update(ok=False, reason=user_code.describe(exc))
+        user_code.print_traceback(exc)
 
     def finish(self, run_id: int, report: dict) -> None:
         report.setdefault("function_ended_at", time.time())
@@ -264,7 +268,7 @@ class Pod:
         try:
             data = json.dumps(report, allow_nan=False)
         except (TypeError, ValueError) as exc:
-            data = json.dumps({"ok": False, "reason": child.describe(exc)})
+            data = json.dumps({"ok": False, "reason": user_code.describe(exc)})
         self.send({"op": "done", "id": run_id, "report": json.loads(data)})
 
 
@@ -283,7 +287,7 @@ def rss_kib() -> int | None:
 def main(argv: list[str]) -> int:
     # POD_DIR is the working directory already; named so `ps` tells pods apart.
     sock_fd, code_dir, function_path, function_name, max_parallel, ram_mib, _ = argv
-    child.set_parent_death_signal()
+    prctl.set_parent_death_signal()
     sock = socket.socket(fileno=int(sock_fd))
     sock.set_inheritable(False)
     inherit_context_in_threads()

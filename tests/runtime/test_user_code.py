@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from runtime.child import describe
+from runtime.user_code import describe
 
 
 def test_it_describes_an_exception_on_one_line():
