@@ -28,7 +28,6 @@ from .cgroup_files import enable_v2_controllers
 from .cgroup_support import Support, detect
 from .control_group import Cgroup
 
-CGROUP_ROOT = "/sys/fs/cgroup"
 PREFIX = "craft-"
 UNAVAILABLE = (
     "cgroups unavailable ({why}): memory limits are per process (rlimits) and "

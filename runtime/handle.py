@@ -100,7 +100,7 @@ class ZygoteHandle:
         self.inflight = 0
         self.retired = False
         self.last_used = self.created
-        # The zygote's kernel group (pool.py's ZygoteCgroup), set before start(): it
+        # The zygote's kernel group (execution_groups.py's ZygoteCgroup), set before start(): it
         # joins it at spawn, and all of it is killed when the zygote is gone.
         self.cgroup = None
         # Its spare child's slot (execution_groups.SpareSlot), set with cgroup.
