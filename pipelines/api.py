@@ -26,7 +26,7 @@ from pipelines.services.validation import pipeline_spec_validate
 from platform_site.http.bodies import content_length
 from platform_site.http.errors import TooLarge, ValidationFailed
 from platform_site.http.log_window import LogWindow
-from platform_site.http.request import json_body, public_url
+from platform_site.http.request import json_object_body, public_url
 from platform_site.http.units import iso
 
 router = Router(tags=["pipelines"])
@@ -96,10 +96,7 @@ def _declaration(request: HttpRequest) -> tuple[dict[str, Any], Any]:
             f"step_file: the request is larger than {settings.MAX_UPLOAD_BYTES} bytes"
         )
     if request.content_type == "application/json":
-        data = json_body(request)
-        if not isinstance(data, dict):
-            raise ValidationFailed("The request body must be a JSON object.")
-        return data, None
+        return json_object_body(request), None
     try:
         data = rebuild(
             (key, value)

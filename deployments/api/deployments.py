@@ -39,7 +39,7 @@ from deployments.services.deployments import (
 from pipelines.models import Pipeline
 from platform_site.http.errors import NotFound, ValidationFailed
 from platform_site.http.log_window import LogWindow
-from platform_site.http.request import json_body
+from platform_site.http.request import json_object_body
 
 router = Router(tags=["deployments"])
 
@@ -112,10 +112,7 @@ def generate_new_token(request: HttpRequest, name: str):
     deployment = deployment_get_or_404(name)
     chosen = request.POST.get("endpoint_token") if request.POST else None
     if chosen is None and request.content_type == "application/json":
-        body = json_body(request)
-        if not isinstance(body, dict):
-            raise ValidationFailed("The request body must be a JSON object.")
-        chosen = body.get("endpoint_token")
+        chosen = json_object_body(request).get("endpoint_token")
     token = endpoint_token_rotate(deployment=deployment, token=chosen or None)
     return {"endpoint_token": token}
 

@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 
 from executions.models import Execution, MetricKind, PipelineMetric
 from pipelines.models import Pipeline
+from platform_site.http.units import iso
 
 FILTERS = {
     "name": "name",
@@ -39,7 +40,7 @@ def metric_to_api(metric: PipelineMetric) -> dict[str, Any]:
         item["values"] = metric.values
     item.update(
         {
-            "created_at": metric.created_at.isoformat().replace("+00:00", "Z"),
+            "created_at": iso(metric.created_at),
             "execution_id": metric.execution.execution_id,
             "deployment_name": metric.execution.deployment_name,
             "pipeline_name": metric.execution.pipeline_name,

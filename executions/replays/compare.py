@@ -8,6 +8,7 @@ from itertools import zip_longest
 from typing import Any
 
 from executions.models import Execution, IoDirection, LogLine
+from platform_site.http.units import iso
 
 MISSING = object()
 MAX_DIFFS = 200  # per output, so a huge JSON does not make a huge page
@@ -118,7 +119,7 @@ def facts(execution: Execution) -> dict[str, Any]:
         "deployment_name": execution.deployment_name,
         "status": execution.status,
         "status_reason": execution.status_reason,
-        "created_at": execution.created_at.isoformat().replace("+00:00", "Z"),
+        "created_at": iso(execution.created_at),
         "total_s": _seconds(execution.created_at, execution.end_date),
         "queued_s": _seconds(execution.created_at, execution.started_at),
         "function_s": _seconds(

@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from django_htmx.middleware import HtmxDetails
 
 from platform_site.http.bodies import json_request_body
+from platform_site.http.errors import ValidationFailed
 
 
 class AuthenticatedHttpRequest(HttpRequest):
@@ -28,3 +29,11 @@ def public_url(path: str) -> str:
 def json_body(request: HttpRequest) -> Any:
     """Decode a JSON request body ({} when empty); 400 naming the problem otherwise."""
     return json_request_body(request)
+
+
+def json_object_body(request: HttpRequest) -> dict[str, Any]:
+    """A JSON body that must be an object, for the routes a schema cannot declare."""
+    body = json_request_body(request)
+    if not isinstance(body, dict):
+        raise ValidationFailed("The request body must be a JSON object.")
+    return body
