@@ -40,7 +40,7 @@ class BucketStore:
 
     def list(self, folder: str, *, after: str | None, limit: int) -> ObjectPage:
         prefix = f"{AREA}{folder}/" if folder else AREA
-        page = []
+        page: list[ObjectInfo] = []
         more = False
         start = f"{AREA}{after}" if after is not None else None
         for meta in object_store.iter_objects(prefix, after=start):

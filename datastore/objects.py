@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 OBJECT_NOT_FOUND = "Data store object {path!r} not found."
 FOLDER_NOT_FOUND = "Data store folder {path!r} not found."
@@ -25,7 +25,7 @@ class ObjectInfo:
     def name(self) -> str:
         return self.path.rsplit("/", 1)[-1]
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         """The wire shape of §7.1/§7.2: size in bytes, ISO UTC time."""
         stamp = self.last_modified.astimezone(UTC).isoformat(timespec="milliseconds")
         return {

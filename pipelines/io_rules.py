@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
@@ -145,7 +146,7 @@ def parse_text(raw: str, data_type: str) -> Any:
 
 
 def one_key(
-    entry: dict, allowed: dict[str, str], noun: str
+    entry: dict[str, Any], allowed: Mapping[str, str], noun: str
 ) -> tuple[str | None, str | None]:
     """(the one key of `allowed` in `entry`, None), or (None, the problem) when none or several are."""
     keys = [key for key in allowed if key in entry]
