@@ -36,7 +36,7 @@ from executions.services.lifecycle import (
     execution_finish,
 )
 from executions.services.variables import environment_variables_set
-from platform_site.api import api
+from platform_site.urls import api
 from tests.deployments.factories import make_pipeline
 
 pytestmark = pytest.mark.django_db
