@@ -114,13 +114,18 @@ def report(label: str, rate: float, outcome: Outcome) -> tuple[float, float]:
 
 
 @contextlib.contextmanager
-def bare_server(env: dict[str, str]):
-    """The baseline: the same web process, settings with only the bare view."""
+def bare_server(env: dict[str, str], *, strict: bool = False):
+    """The baseline: the same web process, settings with only the bare view.
+
+    strict: no middleware at all (bench/bare_strict_settings.py); otherwise
+    the platform's own for /endpoints/ (bench/bare_settings.py).
+    """
     port = free_port()
+    settings = "bench.bare_strict_settings" if strict else "bench.bare_settings"
     proc = subprocess.Popen(
         [sys.executable, "-m", "platform_site.operations.web", "--port", str(port)],
         cwd=BASE_DIR,
-        env={**env, "DJANGO_SETTINGS_MODULE": "bench.bare_settings"},
+        env={**env, "DJANGO_SETTINGS_MODULE": settings},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

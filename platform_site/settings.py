@@ -103,6 +103,9 @@ TEMPLATES = [
 # DB_POOL_SIZE (psycopg's pool, built into Django 5.1+; 0 turns it off), so the
 # platform's total is bounded: `make run` prints it (runplatform.database_line).
 DB_POOL_SIZE = envint("PLATFORM_DB_POOL_SIZE", 10)
+# Threads that keep a connection for the endpoint calls' database work
+# (platform_site/clients/db_threads.py); part of DB_POOL_SIZE on PostgreSQL.
+DB_THREADS = envint("PLATFORM_DB_THREADS", 4)
 DATABASES = {
     "default": dj_database_url.parse(
         envstr("DATABASE_URL", f"sqlite:///{DATA_DIR / 'platform.sqlite3'}"),
@@ -244,6 +247,15 @@ EXECUTION_DISK_MIB = envint("PLATFORM_EXECUTION_DISK_MIB", 4096)
 # the largest file its processes may write): past it the pod is recycled.
 POD_DISK_MIB = envint("PLATFORM_POD_DISK_MIB", 4096)
 ENDPOINT_HOLD_S = envint("PLATFORM_ENDPOINT_HOLD_S", 25)
+# An endpoint's deployment and tokens are kept per process and forgotten at
+# once on any change announced over Redis; this bounds an announcement lost.
+ENDPOINT_CACHE_S = envint("PLATFORM_ENDPOINT_CACHE_S", 30)
+# /endpoints/ is served by its own handler with only these (platform_site/asgi.py).
+ENDPOINT_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "platform_site.operations.metrics.RequestMetricsMiddleware",
+    "platform_site.http.middleware.ApiJsonErrorsMiddleware",
+]
 # /metrics also answers this bearer token (for Prometheus); empty: staff access tokens only.
 METRICS_TOKEN = envstr("PLATFORM_METRICS_TOKEN", "")
 # Log lines stored per execution; past either cap a marker line, then nothing.

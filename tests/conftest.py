@@ -59,6 +59,18 @@ def _fast_password_hasher():
         yield
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _database_work_on_the_test_thread():
+    """Async views' database work runs on the test's thread, inside its transaction.
+
+    The platform's database threads (platform_site/clients/db_threads.py)
+    keep connections of their own, which would not see a test's rows; the
+    live stacks run them as in production.
+    """
+    with override_settings(DB_THREADS=0):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _isolated_data_dir(settings, tmp_path):
     """Pipeline code and execution files of unit tests go to a temporary folder."""

@@ -6,7 +6,6 @@ the official client's `generate_new_endpoint_token`.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,8 +13,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from deployments.endpoints.endpoint_cache import endpoints_changed
 from deployments.endpoints.tokens import (
     token_decrypt,
+    token_digest,
     token_encrypt,
     token_format_error,
     token_generate,
@@ -24,15 +25,8 @@ from deployments.models import Deployment, EndpointToken, ExecutionRule
 from platform_site.http.errors import Conflict, ValidationFailed
 
 SHOWN_PREFIX_CHARS = 6
-# Last use is written at most this often per token, so a busy endpoint does
-# not turn every call into a write.
-LAST_USE_PRECISION = timedelta(seconds=60)
 MAX_GRACE = timedelta(days=30)
 NOT_AN_ENDPOINT = "Deployment '{name}' is not an endpoint deployment: it has no token."
-
-
-def _digest(raw: str) -> str:
-    return hashlib.sha256(raw.encode()).hexdigest()
 
 
 def _require_endpoint(deployment: Deployment) -> None:
@@ -67,7 +61,7 @@ def endpoint_token_create(
         deployment=deployment,
         name=name,
         prefix=raw[:SHOWN_PREFIX_CHARS],
-        digest=_digest(raw),
+        digest=token_digest(raw),
         expires_at=expires_at,
     )
     return IssuedEndpointToken(token=token, raw=raw)
@@ -78,6 +72,7 @@ def endpoint_token_revoke(*, token: EndpointToken) -> None:
     EndpointToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
     )
+    endpoints_changed()
 
 
 def endpoint_tokens_active(deployment: Deployment):
@@ -87,30 +82,6 @@ def endpoint_tokens_active(deployment: Deployment):
         deployment=deployment,
         revoked_at__isnull=True,
     )
-
-
-def endpoint_token_accepts(*, deployment: Deployment, raw: str) -> str | None:
-    """The name of the active named token `raw` of this deployment (its use marked).
-
-    None when no active named token matches. Lookup by digest through a unique
-    index: the secret is never compared byte by byte.
-    """
-    token = endpoint_tokens_active(deployment).filter(digest=_digest(raw)).first()
-    if token is None:
-        return None
-    now = timezone.now()
-    EndpointToken.objects.filter(pk=token.pk).filter(
-        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USE_PRECISION)
-    ).update(last_used_at=now)
-    return token.name
-
-
-def endpoint_main_token_used(*, deployment: Deployment) -> None:
-    """Mark the main token's use, at most once per LAST_USE_PRECISION."""
-    now = timezone.now()
-    last = deployment.main_token_last_used_at
-    if last is None or last < now - LAST_USE_PRECISION:
-        Deployment.objects.filter(pk=deployment.pk).update(main_token_last_used_at=now)
 
 
 def endpoint_token_rotate(
@@ -139,7 +110,7 @@ def endpoint_token_rotate(
             now = timezone.now()
             EndpointToken.objects.update_or_create(
                 deployment=deployment,
-                digest=_digest(old),
+                digest=token_digest(old),
                 defaults={
                     "name": f"previous main token (rotated {now:%Y-%m-%d %H:%M} UTC)",
                     "prefix": old[:SHOWN_PREFIX_CHARS],
@@ -167,4 +138,5 @@ def endpoint_rate_limit_set(
     Deployment.objects.filter(pk=deployment.pk).update(
         calls_per_minute=calls_per_minute
     )
+    endpoints_changed()
     deployment.calls_per_minute = calls_per_minute

@@ -6,19 +6,21 @@ API's trigger route, so that every face reads a call the same way.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
+from asgiref.sync import iscoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
-from deployments.endpoints.access import (
-    endpoint_main_token_used,
-    endpoint_token_accepts,
+from deployments.endpoints.endpoint_cache import (
+    CachedEndpoint,
+    endpoint_cache,
+    endpoint_use_record,
 )
 from deployments.endpoints.rate_limit import RateLimited
-from deployments.endpoints.tokens import token_decrypt, token_matches
 from deployments.models import Deployment
-from deployments.selectors import deployment_for_endpoint_path
 from deployments.services.deployment_triggers import MAX_FILES_PER_CALL
 from platform_site.http.bodies import MalformedJson, content_length, json_loads
 from platform_site.http.errors import (
@@ -34,8 +36,6 @@ ENDPOINT_TOKEN_MISSING = (
     "Missing endpoint token: send 'Authorization: EndpointToken <token>'."
 )
 ENDPOINT_REFUSED = "No endpoint at this path accepts this token."
-# How "Triggered by" names the deployment's own token (named tokens go by their name).
-MAIN_TOKEN_NAME = "main token"
 
 
 def endpoint_token_of(request: HttpRequest) -> str | None:
@@ -45,29 +45,36 @@ def endpoint_token_of(request: HttpRequest) -> str | None:
     return token.strip()
 
 
-def endpoint_authorize(
-    request: HttpRequest, path: str, token: str | None
-) -> tuple[Deployment, str]:
-    """(the deployment, the name of the token that opened it); 401 otherwise.
+def endpoint_open(
+    token: str | None, entry: CachedEndpoint | None
+) -> tuple[str, object]:
+    """(the name of the token that opens the endpoint `entry`, its key); 401 otherwise.
 
     401 without a token, and 401 alike for an unknown path and a wrong token:
     one answer for both, so that endpoint names cannot be enumerated.
     """
     if token is None:
         raise NotAuthenticated(ENDPOINT_TOKEN_MISSING)
-    deployment = deployment_for_endpoint_path(path)
-    expected = (
-        token_decrypt(deployment.endpoint_token_encrypted) if deployment else None
-    )
-    if deployment is None:
+    if entry is None:
         raise NotAuthenticated(ENDPOINT_REFUSED)
-    if token_matches(token, expected):
-        endpoint_main_token_used(deployment=deployment)
-        return deployment, MAIN_TOKEN_NAME
-    name = endpoint_token_accepts(deployment=deployment, raw=token)
+    name, key = entry.token_name(token, now=timezone.now())
     if name is None:
         raise NotAuthenticated(ENDPOINT_REFUSED)
-    return deployment, name
+    return name, key
+
+
+def endpoint_authorize(
+    request: HttpRequest, path: str, token: str | None
+) -> tuple[Deployment, str]:
+    """(the deployment, the name of the token that opened it), for the sync views; 401 otherwise."""
+    if token is None:
+        raise NotAuthenticated(ENDPOINT_TOKEN_MISSING)
+    entry = endpoint_cache.kept(path) or endpoint_cache.load(path)
+    name, key = endpoint_open(token, entry)
+    assert entry is not None  # endpoint_open refused otherwise
+    if entry.use_to_record(key, now=timezone.now()):
+        endpoint_use_record(entry, key)
+    return entry.deployment, name
 
 
 def _decode_field(raw: str) -> Any:
@@ -117,19 +124,29 @@ def call_size_check(request: HttpRequest) -> None:
         )
 
 
+def _error_answer(exc: ApiError) -> HttpResponse:
+    response = api_error_response(exc)
+    if isinstance(exc, RateLimited):
+        response["Retry-After"] = str(exc.retry_after_s)
+    return response
+
+
 def errors_as_json(view):
-    """Every ApiError of an endpoint view answers JSON {message, name}; 429 says when to retry."""
+    """Every ApiError of an endpoint view (sync or async) answers JSON {message, name}; 429 says when to retry."""
+    if iscoroutinefunction(view):
+
+        async def waited(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            try:
+                return await view(request, *args, **kwargs)
+            except ApiError as exc:
+                return _error_answer(exc)
+
+        return functools.wraps(view)(waited)
 
     def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         try:
             return view(request, *args, **kwargs)
-        except RateLimited as exc:
-            response = api_error_response(exc)
-            response["Retry-After"] = str(exc.retry_after_s)
-            return response
         except ApiError as exc:
-            return api_error_response(exc)
+            return _error_answer(exc)
 
-    wrapped.__name__ = view.__name__
-    wrapped.__doc__ = view.__doc__
-    return wrapped
+    return functools.wraps(view)(wrapped)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
 import hmac
 import re
 import secrets
@@ -67,3 +68,8 @@ def token_matches(given: str | None, expected: str | None) -> bool:
     if not given or not expected:
         return False
     return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def token_digest(raw: str) -> str:
+    """What is kept of a token that is never shown again (named tokens; every token in caches)."""
+    return hashlib.sha256(raw.encode()).hexdigest()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from django.urls import path
 
-from deployments.endpoints import docs_views, views
+from deployments.endpoints import docs_views, hot_path, views
 
 app_name = "endpoints"
 urlpatterns = [
     path(
         "v1/<str:path>/executions/<str:execution_id>",
-        views.endpoint_result,
+        hot_path.endpoint_result,
         name="result",
     ),
     path(
@@ -23,5 +23,5 @@ urlpatterns = [
         docs_views.endpoint_openapi_json,
         name="openapi",
     ),
-    path("<str:path>", views.endpoint_trigger, name="trigger"),
+    path("<str:path>", hot_path.endpoint_trigger, name="trigger"),
 ]

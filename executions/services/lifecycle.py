@@ -7,6 +7,7 @@ can never move an execution out of a final state or run it twice.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from typing import Any
@@ -32,10 +33,37 @@ logger = logging.getLogger(__name__)
 # it the message is dropped and the sweeper re-sends the Pending row.
 CLAIM_RETRY_S = 10.0
 EXECUTION_RUN_TASK = "executions.run"  # executions/tasks.py
+# Past this, the final announcement carries no result (every process receives it).
+MAX_FINAL_MESSAGE_CHARS = 64 * 1024
 
 
 def execution_channel(execution: Execution) -> str:
     return notify.channel_for("execution", execution.pk)
+
+
+def final_message(
+    *,
+    status: str,
+    reason: str | None,
+    outputs: dict[str, dict[str, Any]] | None = None,
+) -> str:
+    """What a final status announces with its commit: a caller held on it answers without reading the row.
+
+    Outputs by pipeline output name, {"value", "file": has a file}; too large
+    a result announces only the change ("1") and the caller reads the row.
+    """
+    message = json.dumps(
+        {
+            "status": status,
+            "reason": reason,
+            "outputs": {
+                name: {"value": o.get("value"), "file": bool(o.get("file_path"))}
+                for name, o in (outputs or {}).items()
+            },
+        },
+        separators=(",", ":"),
+    )
+    return message if len(message) <= MAX_FINAL_MESSAGE_CHARS else "1"
 
 
 def execution_enqueue(execution_pk: str) -> None:
@@ -145,7 +173,8 @@ def execution_finish(
                     execution=execution, direction=IoDirection.OUTPUT, name=name
                 ).update(value=stored.get("value"), file_path=stored.get("file_path"))
             channel = execution_channel(execution)
-            transaction.on_commit(lambda: notify.publish(channel))
+            message = final_message(status=status, reason=reason, outputs=outputs)
+            transaction.on_commit(lambda: notify.publish(channel, message))
         return True
 
     return db_retry(write, what=f"finishing {execution.execution_id}")
@@ -161,7 +190,8 @@ def execution_error(*, execution: Execution, reason: str, from_status: str) -> b
         what=f"recording the error of {execution.execution_id}",
     )
     if updated:
-        notify.publish(execution_channel(execution))
+        message = final_message(status=ExecutionStatus.ERROR, reason=reason)
+        notify.publish(execution_channel(execution), message)
     return updated == 1
 
 

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse
 
 from platform_site.clients.db_retry import DATABASE_BLIPS
@@ -73,18 +75,37 @@ class ApiJsonErrorsMiddleware:
     sees them.
     """
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
-        self.get_response = get_response
+    sync_capable = True
+    async_capable = True  # the endpoint handler's event loop (platform_site/asgi.py)
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __init__(self, get_response: Callable[[HttpRequest], Any]):
+        self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if iscoroutinefunction(self):
+            return self._acall(request)
+        refusal = self._refusal(request)
+        if refusal is not None:
+            return refusal_response(request, refusal)
+        return self._as_json(request, self.get_response(request))
+
+    async def _acall(self, request: HttpRequest) -> HttpResponse:
+        refusal = self._refusal(request)
+        if refusal is not None:
+            return refusal_response(request, refusal)
+        return self._as_json(request, await self.get_response(request))
+
+    @staticmethod
+    def _refusal(request: HttpRequest) -> ApiError | None:
         refusal: ApiError | None = body_size_error(request) or query_error(request)
         if refusal is None and _is_api(request):
             refusal = media_type_error(request)
-        if refusal is None:
-            refusal = unread_body_error(request)
-        if refusal is not None:
-            return refusal_response(request, refusal)
-        response = self.get_response(request)
+        return refusal or unread_body_error(request)
+
+    @staticmethod
+    def _as_json(request: HttpRequest, response: HttpResponse) -> HttpResponse:
         if not _is_api(request):
             return response
         status = response.status_code

@@ -11,6 +11,7 @@ held request costs no Redis connection, SUBSCRIBE or UNSUBSCRIBE of its own.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -36,32 +37,71 @@ def channel_for(kind: str, key: object) -> str:
     return f"platform:{kind}:{key}"
 
 
-def publish(channel: str) -> None:
-    """Best effort: a broker hiccup must not fail the write that triggered it."""
+def publish(channel: str, data: str = "1") -> None:
+    """Best effort: a broker hiccup must not fail the write that triggered it.
+
+    `data` travels to the channel's async watchers (AsyncWatch.data); thread
+    waiters only wake up.
+    """
     try:
-        redis_client().publish(channel, "1")
+        redis_client().publish(channel, data)
     except redis.RedisError:
         logger.warning("Could not publish %s", channel)
+
+
+class AsyncWatch:
+    """What a coroutine awaits on a channel: set from the listener's thread, with the message's data.
+
+    `data` keeps the last message that carried more than a wake-up ("1"),
+    so a waiter that was busy when it came still finds it.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.event = asyncio.Event()
+        self.data: str | None = None
+
+    def set(self, data: str | None = None) -> None:
+        """Thread-safe: called by the listener thread."""
+        self.loop.call_soon_threadsafe(self._set, data)
+
+    def _set(self, data: str | None) -> None:
+        if data is not None and data != "1":
+            self.data = data
+        self.event.set()
+
+    async def wait(self, seconds: float) -> None:
+        """Until the next message or `seconds`, whichever comes first."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.event.wait(), seconds)
+        self.event.clear()
 
 
 class Listener:
     """The process's one subscription; waiters register an Event per channel."""
 
     def __init__(self) -> None:
-        self.waiters: dict[str, set[threading.Event]] = {}
+        self.waiters: dict[str, set[threading.Event | AsyncWatch]] = {}
         self.lock = threading.Lock()
         self.subscribed = threading.Event()
         self.thread = threading.Thread(target=self._run, name="notify", daemon=True)
         self.thread.start()
 
-    def watch(self, channel: str) -> threading.Event:
+    def watch(self, channel: str, *, wait: bool = True) -> threading.Event:
+        """An event set by every message on `channel`; with `wait`, once subscribed (at most SUBSCRIBE_WAIT_S)."""
         event = threading.Event()
         with self.lock:
             self.waiters.setdefault(channel, set()).add(event)
-        self.subscribed.wait(SUBSCRIBE_WAIT_S)
+        if wait:
+            self.subscribed.wait(SUBSCRIBE_WAIT_S)
         return event
 
-    def forget(self, channel: str, event: threading.Event) -> None:
+    def add(self, channel: str, watch: AsyncWatch) -> None:
+        """Register a coroutine's watch (from any thread); it never waits for the subscription."""
+        with self.lock:
+            self.waiters.setdefault(channel, set()).add(watch)
+
+    def forget(self, channel: str, event: threading.Event | AsyncWatch) -> None:
         with self.lock:
             events = self.waiters.get(channel)
             if events is not None:
@@ -88,17 +128,25 @@ class Listener:
                 message = pubsub.get_message(timeout=1.0)
                 if not self.subscribed.is_set() and pubsub.subscribed:
                     self.subscribed.set()
+                    # What changed while we were away was not announced to anyone.
+                    self._wake_everyone()
                 if message is not None:
-                    self._wake(message["channel"].decode("utf-8", "replace"))
+                    self._wake(
+                        message["channel"].decode("utf-8", "replace"),
+                        message["data"].decode("utf-8", "replace"),
+                    )
         finally:
             with contextlib.suppress(redis.RedisError):
                 pubsub.close()
 
-    def _wake(self, channel: str) -> None:
+    def _wake(self, channel: str, data: str) -> None:
         with self.lock:
             events = list(self.waiters.get(channel, ()))
         for event in events:
-            event.set()
+            if isinstance(event, AsyncWatch):
+                event.set(data)
+            else:
+                event.set()
 
     def _wake_everyone(self) -> None:
         with self.lock:

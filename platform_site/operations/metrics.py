@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -45,22 +47,43 @@ def face_of(path: str) -> str:
 
 
 class RequestMetricsMiddleware:
-    """Counts every request by face, method and status class (2xx, 4xx, …): few labels."""
+    """Counts every request by face, method and status class (2xx, 4xx, …): few labels.
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+    Sync and async: the endpoint handler (platform_site/asgi.py) runs it in
+    its event loop, the pages' stack in their thread.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]):
         self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> Any:
+        if iscoroutinefunction(self):
+            return self._acall(request)
         started = time.perf_counter()
         response = self.get_response(request)
-        face = face_of(request.path)
-        REQUESTS.labels(
-            face=face,
-            method=request.method if request.method in ("GET", "POST") else "other",
-            status=f"{response.status_code // 100}xx",
-        ).inc()
-        REQUEST_SECONDS.labels(face=face).observe(time.perf_counter() - started)
+        _count(request, response, started)
         return response
+
+    async def _acall(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        response = await self.get_response(request)
+        _count(request, response, started)
+        return response
+
+
+def _count(request: HttpRequest, response: HttpResponse, started: float) -> None:
+    face = face_of(request.path)
+    REQUESTS.labels(
+        face=face,
+        method=request.method if request.method in ("GET", "POST") else "other",
+        status=f"{response.status_code // 100}xx",
+    ).inc()
+    REQUEST_SECONDS.labels(face=face).observe(time.perf_counter() - started)
 
 
 class DiskCollector:

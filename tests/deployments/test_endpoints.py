@@ -8,7 +8,7 @@ from django.db import OperationalError, connection
 from django.test import Client
 
 from deployments.endpoints import calls as endpoint_calls
-from deployments.endpoints import views as endpoint_views
+from deployments.endpoints import hot_path
 from deployments.selectors import deployment_token
 from deployments.services.deployments import (
     deployment_create,
@@ -247,13 +247,20 @@ def test_it_never_accepts_a_session_cookie(deployment, alice_client):
 
 
 def test_it_answers_the_execution_id_when_the_database_drops_during_the_hold(
-    deployment, monkeypatch
+    deployment, monkeypatch, settings
 ):
-    def database_gone(**kwargs):
+    looks = []
+
+    def database_gone(*args, **kwargs):
+        looks.append(1)
         raise OperationalError("terminating connection due to administrator command")
 
-    monkeypatch.setattr(endpoint_views, "execution_wait", database_gone)
+    settings.ENDPOINT_HOLD_S = 1
+    monkeypatch.setattr(hot_path, "RECHECK_S", 0.1)
+    monkeypatch.setattr(hot_path, "_final_of_row", database_gone)
     response = call(deployment, '{"a": 1}')
+
+    assert looks  # the hold looked at the row, and the database was away
 
     execution = Execution.objects.get(deployment=deployment)
     assert response.status_code == 303
@@ -264,10 +271,10 @@ def test_it_answers_the_execution_id_when_the_database_drops_during_the_hold(
 def test_it_answers_503_when_the_database_is_away_before_accepting(
     deployment, monkeypatch
 ):
-    def database_gone(**kwargs):
+    def database_gone(*args, **kwargs):
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr(endpoint_views, "deployment_call", database_gone)
+    monkeypatch.setattr(hot_path, "_accept", database_gone)
     response = call(deployment, '{"a": 1}')
 
     assert response.status_code == 503

@@ -6,7 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from deployments.endpoints.access import endpoint_token_create
-from deployments.endpoints.calls import MAIN_TOKEN_NAME
+from deployments.endpoints.endpoint_cache import MAIN_TOKEN_NAME
 from executions.models import Execution
 from tests.deployments.endpoints.conftest import call
 
