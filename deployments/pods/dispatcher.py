@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import logging
 import shutil
 import threading
@@ -23,14 +24,15 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 import redis
-from django.db import close_old_connections, connection
+from django.db import connection
 from django.utils import timezone
 
 from deployments.pods import services
 from deployments.pods.in_flight import InFlight, InFlightRuns
+from deployments.pods.run_threads import RunThreads
 from executions.models import Execution, ExecutionStatus
+from executions.services.claiming import execution_claim_to_run
 from executions.services.lifecycle import (
-    execution_claim,
     execution_error,
     execution_finish,
     execution_release,
@@ -80,10 +82,12 @@ class PodDispatcher:
         # Executions to run once more (their pod died), right after the next in line.
         self.retries: collections.deque[str] = collections.deque()
         self.next_taken = False
+        self.threads = RunThreads(runner.parallel, f"pods {self.pk}")
 
     def abandon(self) -> None:
         """The host stops: in-flight runs are the host's to settle; retries are Pending again."""
         self.runs.abandon_all()
+        self.threads.stop()
         while self.retries:
             self._hand_back(self.retries.popleft(), retry=False)
 
@@ -94,6 +98,7 @@ class PodDispatcher:
         client = redis_client()
         last_scan = 0.0
         while not runner.stopping.is_set():
+            busy = False
             try:
                 if runner.failed_reason is None and (
                     runner.pod is None or not runner.up.is_set()
@@ -105,7 +110,8 @@ class PodDispatcher:
                             return
                     runner.start_pod(restart=restart)
                     continue
-                if not self._take_one(client, time.monotonic() - last_scan > 1.0):
+                busy = self._take_one(client, time.monotonic() - last_scan > 1.0)
+                if not busy:
                     last_scan = time.monotonic()
             except redis.RedisError:
                 logger.warning("pods %s: Redis is away", self.pk)
@@ -114,7 +120,10 @@ class PodDispatcher:
                 logger.exception("pods %s: dispatch failed", self.pk)
                 time.sleep(1)
             finally:
-                close_old_connections()
+                # Kept while executions keep coming; a quiet deployment holds none.
+                if not busy:
+                    connection.close()
+        connection.close()
 
     def _take_one(self, client: redis.Redis, scan: bool) -> bool:
         """Wait for a free slot, take the next execution and hand it to _handle; False when none came.
@@ -145,9 +154,7 @@ class PodDispatcher:
                 handed = True
                 self._handle(pk, retry)
             else:
-                threading.Thread(
-                    target=self._handle, args=(pk, retry), daemon=True
-                ).start()
+                self.threads.submit(functools.partial(self._handle, pk, retry))
                 handed = True
             return True
         finally:
@@ -193,11 +200,14 @@ class PodDispatcher:
         # Set once the pod has the execution: before, a failure hands it back.
         handed_over = threading.Event()
         try:
-            if not retry and not execution_claim(
-                execution_pk=pk, runner=self.runner.host
-            ):
-                return
-            execution = execution_to_run(pk)
+            if retry:  # claimed already, by its first run
+                execution = execution_to_run(pk)
+            else:
+                execution = execution_claim_to_run(
+                    execution_pk=pk,
+                    runner=self.runner.host,
+                    pipeline=self.runner.pipeline,
+                )
             if execution is None:
                 return
             if self.runner.failed_reason is not None:
@@ -209,6 +219,7 @@ class PodDispatcher:
                 return
             self._run(execution, retry, handed_over)
         except DATABASE_BLIPS:
+            connection.close()  # in doubt: the next execution takes a fresh one
             if handed_over.is_set():
                 # Its result could not be recorded even with retries: the
                 # sweeper settles it once the database is back.
@@ -229,7 +240,6 @@ class PodDispatcher:
                 )
         finally:
             self.slots.release()
-            connection.close()
 
     def _hand_back(self, pk: str, retry: bool, *, claimed: bool = True) -> None:
         """An execution the pod never got (a database blip, the host stopping): Pending again, next in line.

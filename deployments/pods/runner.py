@@ -23,6 +23,7 @@ from django.utils import timezone
 from deployments.models import Deployment, DeploymentStatus, Pod, PodStatus
 from deployments.pods import services
 from deployments.pods.dispatcher import NOT_STARTED, PodDispatcher
+from pipelines.models import Pipeline
 from pipelines.sandbox import ZYGOTE_ENV, get_sandbox
 from pipelines.services.local_ensure import pipeline_local_ensure
 from platform_site.http.units import ram_request_mib
@@ -86,6 +87,7 @@ class PodRunner:
         self.key = f"pod:{self.pk}"
         self.pod: PodProcess | None = None
         self.pod_id = ""
+        self.pipeline: Pipeline | None = None  # what the pod runs, read as it starts
         self.failed_reason: str | None = None
         self.stopping = threading.Event()
         self.up = threading.Event()
@@ -153,7 +155,7 @@ class PodRunner:
             self._failed_to_start(self.unavailable)
             return
         deployment = Deployment.objects.select_related("pipeline").get(pk=self.pk)
-        pipeline = deployment.pipeline
+        pipeline = self.pipeline = deployment.pipeline
         # Every pod starts with an empty dir: what a dead pod left (files over
         # the disk cap, links) never fills the disk or greets the next one.
         # (rmtree works from directory descriptors, never through links.)

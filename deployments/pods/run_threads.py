@@ -1,0 +1,66 @@
+"""The threads a parallel deployment's executions run on, each keeping its database connection while busy.
+
+A thread per execution opened a database connection per execution (on
+SQLite a file open and its PRAGMAs). These threads keep theirs from one
+execution to the next, and give it back after IDLE_CLOSE_S without work,
+so that a quiet deployment holds no connection of the pool.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+
+from django.db import connection
+
+logger = logging.getLogger(__name__)
+
+IDLE_CLOSE_S = 1.0
+
+
+class RunThreads:
+    def __init__(self, size: int, name: str) -> None:
+        self.size = size
+        self.name = name
+        self.work: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self.threads: list[threading.Thread] = []
+        self.lock = threading.Lock()
+
+    def submit(self, job: Callable[[], None]) -> None:
+        """Run job() on one of the threads (the caller holds one of `size` slots)."""
+        with self.lock:
+            if not self.threads:
+                for number in range(self.size):
+                    thread = threading.Thread(
+                        target=self._serve, name=f"{self.name} #{number}", daemon=True
+                    )
+                    thread.start()
+                    self.threads.append(thread)
+        self.work.put(job)
+
+    def stop(self) -> None:
+        with self.lock:
+            for _ in self.threads:
+                self.work.put(None)
+            self.threads = []
+
+    def _serve(self) -> None:
+        try:
+            while True:
+                try:
+                    job = self.work.get(timeout=IDLE_CLOSE_S)
+                except queue.Empty:
+                    connection.close()
+                    continue
+                if job is None:
+                    return
+                try:
+                    job()
+                except (
+                    Exception
+                ):  # a job settles its own execution; never lose the thread
+                    logger.exception("%s: a run failed", self.name)
+        finally:
+            connection.close()
