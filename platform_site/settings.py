@@ -103,9 +103,6 @@ TEMPLATES = [
 # DB_POOL_SIZE (psycopg's pool, built into Django 5.1+; 0 turns it off), so the
 # platform's total is bounded: `make run` prints it (runplatform.database_line).
 DB_POOL_SIZE = envint("PLATFORM_DB_POOL_SIZE", 10)
-# Threads that keep a connection for the endpoint calls' database work
-# (platform_site/clients/db_threads.py); part of DB_POOL_SIZE on PostgreSQL.
-DB_THREADS = envint("PLATFORM_DB_THREADS", 4)
 DATABASES = {
     "default": dj_database_url.parse(
         envstr("DATABASE_URL", f"sqlite:///{DATA_DIR / 'platform.sqlite3'}"),
@@ -129,6 +126,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 30,
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Threads that keep a connection for the endpoint calls' database work
+# (platform_site/clients/db_threads.py); part of DB_POOL_SIZE on PostgreSQL.
+# SQLite has one writer at a time: more threads would only queue on its lock,
+# and a writer that finds it taken sleeps for milliseconds.
+DB_THREADS = envint(
+    "PLATFORM_DB_THREADS",
+    1 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 4,
+)
 
 # The embedded Redis (started by `make run`) listens on a socket in the data dir.
 REDIS_SOCKET = DATA_DIR / "redis.sock"

@@ -31,13 +31,13 @@ from deployments.pods import services
 from deployments.pods.in_flight import InFlight, InFlightRuns
 from deployments.pods.run_threads import RunThreads
 from executions.models import Execution, ExecutionStatus
-from executions.services.claiming import execution_claim_to_run
 from executions.services.lifecycle import (
     execution_error,
     execution_finish,
     execution_release,
 )
 from executions.services.logs import LogSink
+from executions.services.run_ledger import execution_claim_to_run
 from executions.services.runners import execution_attempt_record
 from executions.services.staging import (
     UserInputError,

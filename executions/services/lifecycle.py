@@ -18,10 +18,9 @@ from django.utils import timezone
 from executions.files import execution_files_delete
 from executions.models import (
     Execution,
-    ExecutionIo,
     ExecutionStatus,
-    IoDirection,
 )
+from executions.services.run_ledger import CLAIM_RETRY_S, execution_result_write
 from platform_site.celery import app as celery_app
 from platform_site.clients.db_retry import DATABASE_BLIPS, db_retry
 from platform_site.http import notify
@@ -29,9 +28,6 @@ from platform_site.http.errors import NotFound
 
 logger = logging.getLogger(__name__)
 
-# A worker thread waits this long for the database to claim its message; past
-# it the message is dropped and the sweeper re-sends the Pending row.
-CLAIM_RETRY_S = 10.0
 EXECUTION_RUN_TASK = "executions.run"  # executions/tasks.py
 # Past this, the final announcement carries no result (every process receives it).
 MAX_FINAL_MESSAGE_CHARS = 64 * 1024
@@ -154,24 +150,19 @@ def execution_finish(
     """
     end_date = timezone.now()
 
+    fields = {
+        "status": status,
+        "status_reason": reason,
+        "end_date": end_date,
+        **(timeline or {}),
+    }
+
     def write() -> bool:
         with transaction.atomic():
-            updated = Execution.objects.filter(
-                pk=execution.pk,
-                status=ExecutionStatus.RUNNING,
-                runner=execution.runner,
-            ).update(
-                status=status,
-                status_reason=reason,
-                end_date=end_date,
-                **(timeline or {}),
-            )
-            if updated != 1:
+            if not execution_result_write(
+                execution=execution, fields=fields, outputs=outputs or {}
+            ):
                 return False
-            for name, stored in (outputs or {}).items():
-                ExecutionIo.objects.filter(
-                    execution=execution, direction=IoDirection.OUTPUT, name=name
-                ).update(value=stored.get("value"), file_path=stored.get("file_path"))
             channel = execution_channel(execution)
             message = final_message(status=status, reason=reason, outputs=outputs)
             transaction.on_commit(lambda: notify.publish(channel, message))

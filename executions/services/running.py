@@ -22,18 +22,17 @@ from executions.models import (
     ExecutionStatus,
 )
 from executions.services.lifecycle import (
-    execution_claim,
     execution_error,
     execution_finish,
     execution_heartbeat,
     execution_release,
 )
 from executions.services.logs import LogSink
+from executions.services.run_ledger import execution_claim_to_run
 from executions.services.runners import runner_name
 from executions.services.staging import (
     UserInputError,
     child_environment,
-    execution_to_run,
     inputs_stage,
     outputs_store,
 )
@@ -68,21 +67,21 @@ def execution_run(*, execution_pk, pool) -> None:
     (Pending, sent again); after, every write retries (db_retry) and one that
     still fails is left to the reaper: user code never runs twice.
     """
-    if not execution_claim(execution_pk=execution_pk, runner=runner_name()):
+    execution = execution_claim_to_run(execution_pk=execution_pk, runner=runner_name())
+    if execution is None:
         return
     user_code_started = threading.Event()
     try:
-        _run_claimed(execution_pk, pool, user_code_started)
+        _run_claimed(execution, pool, user_code_started)
     except DATABASE_BLIPS:
         if user_code_started.is_set():
             raise
         execution_release(execution_pk=execution_pk)
 
 
-def _run_claimed(execution_pk, pool, user_code_started: threading.Event) -> None:
-    execution = execution_to_run(execution_pk)
-    if execution is None:  # deleted between the claim and now
-        return
+def _run_claimed(
+    execution: Execution, pool, user_code_started: threading.Event
+) -> None:
     pipeline = execution.pipeline
     if pipeline is None or pipeline.status != PipelineStatus.READY:
         state = "deleted" if pipeline is None else f"'{pipeline.status}'"

@@ -19,6 +19,18 @@ class LeanHandler(ASGIHandler):
         self.middleware_paths = middleware
         super().__init__()
 
+    async def __call__(self, scope, receive, send) -> None:
+        """Django's, without a thread of each request's own for its sync parts.
+
+        Django enters a ThreadSensitiveContext per request, which starts a
+        thread per request for the request signals alone. This face's views
+        are async; the few sync parts left (signals, a file output's view)
+        share the process's one sync thread.
+        """
+        if scope["type"] != "http":
+            raise ValueError(f"Django serves HTTP only, not {scope['type']}.")
+        await self.handle(scope, receive, send)
+
     def load_middleware(self, is_async: bool = False) -> None:
         self._view_middleware: list = []
         self._template_response_middleware: list = []

@@ -1,0 +1,182 @@
+"""A run's two ends in the ledger, in as few statements as the database allows, outside the ORM's query building.
+
+- The claim: the conditional UPDATE Pending -> Running returns the row it
+  claimed (RETURNING: PostgreSQL, SQLite 3.35+) and one SELECT reads the
+  inputs and outputs; a pod host already holds the pipeline.
+- The record: the conditional UPDATE Running -> final and the outputs' values;
+  on PostgreSQL one statement (the outputs' UPDATE joined to the execution's
+  in a WITH), on SQLite two in one transaction.
+
+The ORM path these replace on the hot path (an UPDATE, the execution joined
+to its pipeline, its inputs/outputs; an UPDATE, one per output) spent most
+of a pod host's CPU per call building queries. Rows become model instances
+through Django's own raw() mapping and values are prepared by the model's
+own fields, so everything is read and written as the ORM does.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from django.db import connection
+from django.utils import timezone
+
+from executions.models import Execution, ExecutionIo, ExecutionStatus, IoDirection
+from executions.services.staging import execution_to_run
+from platform_site.clients.db_retry import db_retry
+
+if TYPE_CHECKING:
+    from pipelines.models import Pipeline
+
+# A worker thread waits this long for the database to claim its message; past
+# it the message is dropped and the sweeper re-sends the Pending row.
+CLAIM_RETRY_S = 10.0
+
+_EXECUTION = Execution._meta
+_IO = ExecutionIo._meta
+
+
+def _column(model_meta, name: str) -> str:
+    return connection.ops.quote_name(model_meta.get_field(name).column)
+
+
+def _param(model_meta, name: str, value: object) -> object:
+    return model_meta.get_field(name).get_db_prep_value(value, connection)
+
+
+def _claim_sql() -> str:
+    table = connection.ops.quote_name(_EXECUTION.db_table)
+    sets = ", ".join(
+        f"{_column(_EXECUTION, name)} = %s"
+        for name in ("status", "started_at", "heartbeat_at", "runner")
+    )
+    return (
+        f"UPDATE {table} SET {sets} WHERE {_column(_EXECUTION, 'id')} = %s "
+        f"AND {_column(_EXECUTION, 'status')} = %s RETURNING *"
+    )
+
+
+def _io_sql() -> str:
+    table = connection.ops.quote_name(_IO.db_table)
+    return (
+        f"SELECT * FROM {table} WHERE {_column(_IO, 'execution')} = %s "
+        f"ORDER BY {_column(_IO, 'direction')}, {_column(_IO, 'position')}"
+    )
+
+
+def execution_claim_to_run(
+    *, execution_pk: UUID | str, runner: str, pipeline: Pipeline | None = None
+) -> Execution | None:
+    """Pending -> Running, held by `runner`, and the execution with its inputs/outputs.
+
+    None when another delivery already took it (or it is gone). `pipeline`,
+    when the runner holds the execution's pipeline, saves reading it.
+    Retried through a database blip like execution_claim.
+    """
+    now = timezone.now()
+    pk = UUID(str(execution_pk))
+
+    def claim() -> Execution | None:
+        params = [
+            _param(_EXECUTION, "status", ExecutionStatus.RUNNING),
+            _param(_EXECUTION, "started_at", now),
+            _param(_EXECUTION, "heartbeat_at", now),
+            _param(_EXECUTION, "runner", runner),
+            _param(_EXECUTION, "id", pk),
+            _param(_EXECUTION, "status", ExecutionStatus.PENDING),
+        ]
+        claimed = list(Execution.objects.raw(_claim_sql(), params))
+        if claimed:
+            return claimed[0]
+        return _claimed_by_a_lost_reply(pk, now)
+
+    execution = db_retry(
+        claim, what=f"claiming execution {execution_pk}", for_s=CLAIM_RETRY_S
+    )
+    if execution is None:
+        return None
+    io = list(ExecutionIo.objects.raw(_io_sql(), [_param(_EXECUTION, "id", pk)]))
+    execution._prefetched_objects_cache = {
+        "io": io
+    }  # as prefetch_related("io") leaves it
+    if pipeline is not None and pipeline.pk == execution.pipeline_id:
+        execution.pipeline = pipeline
+    return execution
+
+
+def _claimed_by_a_lost_reply(pk: UUID, now: datetime) -> Execution | None:
+    """Our own first UPDATE may have committed before its reply was lost (this started_at is ours alone)."""
+    if not Execution.objects.filter(
+        pk=pk, status=ExecutionStatus.RUNNING, started_at=now
+    ).exists():
+        return None
+    return execution_to_run(pk)
+
+
+def execution_result_write(
+    *,
+    execution: Execution,
+    fields: dict[str, Any],
+    outputs: dict[str, dict[str, Any]],
+) -> bool:
+    """Running -> `fields` (a final status, its reason and times) and the outputs' values, if still ours.
+
+    False, with nothing written, when the execution is no longer Running
+    under this runner. Called inside a transaction (execution_finish).
+    """
+    table = connection.ops.quote_name(_EXECUTION.db_table)
+    sets = ", ".join(f"{_column(_EXECUTION, name)} = %s" for name in fields)
+    update = (
+        f"UPDATE {table} SET {sets} WHERE {_column(_EXECUTION, 'id')} = %s "
+        f"AND {_column(_EXECUTION, 'status')} = %s AND {_column(_EXECUTION, 'runner')} = %s"
+    )
+    params = [_param(_EXECUTION, name, value) for name, value in fields.items()]
+    params += [
+        _param(_EXECUTION, "id", execution.pk),
+        _param(_EXECUTION, "status", ExecutionStatus.RUNNING),
+        _param(_EXECUTION, "runner", execution.runner),
+    ]
+    with connection.cursor() as cursor:
+        if outputs and connection.vendor == "postgresql":
+            # One statement: the outputs are written only if the execution's UPDATE matched.
+            outputs_sql, outputs_params = _outputs_update(outputs, execution.pk)
+            cursor.execute(
+                f"WITH claimed AS ({update} RETURNING 1), "
+                f"outputs AS ({outputs_sql} AND EXISTS (SELECT 1 FROM claimed)) "
+                "SELECT count(*) FROM claimed",
+                params + outputs_params,
+            )
+            return cursor.fetchone()[0] == 1
+        cursor.execute(update, params)
+        if cursor.rowcount != 1:
+            return False
+        if outputs:
+            outputs_sql, outputs_params = _outputs_update(outputs, execution.pk)
+            cursor.execute(outputs_sql, outputs_params)
+    return True
+
+
+def _outputs_update(
+    outputs: dict[str, dict[str, Any]], execution_pk: object
+) -> tuple[str, list[object]]:
+    """One UPDATE of every output's value and file (a CASE on its name)."""
+    table = connection.ops.quote_name(_IO.db_table)
+    name = _column(_IO, "name")
+    value_cases = " ".join(f"WHEN {name} = %s THEN %s" for _ in outputs)
+    file_cases = " ".join(f"WHEN {name} = %s THEN %s" for _ in outputs)
+    names = ", ".join("%s" for _ in outputs)
+    sql = (
+        f"UPDATE {table} SET {_column(_IO, 'value')} = CASE {value_cases} END, "
+        f"{_column(_IO, 'file_path')} = CASE {file_cases} END "
+        f"WHERE {_column(_IO, 'execution')} = %s AND {_column(_IO, 'direction')} = %s "
+        f"AND {name} IN ({names})"
+    )
+    params: list[object] = []
+    for output_name, stored in outputs.items():
+        params += [output_name, _param(_IO, "value", stored.get("value"))]
+    for output_name, stored in outputs.items():
+        params += [output_name, _param(_IO, "file_path", stored.get("file_path"))]
+    params += [_param(_EXECUTION, "id", execution_pk), IoDirection.OUTPUT, *outputs]
+    return sql, params
