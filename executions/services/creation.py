@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from executions.files import execution_file_store, safe_filename
@@ -27,6 +27,7 @@ from executions.services.inputs import (
     outputs_mapping_resolve,
 )
 from executions.services.lifecycle import execution_enqueue
+from executions.services.run_ledger import execution_insert
 from pipelines.models import PipelineStatus
 from platform_site.http.errors import ValidationFailed
 from platform_site.http.units import ram_request_mib
@@ -108,20 +109,30 @@ def execution_build(
 
 
 def executions_save(built: list[BuiltExecution]) -> None:
-    """Insert executions with their rows (two statements for any number) and
-    send each to its runner once committed.
+    """Insert executions with their rows and send each to its runner once committed.
 
-    No savepoint inside a caller's transaction: nothing here is retried on
-    its own, and the endpoint's hot path saves two round trips.
+    One execution (a call, a run): one statement on PostgreSQL, outside any
+    transaction of its own (run_ledger.execution_insert); a batch: two
+    statements for any number. Input files are stored first: a row never
+    names a file that is not there yet. No savepoint inside a caller's
+    transaction: nothing here is retried on its own.
     """
+    for item in built:
+        for row, resolved in zip(item.io, item.inputs, strict=False):
+            if resolved.file is not None:
+                row.file_path = _store_input_file(item.execution, resolved)
+    executions = [item.execution for item in built]
+    if len(built) == 1 and connection.vendor == "postgresql":
+        # One statement commits itself (or the caller's transaction does).
+        execution_insert(built[0].execution, built[0].io)
+        transaction.on_commit(lambda: _send(executions))
+        return
     with transaction.atomic(savepoint=False):
-        Execution.objects.bulk_create([item.execution for item in built])
-        for item in built:
-            for row, resolved in zip(item.io, item.inputs, strict=False):
-                if resolved.file is not None:
-                    row.file_path = _store_input_file(item.execution, resolved)
-        ExecutionIo.objects.bulk_create([row for item in built for row in item.io])
-        executions = [item.execution for item in built]
+        if len(built) == 1:
+            execution_insert(built[0].execution, built[0].io)
+        else:  # a scheduler batch: bulk_create splits what one statement could not hold
+            Execution.objects.bulk_create(executions)
+            ExecutionIo.objects.bulk_create([row for item in built for row in item.io])
         transaction.on_commit(lambda: _send(executions))
 
 

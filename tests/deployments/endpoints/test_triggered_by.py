@@ -32,7 +32,8 @@ def test_it_sets_the_name_in_the_insert(deployment):
         call(deployment, issued.raw)
     touching = [q["sql"] for q in queries if '"executions_execution"' in q["sql"]]
     assert [s for s in touching if s.startswith("UPDATE")] == []
-    assert any(s.startswith("INSERT") and "endpoint_token_name" in s for s in touching)
+    inserts = [s for s in touching if 'INSERT INTO "executions_execution"' in s]
+    assert len(inserts) == 1 and "endpoint_token_name" in inserts[0]
 
 
 def test_the_execution_page_names_the_token(client, alice, deployment):
