@@ -5,7 +5,8 @@ middleware they need (platform_site/asgi.py), in one event loop:
 
 - the endpoint and its tokens come from the process's cache (endpoint_cache.py),
   so finding and opening an endpoint reads no row;
-- the execution and its inputs are written in one transaction, on a
+- the execution and its inputs are written in one statement on PostgreSQL
+  (one transaction on SQLite, executions/services/run_ledger.py), on a
   database thread that keeps its connection (platform_site/clients/db_threads.py),
   and committed before anything runs it;
 - the result comes with the commit of its final status, announced over
@@ -22,13 +23,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 from django.conf import settings
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -56,7 +57,7 @@ from deployments.services.deployment_triggers import (
     execution_failure,
 )
 from executions.models import FINAL_STATUSES, Execution, ExecutionStatus
-from executions.services.lifecycle import execution_channel
+from executions.services.lifecycle import execution_channel, execution_pk_channel
 from platform_site.clients.db_retry import DATABASE_BLIPS
 from platform_site.clients.db_threads import in_db_thread
 from platform_site.http import notify
@@ -110,12 +111,22 @@ async def endpoint_trigger(request: HttpRequest, path: str) -> HttpResponse:
     deployment_enabled_check(deployment)
     call_size_check(request)
     values, files = call_body(request)
+    # Watched before its row exists: the announcement of its end cannot be missed.
+    execution_pk = uuid.uuid4()
+    channel = execution_pk_channel(execution_pk)
     watch = notify.AsyncWatch(asyncio.get_running_loop())
-    execution = await in_db_thread(
-        _accept, deployment, values, files, token_name, watch
-    )
-    file_url = _file_url(path, execution)
+    notify.listener().add(channel, watch)
     try:
+        execution = await in_db_thread(
+            deployment_trigger,
+            deployment=deployment,
+            values=values,
+            files=files,
+            created_by=deployment.created_by,
+            token_name=token_name,
+            execution_pk=execution_pk,
+        )
+        file_url = _file_url(path, execution)
         final = await _hold(
             execution,
             watch,
@@ -124,30 +135,10 @@ async def endpoint_trigger(request: HttpRequest, path: str) -> HttpResponse:
             from_row=lambda: _final_of_row(execution.pk, wrap=False, file_url=file_url),
         )
     finally:
-        notify.listener().forget(execution_channel(execution), watch)
+        notify.listener().forget(channel, watch)
     if final is None:
         return _see_result(path, execution)
     return _answer(execution, final)
-
-
-def _accept(
-    deployment: Deployment,
-    values: dict,
-    files: dict,
-    token_name: str,
-    watch: notify.AsyncWatch,
-) -> Execution:
-    """The execution and its inputs, committed (then sent to its runner), watched before it is sent."""
-    with transaction.atomic():
-        execution = deployment_trigger(
-            deployment=deployment,
-            values=values,
-            files=files,
-            created_by=deployment.created_by,
-            token_name=token_name,
-        )
-        notify.listener().add(execution_channel(execution), watch)
-    return execution
 
 
 # POST too: `curl -L -X POST` re-sends a POST after the trigger's 303.
@@ -249,6 +240,8 @@ def _final_of_message(
         return None
     if not isinstance(final, dict) or final.get("status") not in FINAL_STATUSES:
         return None
+    if final["status"] != ExecutionStatus.SUCCEEDED:
+        return Final(final["status"], final.get("reason"), {})
     produced = final.get("outputs") or {}
     outputs: dict[str, Any] = {}
     for output in entry.outputs:

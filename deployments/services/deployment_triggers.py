@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -86,10 +87,12 @@ def deployment_trigger(
     files: dict,
     created_by,
     token_name: str = "",
+    execution_pk: uuid.UUID | None = None,
 ) -> Execution:
     """Start an execution from values keyed by endpoint input names (§5.1, §5.2).
 
-    `token_name` names the endpoint token of a call ("" for other triggers).
+    `token_name` names the endpoint token of a call ("" for other triggers);
+    `execution_pk`, when the caller watches the execution before it is written.
     """
     deployment_enabled_check(deployment)
     if not isinstance(values, dict):
@@ -126,6 +129,7 @@ def deployment_trigger(
         outputs_mapping=deployment.outputs_mapping,
         deployment=deployment,
         endpoint_token_name=token_name,
+        execution_pk=execution_pk,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -62,6 +63,7 @@ def execution_build(
     timeout_s: int | None = None,
     memory_limit_mib: int | None = None,
     endpoint_token_name: str = "",
+    execution_pk: uuid.UUID | None = None,
 ) -> BuiltExecution:
     """The rows of a new execution, checked, for executions_save."""
     source = "endpoint" if trigger == Trigger.ENDPOINT else "run"
@@ -75,6 +77,8 @@ def execution_build(
         created_by=created_by,
         # Set in the INSERT the call makes anyway: no extra query on the hot path.
         endpoint_token_name=endpoint_token_name,
+        # Chosen by a caller that watches the execution before it exists (the endpoint call).
+        id=execution_pk or uuid.uuid4(),
         scheduled_for=scheduled_for,
         timeout_s=timeout_s,
         memory_limit_mib=memory_limit_mib,

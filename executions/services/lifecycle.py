@@ -7,6 +7,7 @@ can never move an execution out of a final state or run it twice.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -34,7 +35,12 @@ MAX_FINAL_MESSAGE_CHARS = 64 * 1024
 
 
 def execution_channel(execution: Execution) -> str:
-    return notify.channel_for("execution", execution.pk)
+    return execution_pk_channel(execution.pk)
+
+
+def execution_pk_channel(execution_pk: object) -> str:
+    """Where an execution's changes are announced, known before its row is written."""
+    return notify.channel_for("execution", execution_pk)
 
 
 def final_message(
@@ -158,7 +164,9 @@ def execution_finish(
     }
 
     def write() -> bool:
-        with transaction.atomic():
+        # One statement on PostgreSQL commits itself; SQLite's two need a transaction.
+        one_statement = connection.vendor == "postgresql"
+        with contextlib.nullcontext() if one_statement else transaction.atomic():
             if not execution_result_write(
                 execution=execution, fields=fields, outputs=outputs or {}
             ):
