@@ -257,7 +257,7 @@ ENDPOINT_HOLD_S = envint("PLATFORM_ENDPOINT_HOLD_S", 25)
 ENDPOINT_CACHE_S = envint("PLATFORM_ENDPOINT_CACHE_S", 30)
 # /endpoints/ is served by its own handler with only these (platform_site/asgi.py).
 ENDPOINT_MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
+    "platform_site.http.middleware.LoopSecurityMiddleware",
     "platform_site.operations.metrics.RequestMetricsMiddleware",
     "platform_site.http.middleware.ApiJsonErrorsMiddleware",
 ]

@@ -6,6 +6,7 @@ from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse
+from django.middleware.security import SecurityMiddleware
 
 from platform_site.clients.db_retry import DATABASE_BLIPS
 from platform_site.http.bodies import (
@@ -171,3 +172,17 @@ class ContentSecurityPolicyMiddleware:
         response = self.get_response(request)
         response.setdefault("Content-Security-Policy", self.POLICY)
         return response
+
+
+class LoopSecurityMiddleware(SecurityMiddleware):
+    """Django's SecurityMiddleware, run in the event loop (the endpoint handler, platform_site/asgi.py).
+
+    Its checks read settings and set headers, no I/O; Django's mixin would run
+    each on a thread, two crossings per request.
+    """
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        response = self.process_request(request)
+        if response is None:
+            response = await self.get_response(request)
+        return self.process_response(request, response)
