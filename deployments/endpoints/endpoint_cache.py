@@ -190,7 +190,7 @@ def endpoint_use_record(entry: CachedEndpoint, key: object) -> None:
             main_token_last_used_at=now
         )
     else:
-        EndpointToken.objects.filter(pk=key).update(last_used_at=now)
+        EndpointToken.objects.filter(pk=str(key)).update(last_used_at=now)
 
 
 def endpoints_changed(**_: object) -> None:

@@ -1,4 +1,4 @@
-"""Endpoint tokens: random, stored only encrypted, compared in constant time.
+"""Endpoint tokens: random, stored only encrypted, compared by digest in constant time (endpoint_cache.py).
 
 The official client reads the token back from `get_deployment` (the seeds use
 `create_deployment(...)["endpoint_token"]`), so a one-way hash would not do:
@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-import hmac
 import re
 import secrets
 
@@ -61,13 +60,6 @@ def token_decrypt(encrypted: str | None) -> str | None:
         return _fernet(settings.SECRET_KEY).decrypt(encrypted.encode()).decode()
     except (InvalidToken, ValueError):
         return None
-
-
-def token_matches(given: str | None, expected: str | None) -> bool:
-    """Constant-time comparison (hmac.compare_digest), False when either side is missing."""
-    if not given or not expected:
-        return False
-    return hmac.compare_digest(given.encode(), expected.encode())
 
 
 def token_digest(raw: str) -> str:

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
-import threading
 import uuid
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-
-from django.db import transaction
 
 from deployments.models import Deployment, ExecutionRule
 from executions.files import S3_MARK
@@ -21,9 +16,6 @@ from executions.services.creation import (
     execution_create,
 )
 from executions.services.inputs import input_values_resolve
-from executions.services.lifecycle import (
-    execution_watching,
-)
 from pipelines.io_rules import MappingType
 from platform_site.http.errors import ApiError, Forbidden, ValidationFailed
 
@@ -131,34 +123,6 @@ def deployment_trigger(
         endpoint_token_name=token_name,
         execution_pk=execution_pk,
     )
-
-
-@contextlib.contextmanager
-def deployment_call(
-    *,
-    deployment: Deployment,
-    values: dict,
-    files: dict,
-    created_by,
-    token_name: str = "",
-) -> Iterator[tuple[Execution, threading.Event]]:
-    """An endpoint call: (its execution, committed and sent; an event set when it changes).
-
-    The watch starts before the commit sends the execution, so a caller
-    holding for the result cannot miss its end and reads the row only once
-    woken (execution_wait(watched=...)).
-    """
-    with contextlib.ExitStack() as stack:
-        with transaction.atomic():
-            execution = deployment_trigger(
-                deployment=deployment,
-                values=values,
-                files=files,
-                created_by=created_by,
-                token_name=token_name,
-            )
-            watched = stack.enter_context(execution_watching(execution))
-        yield execution, watched
 
 
 def deployment_tick_build(

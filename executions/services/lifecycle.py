@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import threading
 from typing import Any
 
 from django.db import connection, transaction
@@ -194,18 +193,10 @@ def execution_error(*, execution: Execution, reason: str, from_status: str) -> b
     return updated == 1
 
 
-def execution_watching(execution: Execution):
-    """A context in which the execution's changes are watched (see execution_wait)."""
-    return notify.watching(execution_channel(execution))
-
-
-def execution_wait(
-    *, execution: Execution, timeout_s: float, watched: threading.Event | None = None
-) -> Execution:
+def execution_wait(*, execution: Execution, timeout_s: float) -> Execution:
     """Hold until the execution is final or `timeout_s` passes; return the fresh row.
 
-    `watched` comes from execution_watching() entered before the execution
-    was sent: the hold then reads the row only once woken.
+    (The endpoint call holds in its own way: deployments/endpoints/hot_path.py.)
     """
     pk = execution.pk
     last_seen: dict[str, Execution | None] = {}
@@ -224,11 +215,7 @@ def execution_wait(
         return False
 
     if not execution.is_final:
-        if watched is not None and not connection.in_atomic_block:
-            connection.close()  # as done() does before each wait
-        notify.wait_until(
-            execution_channel(execution), done, timeout_s=timeout_s, watched=watched
-        )
+        notify.wait_until(execution_channel(execution), done, timeout_s=timeout_s)
     if "row" in last_seen:
         fresh = last_seen["row"]
     else:

@@ -9,6 +9,8 @@ the middleware it names; each must run in the event loop (async_capable).
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.exception import convert_exception_to_response
 from django.utils.module_loading import import_string
@@ -19,7 +21,7 @@ class LeanHandler(ASGIHandler):
         self.middleware_paths = middleware
         super().__init__()
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """Django's, without a thread of each request's own for its sync parts.
 
         Django enters a ThreadSensitiveContext per request, which starts a
@@ -32,10 +34,11 @@ class LeanHandler(ASGIHandler):
         await self.handle(scope, receive, send)
 
     def load_middleware(self, is_async: bool = False) -> None:
-        self._view_middleware: list = []
-        self._template_response_middleware: list = []
-        self._exception_middleware: list = []
-        handler = convert_exception_to_response(self._get_response_async)
+        self._view_middleware: list[Any] = []
+        self._template_response_middleware: list[Any] = []
+        self._exception_middleware: list[Any] = []
+        get_response = self._get_response_async  # type: ignore[attr-defined]
+        handler = convert_exception_to_response(get_response)
         for path in reversed(self.middleware_paths):
             factory = import_string(path)
             if not getattr(factory, "async_capable", False):

@@ -184,5 +184,5 @@ class LoopSecurityMiddleware(SecurityMiddleware):
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
         response = self.process_request(request)
         if response is None:
-            response = await self.get_response(request)
+            response = await self.get_response(request)  # type: ignore[misc]
         return self.process_response(request, response)

@@ -10,7 +10,6 @@ from deployments.endpoints.tokens import (
     token_encrypt,
     token_format_error,
     token_generate,
-    token_matches,
 )
 from deployments.models import Deployment
 from deployments.selectors import deployment_token
@@ -40,13 +39,6 @@ def test_it_reads_nothing_back_with_another_server_key(settings):
     settings.SECRET_KEY = "another key"
 
     assert token_decrypt(encrypted) is None
-
-
-def test_it_compares_tokens_only_when_both_exist():
-    assert token_matches("abc", "abc")
-    assert not token_matches("abc", "abd")
-    assert not token_matches("", "")
-    assert not token_matches(None, "abc")
 
 
 @pytest.mark.parametrize(
