@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from deployments.pods import services
 from deployments.pods.in_flight import InFlight, InFlightRuns
-from deployments.pods.run_threads import RunThreads
+from deployments.pods.run_threads import RunThreads, connection_after_run
 from executions.models import Execution, ExecutionStatus
 from executions.services.lifecycle import (
     execution_error,
@@ -120,8 +120,10 @@ class PodDispatcher:
                 logger.exception("pods %s: dispatch failed", self.pk)
                 time.sleep(1)
             finally:
-                # Kept while executions keep coming; a quiet deployment holds none.
-                if not busy:
+                # On SQLite kept while executions keep coming; a quiet deployment holds none.
+                if busy:
+                    connection_after_run()
+                else:
                     connection.close()
         connection.close()
 
