@@ -118,6 +118,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_POOL
         # A caller waits this long for a free connection, then gets an error.
         "timeout": 10,
     }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Statements bound in the server (the hot path's, executions/services/run_ledger.py)
+    # are prepared on their connection after this many runs; Django's own
+    # quote their values and are never prepared. 0 turns it off (a pooler in
+    # transaction mode older than PgBouncer 1.21).
+    PREPARED_AFTER = envint("PLATFORM_DB_PREPARED_AFTER", 2)
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+        PREPARED_AFTER or None
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL + IMMEDIATE transactions let web, worker and scheduler share the file.
     DATABASES["default"]["OPTIONS"] = {

@@ -120,9 +120,10 @@ class PodDispatcher:
                 logger.exception("pods %s: dispatch failed", self.pk)
                 time.sleep(1)
             finally:
-                # On SQLite kept while executions keep coming; a quiet deployment holds none.
+                # Kept while executions keep coming (in queue mode they run on
+                # this thread); a quiet deployment holds none.
                 if busy:
-                    connection_after_run()
+                    connection_after_run(keep=self.runner.parallel == 1)
                 else:
                     connection.close()
         connection.close()

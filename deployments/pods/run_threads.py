@@ -3,10 +3,11 @@
 A thread per execution opened a database connection per execution: on
 SQLite a file open and its PRAGMAs. These threads live on, and on SQLite
 keep their connection from one execution to the next (closed after
-IDLE_CLOSE_S without work). A PostgreSQL connection goes back to the pool
-after each run: a checkout costs little, and the pool is shared by every
-deployment of the host, however wide (a parallel deployment of 50 on a pool
-of 10).
+IDLE_CLOSE_S without work). On PostgreSQL a checkout from the pool costs a
+round trip (its health check), so the first KEEPING_THREADS threads of a
+deployment keep theirs too; the others give theirs back after each run: the
+pool is shared by every deployment of the host, however wide (a parallel
+deployment of 50 on a pool of 10).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from django.db import connection
 logger = logging.getLogger(__name__)
 
 IDLE_CLOSE_S = 1.0
+# Threads of a deployment that keep a PostgreSQL connection between runs.
+KEEPING_THREADS = 2
 
 
 class RunThreads:
@@ -37,7 +40,10 @@ class RunThreads:
             if not self.threads:
                 for number in range(self.size):
                     thread = threading.Thread(
-                        target=self._serve, name=f"{self.name} #{number}", daemon=True
+                        target=self._serve,
+                        args=(number < KEEPING_THREADS,),
+                        name=f"{self.name} #{number}",
+                        daemon=True,
                     )
                     thread.start()
                     self.threads.append(thread)
@@ -49,7 +55,7 @@ class RunThreads:
                 self.work.put(None)
             self.threads = []
 
-    def _serve(self) -> None:
+    def _serve(self, keeping: bool) -> None:
         try:
             while True:
                 try:
@@ -65,12 +71,12 @@ class RunThreads:
                     # A job settles its own execution; the thread must live on.
                     logger.exception("%s: a run failed", self.name)
                 finally:
-                    connection_after_run()
+                    connection_after_run(keep=keeping)
         finally:
             connection.close()
 
 
-def connection_after_run() -> None:
-    """Kept on SQLite (no pool, costly to reopen); back to the pool otherwise."""
-    if connection.vendor != "sqlite":
+def connection_after_run(*, keep: bool) -> None:
+    """Kept on SQLite (no pool, costly to reopen) or when `keep`; back to the pool otherwise."""
+    if not keep and connection.vendor != "sqlite":
         connection.close()

@@ -1,8 +1,9 @@
 """A run's two ends in the ledger, in as few statements as the database allows, outside the ORM's query building.
 
 - The claim: the conditional UPDATE Pending -> Running returns the row it
-  claimed (RETURNING: PostgreSQL, SQLite 3.35+) and one SELECT reads the
-  inputs and outputs; a pod host already holds the pipeline.
+  claimed (RETURNING: PostgreSQL, SQLite 3.35+) with its inputs and outputs:
+  on PostgreSQL in one statement (the UPDATE in a WITH, joined to them), on
+  SQLite a SELECT follows; a pod host already holds the pipeline.
 - The record: the conditional UPDATE Running -> final and the outputs' values;
   on PostgreSQL one statement (the outputs' UPDATE joined to the execution's
   in a WITH), on SQLite two in one transaction.
@@ -22,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
 from executions.models import Execution, ExecutionIo, ExecutionStatus, IoDirection
@@ -94,11 +97,37 @@ class _Rows:
         return self.model.from_db(db.alias, self.names, values)
 
 
+def _cursor(db: BaseDatabaseWrapper) -> CursorWrapper:
+    """A cursor of `db`; on PostgreSQL one that binds parameters in the server.
+
+    Django's cursors quote every value into the statement's text, so each
+    call is a new statement to parse and plan. Bound in the server, the
+    ledger's few statements are prepared once per connection (psycopg
+    prepares a statement it runs prepare_threshold times), and kept
+    connections (database threads, pod hosts) skip both afterwards.
+    """
+    if db.vendor != "postgresql":
+        return db.cursor()
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    db.close_if_health_check_failed()
+    db.ensure_connection()
+    with db.wrap_database_errors:
+        raw = ServerBindingCursor(db.connection)
+    return db.make_debug_cursor(raw) if db.queries_logged else db.make_cursor(raw)
+
+
 @functools.cache
 def _statements(vendor: str) -> tuple[_Rows, _Rows, str, str]:
-    """(execution rows, io rows, the claim, the read of inputs/outputs) for `vendor`."""
+    """(execution rows, io rows, the claim, the read of inputs/outputs) for `vendor`.
+
+    On PostgreSQL the claim returns the execution's columns then its
+    inputs/outputs' (NULL when it has none), a row per input/output; the
+    read is not needed.
+    """
     executions, io = _Rows(_EXECUTION), _Rows(_IO)
     table = connection.ops.quote_name(_EXECUTION.db_table)
+    io_table = connection.ops.quote_name(_IO.db_table)
     sets = ", ".join(
         f"{_column(_EXECUTION, name)} = %s"
         for name in ("status", "started_at", "heartbeat_at", "runner")
@@ -107,10 +136,19 @@ def _statements(vendor: str) -> tuple[_Rows, _Rows, str, str]:
         f"UPDATE {table} SET {sets} WHERE {_column(_EXECUTION, 'id')} = %s "
         f"AND {_column(_EXECUTION, 'status')} = %s RETURNING {executions.columns}"
     )
+    order = f"{_column(_IO, 'direction')}, {_column(_IO, 'position')}"
+    if vendor == "postgresql":
+        io_columns = ", ".join(
+            f"io.{connection.ops.quote_name(field.column)}" for field in io.fields
+        )
+        claim = (
+            f"WITH claimed AS ({claim}) SELECT claimed.*, {io_columns} FROM claimed "
+            f"LEFT JOIN {io_table} io ON io.{_column(_IO, 'execution')} = "
+            f"claimed.{_column(_EXECUTION, 'id')} ORDER BY {order}"
+        )
     read_io = (
-        f"SELECT {io.columns} FROM {connection.ops.quote_name(_IO.db_table)} "
-        f"WHERE {_column(_IO, 'execution')} = %s "
-        f"ORDER BY {_column(_IO, 'direction')}, {_column(_IO, 'position')}"
+        f"SELECT {io.columns} FROM {io_table} "
+        f"WHERE {_column(_IO, 'execution')} = %s ORDER BY {order}"
     )
     return executions, io, claim, read_io
 
@@ -123,7 +161,7 @@ def execution_insert(execution: Execution, io: list[ExecutionIo]) -> None:
     db = connections[DEFAULT_DB_ALIAS]
     executions, io_rows, _, _ = _statements(db.vendor)
     insert_execution, params = executions.insert([execution], db)
-    with db.cursor() as cursor:
+    with _cursor(db) as cursor:
         if not io:
             cursor.execute(insert_execution, params)
         elif db.vendor == "postgresql":
@@ -149,6 +187,9 @@ def execution_claim_to_run(
     """
     now = timezone.now()
     pk = UUID(str(execution_pk))
+    db = connections[DEFAULT_DB_ALIAS]
+    executions, io, claim_sql, read_io = _statements(db.vendor)
+    width = len(executions.fields)
 
     def claim() -> Execution | None:
         params = [
@@ -159,28 +200,27 @@ def execution_claim_to_run(
             _param(_EXECUTION, "id", pk),
             _param(_EXECUTION, "status", ExecutionStatus.PENDING),
         ]
-        with connection.cursor() as cursor:
+        with _cursor(db) as cursor:
             cursor.execute(claim_sql, params)
-            row = cursor.fetchone()
-        if row is not None:
-            return executions.instance(row, db)
-        return _claimed_by_a_lost_reply(pk, now)
+            rows = cursor.fetchall()
+        if not rows:
+            return _claimed_by_a_lost_reply(pk, now)
+        execution = executions.instance(rows[0][:width], db)
+        if db.vendor == "postgresql":  # its inputs/outputs came joined to it
+            found = [io.instance(row[width:], db) for row in rows if row[width]]
+        else:
+            with db.cursor() as cursor:
+                cursor.execute(read_io, [_param(_EXECUTION, "id", pk)])
+                found = [io.instance(row, db) for row in cursor.fetchall()]
+        execution._prefetched_objects_cache = {"io": found}  # as prefetch_related("io")
+        return execution
 
-    db = connections[DEFAULT_DB_ALIAS]
-    executions, io, claim_sql, read_io = _statements(db.vendor)
     execution = db_retry(
         claim, what=f"claiming execution {execution_pk}", for_s=CLAIM_RETRY_S
     )
-    if execution is None:
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute(read_io, [_param(_EXECUTION, "id", pk)])
-        rows = [io.instance(row, db) for row in cursor.fetchall()]
-    execution._prefetched_objects_cache = {
-        "io": rows
-    }  # as prefetch_related("io") leaves it
-    if pipeline is not None and pipeline.pk == execution.pipeline_id:
-        execution.pipeline = pipeline
+    if execution is not None and pipeline is not None:
+        if pipeline.pk == execution.pipeline_id:
+            execution.pipeline = pipeline
     return execution
 
 
@@ -216,7 +256,7 @@ def execution_result_write(
         _param(_EXECUTION, "status", ExecutionStatus.RUNNING),
         _param(_EXECUTION, "runner", execution.runner),
     ]
-    with connection.cursor() as cursor:
+    with _cursor(connections[DEFAULT_DB_ALIAS]) as cursor:
         if outputs and connection.vendor == "postgresql":
             # One statement: the outputs are written only if the execution's UPDATE matched.
             outputs_sql, outputs_params = _outputs_update(outputs, execution.pk)

@@ -83,7 +83,8 @@ def environment_variable_delete(*, name: str) -> EnvironmentVariable:
 # (worker, pod host) keep them and read them again only after a change was
 # announced, so a call costs no query; the listener also wakes the watch when
 # it reconnects to Redis, since a change may have been missed meanwhile.
-CHANGED_CHANNEL = notify.channel_for("environment-variables", "changed")
+CHANNEL_KIND = "environment-variables"
+CHANGED_CHANNEL = notify.channel_for(CHANNEL_KIND, "changed")
 _changed: threading.Event | None = None
 _kept: dict[str, str] = {}
 _kept_lock = threading.Lock()

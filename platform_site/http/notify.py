@@ -7,6 +7,8 @@ costs latency, never correctness.
 One listener thread per process holds one subscription to every platform
 channel (a pattern) and wakes the waiters of the channel a message names: a
 held request costs no Redis connection, SUBSCRIBE or UNSUBSCRIBE of its own.
+A process that waits on few kinds of channel says so (listen_only): a pod
+host is not handed every endpoint call's announcement.
 """
 
 from __future__ import annotations
@@ -35,6 +37,10 @@ RECONNECT_PAUSE_S = 1.0
 
 def channel_for(kind: str, key: object) -> str:
     return f"platform:{kind}:{key}"
+
+
+def _kind_of(channel: str) -> str:
+    return channel.split(":", 2)[1]
 
 
 def publish(channel: str, data: str = "1") -> None:
@@ -78,9 +84,16 @@ class AsyncWatch:
 
 
 class Listener:
-    """The process's one subscription; waiters register an Event per channel."""
+    """The process's one subscription; waiters register an Event per channel.
 
-    def __init__(self) -> None:
+    `kinds`: the only kinds of channel it subscribes to (None: every one).
+    """
+
+    def __init__(self, kinds: frozenset[str] | None = None) -> None:
+        self.kinds = kinds
+        self.patterns = (
+            [PATTERN] if kinds is None else [channel_for(k, "*") for k in sorted(kinds)]
+        )
         self.waiters: dict[str, set[threading.Event | AsyncWatch]] = {}
         self.lock = threading.Lock()
         self.subscribed = threading.Event()
@@ -89,6 +102,7 @@ class Listener:
 
     def watch(self, channel: str, *, wait: bool = True) -> threading.Event:
         """An event set by every message on `channel`; with `wait`, once subscribed (at most SUBSCRIBE_WAIT_S)."""
+        self._check(channel)
         event = threading.Event()
         with self.lock:
             self.waiters.setdefault(channel, set()).add(event)
@@ -98,8 +112,15 @@ class Listener:
 
     def add(self, channel: str, watch: AsyncWatch) -> None:
         """Register a coroutine's watch (from any thread); it never waits for the subscription."""
+        self._check(channel)
         with self.lock:
             self.waiters.setdefault(channel, set()).add(watch)
+
+    def _check(self, channel: str) -> None:
+        if self.kinds is not None and _kind_of(channel) not in self.kinds:
+            raise ValueError(
+                f"This process listens only to {sorted(self.kinds)}: {channel}"
+            )
 
     def forget(self, channel: str, event: threading.Event | AsyncWatch) -> None:
         with self.lock:
@@ -122,7 +143,7 @@ class Listener:
     def _listen(self) -> None:
         pubsub = redis_client().pubsub(ignore_subscribe_messages=True)
         try:
-            pubsub.psubscribe(PATTERN)
+            pubsub.psubscribe(*self.patterns)
             while True:
                 # get_message polls with a timeout: an idle subscription is not an error.
                 message = pubsub.get_message(timeout=1.0)
@@ -157,6 +178,16 @@ class Listener:
 
 _listeners: dict[int, Listener] = {}
 _listeners_lock = threading.Lock()
+_kinds: frozenset[str] | None = None
+
+
+def listen_only(*kinds: str) -> None:
+    """This process waits only on channels of these kinds; before its listener starts."""
+    global _kinds
+    with _listeners_lock:
+        if os.getpid() in _listeners:
+            raise RuntimeError("The listener of this process has started already.")
+        _kinds = frozenset(kinds)
 
 
 def listener() -> Listener:
@@ -164,7 +195,7 @@ def listener() -> Listener:
     pid = os.getpid()
     with _listeners_lock:
         if pid not in _listeners:
-            _listeners[pid] = Listener()
+            _listeners[pid] = Listener(_kinds)
         return _listeners[pid]
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import uuid
 
+import pytest
+
 from platform_site.http import notify
 
 
@@ -47,3 +49,30 @@ def test_an_unwatched_hold_looks_first():
     channel = notify.channel_for("test", uuid.uuid4().hex)
 
     assert notify.wait_until(channel, lambda: True, timeout_s=5) is True
+
+
+def test_a_listener_of_some_kinds_gets_their_messages_only():
+    """A pod host's listener (listen_only) is not handed every other announcement."""
+    kind, other = f"kept-{uuid.uuid4().hex[:6]}", f"other-{uuid.uuid4().hex[:6]}"
+    narrow = notify.Listener(frozenset({kind}))
+    assert narrow.subscribed.wait(5)
+    wanted = narrow.watch(notify.channel_for(kind, "changed"))
+    got: list[str] = []
+    real_wake = narrow._wake
+    narrow._wake = lambda channel, data: (got.append(channel), real_wake(channel, data))
+
+    notify.publish(notify.channel_for(other, "x"))
+    notify.publish(notify.channel_for(kind, "changed"))
+
+    assert wanted.wait(5)
+    assert got == [
+        notify.channel_for(kind, "changed")
+    ]  # in order: the other never came
+    with pytest.raises(ValueError, match="listens only"):
+        narrow.watch(notify.channel_for(other, "x"), wait=False)
+
+
+def test_the_kinds_are_chosen_before_the_listener_starts():
+    notify.listener()
+    with pytest.raises(RuntimeError, match="started already"):
+        notify.listen_only("environment-variables")

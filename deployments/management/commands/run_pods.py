@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from deployments.pods.host import PodHost
+from executions.services import variables
+from platform_site.http import notify
 from platform_site.operations.loops import LoopCommand
 
 IDLE_SLEEP_S = 0.5
@@ -13,6 +15,9 @@ class Command(LoopCommand):
     part = "pods"
 
     def handle(self, *args, **options):
+        # It waits only for changes of the variables it keeps: every endpoint
+        # call's end is announced too, and is not its business.
+        notify.listen_only(variables.CHANNEL_KIND)
         self.pod_host = PodHost()
         self.pod_host.start_beating()
         try:
