@@ -218,9 +218,12 @@ def execution_claim_to_run(
     execution = db_retry(
         claim, what=f"claiming execution {execution_pk}", for_s=CLAIM_RETRY_S
     )
-    if execution is not None and pipeline is not None:
-        if pipeline.pk == execution.pipeline_id:
-            execution.pipeline = pipeline
+    if (
+        execution is not None
+        and pipeline is not None
+        and pipeline.pk == execution.pipeline_id
+    ):
+        execution.pipeline = pipeline
     return execution
 
 
