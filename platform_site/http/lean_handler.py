@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.handlers.asgi import ASGIHandler
+from django.core import signals
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.exception import convert_exception_to_response
+from django.urls import set_script_prefix
 from django.utils.module_loading import import_string
 
 
@@ -22,16 +25,35 @@ class LeanHandler(ASGIHandler):
         super().__init__()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        """Django's, without a thread of each request's own for its sync parts.
+        """Django's handle(), without a thread for the sync parts around the view.
 
-        Django enters a ThreadSensitiveContext per request, which starts a
-        thread per request for the request signals alone. This face's views
-        are async; the few sync parts left (signals, a file output's view)
-        share the process's one sync thread.
+        Django enters a ThreadSensitiveContext per request, sends the request
+        signals on a thread (there and back, twice per request) and watches for
+        the client leaving in a task of its own. This face's views are async
+        and touch no database connection in the loop, and the receivers of the
+        request signals (resetting queries, closing this thread's stale
+        connections and caches) only look at this thread's: they run here, in
+        the loop. A client that leaves does not stop its call (the execution
+        runs to its end all the same); its answer goes nowhere.
         """
         if scope["type"] != "http":
             raise ValueError(f"Django serves HTTP only, not {scope['type']}.")
-        await self.handle(scope, receive, send)
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        try:
+            set_script_prefix(get_script_prefix(scope))
+            signals.request_started.send(sender=self.__class__, scope=scope)
+            request, response = self.create_request(scope, body_file)
+            if request is not None:
+                response = await self.run_get_response(request)
+            try:
+                await self.send_response(response, send)
+            finally:
+                response.close()  # request_finished, in the loop
+        finally:
+            body_file.close()
 
     def load_middleware(self, is_async: bool = False) -> None:
         self._view_middleware: list[Any] = []

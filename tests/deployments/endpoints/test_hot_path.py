@@ -231,3 +231,29 @@ def test_the_lean_handler_refuses_middleware_that_cannot_run_in_the_loop():
 
     with pytest.raises(TypeError, match="async_capable"):
         LeanHandler(["platform_site.http.middleware.ContentSecurityPolicyMiddleware"])
+
+
+def test_the_lean_handler_sends_the_request_signals_in_its_loop():
+    """Their receivers (closing stale connections, resetting queries) still run, on no thread of their own."""
+    from django.core import signals
+
+    seen = []
+
+    def started(**kwargs):
+        seen.append(("started", threading.current_thread().name))
+
+    def finished(**kwargs):
+        seen.append(("finished", threading.current_thread().name))
+
+    signals.request_started.connect(started)
+    signals.request_finished.connect(finished)
+    try:
+        assert _asgi("/endpoints/anything", body=b"{}")["status"] == 401
+    finally:
+        signals.request_started.disconnect(started)
+        signals.request_finished.disconnect(finished)
+
+    assert [what for what, _ in seen] == ["started", "finished"]
+    # Both in the loop's thread: Django's own handler sends them on its sync
+    # thread, which for async_to_sync is the calling (this) thread.
+    assert seen[0][1] == seen[1][1] != threading.current_thread().name
