@@ -1,4 +1,4 @@
-"""The strict baseline: the bare view with no middleware at all, on the same server."""
+"""The strict baseline: the bare view with no middleware at all, on the same server, under Django's own handler."""
 
 from __future__ import annotations
 
@@ -6,3 +6,5 @@ from bench.bare_settings import *  # noqa: F403 - the same stack, one route, no 
 
 MIDDLEWARE: list[str] = []
 ENDPOINT_MIDDLEWARE: list[str] = []
+# Served by Django's stock ASGI handler (bench/bare_asgi.py), not the platform's.
+WEB_ASGI_APPLICATION = "bench.bare_asgi:application"

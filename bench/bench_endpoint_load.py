@@ -117,7 +117,7 @@ def report(label: str, rate: float, outcome: Outcome) -> tuple[float, float]:
 def bare_server(env: dict[str, str], *, strict: bool = False):
     """The baseline: the same web process, settings with only the bare view.
 
-    strict: no middleware at all (bench/bare_strict_settings.py); otherwise
+    strict: no middleware at all, Django's stock handler (bench/bare_strict_settings.py); otherwise
     the platform's own for /endpoints/ (bench/bare_settings.py).
     """
     port = free_port()

@@ -11,9 +11,10 @@ timings). Measured by the same keep-alive client (tests/faults/drill.py):
 
 - sequential calls from one client: p50/p99 end to end, low latency
   beside elastic and two bare Django views computing the same function
-  inline on the same server: the strict one with no middleware at all
-  (bench/bare_strict_settings.py, the target's baseline) and the gentler
-  one under the platform's settings;
+  inline on the same server: the strict one with no middleware at all,
+  under Django's stock ASGI handler (bench/bare_strict_settings.py, the
+  target's baseline), and the gentler one under the platform's settings
+  and its own endpoint handler;
 - 20 concurrent clients: calls/s of the parallel low-latency endpoint
   against the same bare views.
 

@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "platform_site.settings")
     config = uvicorn.Config(
-        "platform_site.asgi:application",
+        # A bench's baseline names Django's stock handler (bench/bare_strict_settings.py).
+        getattr(settings, "WEB_ASGI_APPLICATION", "platform_site.asgi:application"),
         host=args.host,
         port=args.port,
         access_log=False,
