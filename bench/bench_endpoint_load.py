@@ -6,15 +6,18 @@
 For each stack (PostgreSQL + Redis as in production; SQLite + the embedded
 Redis of a bare `make run`), 20 keep-alive callers send --calls endpoint
 calls to an elastic deployment of a no-op function, each one a fresh
-execution. The baseline is a bare Django view (bench/bare_urls.py)
+execution. The baselines are a bare Django view (bench/bare_urls.py)
 computing the same function inline, under the same server (uvicorn through
-platform_site.operations.web), the same settings and middleware, and the same client.
+platform_site.operations.web) and the same client: the strict one with no
+middleware under Django's stock handler (the target's), and the gentler one
+under the platform's settings and endpoint handler.
 Prints calls/s, p50/p99 and errors of both, and the ratio, then where each
 execution's CPU went (web, worker, its forked zygote and execution
 processes, PostgreSQL, Redis, the load client): the PostgreSQL stack runs on
 a cluster and a redis-server of its own (tests/faults/services.py), so
 nothing else on the machine is counted.
-Target: ratio >= 0.12 and p99 <= 300 ms, no error, on PostgreSQL.
+Targets, on PostgreSQL: ratio >= 0.12 against the strict view, p99 <= 400 ms,
+no error, and <= 18 ms of CPU per call in the platform's processes.
 """
 
 from __future__ import annotations
@@ -43,8 +46,11 @@ from tests.e2e.live import (  # noqa: E402
 from tests.faults.drill import Drill, Outcome, burst, drill_stack  # noqa: E402
 
 CONCURRENCY = 20
+# Against the strict bare view (no middleware, Django's stock handler), in the same run.
 TARGET_RATIO = 0.12
-TARGET_P99_MS = 300.0
+TARGET_P99_MS = 400.0
+# The platform's processes (web, worker, zygotes, PostgreSQL, Redis) per call.
+TARGET_CPU_MS = 18.0
 
 
 def cpu_seconds(pid: int) -> float:
@@ -200,30 +206,45 @@ def compare(
     print(f"{label}: {args.calls} calls, {CONCURRENCY} concurrent, keep-alive")
     rate, outcome, cpu = measure(drill, args.calls, args.warmup, parts)
     rate, p99 = report("elastic endpoint (fresh execution)", rate, outcome)
-    with bare_server(platform.env) as url:
-        bare = Drill(
-            cluster=None,
-            redis=None,
-            platform=LivePlatform(
-                url=url, env={}, data_dir=tmp, database_url="", log_dir=tmp
-            ),
-            tmp=tmp,
-            endpoint="bare",
-            endpoint_token="-",
-        )
-        bare_rate, bare_outcome, bare_cpu = measure(bare, args.calls, args.warmup)
-        report("bare Django view, same server", bare_rate, bare_outcome)
+    bare_rates = {}
+    for strict, name in ((True, "strict"), (False, "platform's settings")):
+        with bare_server(platform.env, strict=strict) as url:
+            bare = Drill(
+                cluster=None,
+                redis=None,
+                platform=LivePlatform(
+                    url=url, env={}, data_dir=tmp, database_url="", log_dir=tmp
+                ),
+                tmp=tmp,
+                endpoint="bare",
+                endpoint_token="-",
+            )
+            bare_rate, bare_outcome, bare_cpu = measure(bare, args.calls, args.warmup)
+            bare_rates[name] = bare_rate
+            report(f"bare Django view, {name}", bare_rate, bare_outcome)
+    ok = p99 <= TARGET_P99_MS and not outcome.problems
     if parts:
         print("  CPU per elastic call (ms):")
         for name, seconds in cpu.items():
             print(f"    {name:<34} {seconds * 1000:6.2f}")
-        print(f"    {'total':<34} {sum(cpu.values()) * 1000:6.2f}")
+        platform_cpu = sum(s for name, s in cpu.items() if name != "load client")
+        print(
+            f"    {'total, load client aside':<34} {platform_cpu * 1000:6.2f}"
+            f"   (target <= {TARGET_CPU_MS:.0f})"
+        )
         print(f"  load client per bare call: {bare_cpu['load client'] * 1000:.2f} ms")
-    ratio = rate / bare_rate
-    ok = ratio >= TARGET_RATIO and p99 <= TARGET_P99_MS and not outcome.problems
+        ok = ok and platform_cpu * 1000 <= TARGET_CPU_MS
+    for name, bare_rate in bare_rates.items():
+        ratio = rate / bare_rate
+        if name == "strict":
+            ok = ok and ratio >= TARGET_RATIO
+        print(
+            f"  ratio elastic / bare ({name}) = {ratio:.3f} (target >= {TARGET_RATIO},"
+            " against the strict one)"
+        )
     print(
-        f"  ratio elastic / bare = {ratio:.3f} (target >= {TARGET_RATIO}); "
-        f"p99 target <= {TARGET_P99_MS:.0f} ms: {'ok' if ok else 'MISSED'}"
+        f"  p99 {p99:.0f} ms (target <= {TARGET_P99_MS:.0f}); "
+        f"targets: {'ok' if ok else 'MISSED'}"
     )
     return ok
 
