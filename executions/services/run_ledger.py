@@ -18,8 +18,9 @@ own fields, so everything is read and written as the ORM does.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
@@ -29,10 +30,8 @@ from django.utils import timezone
 
 from executions.models import Execution, ExecutionIo, ExecutionStatus, IoDirection
 from executions.services.staging import execution_to_run
+from pipelines.models import Pipeline
 from platform_site.clients.db_retry import db_retry
-
-if TYPE_CHECKING:
-    from pipelines.models import Pipeline
 
 # A worker thread waits this long for the database to claim its message; past
 # it the message is dropped and the sweeper re-sends the Pending row.
@@ -40,6 +39,7 @@ CLAIM_RETRY_S = 10.0
 
 _EXECUTION = Execution._meta
 _IO = ExecutionIo._meta
+_PIPELINE = Pipeline._meta
 
 
 def _column(model_meta, name: str) -> str:
@@ -117,15 +117,23 @@ def _cursor(db: BaseDatabaseWrapper) -> CursorWrapper:
     return db.make_debug_cursor(raw) if db.queries_logged else db.make_cursor(raw)
 
 
-@functools.cache
-def _statements(vendor: str) -> tuple[_Rows, _Rows, str, str]:
-    """(execution rows, io rows, the claim, the read of inputs/outputs) for `vendor`.
+@dataclass(frozen=True)
+class _Statements:
+    executions: _Rows
+    io: _Rows
+    pipelines: _Rows
+    # The claim; on PostgreSQL it returns the execution's columns then its
+    # inputs/outputs' (NULL when it has none), a row per input/output.
+    claim: str
+    # The same, each row ending with the pipeline's columns (PostgreSQL).
+    claim_with_pipeline: str
+    # The inputs/outputs, after a claim that did not bring them (SQLite).
+    read_io: str
 
-    On PostgreSQL the claim returns the execution's columns then its
-    inputs/outputs' (NULL when it has none), a row per input/output; the
-    read is not needed.
-    """
-    executions, io = _Rows(_EXECUTION), _Rows(_IO)
+
+@functools.cache
+def _statements(vendor: str) -> _Statements:
+    executions, io, pipelines = _Rows(_EXECUTION), _Rows(_IO), _Rows(_PIPELINE)
     table = connection.ops.quote_name(_EXECUTION.db_table)
     io_table = connection.ops.quote_name(_IO.db_table)
     sets = ", ".join(
@@ -136,21 +144,30 @@ def _statements(vendor: str) -> tuple[_Rows, _Rows, str, str]:
         f"UPDATE {table} SET {sets} WHERE {_column(_EXECUTION, 'id')} = %s "
         f"AND {_column(_EXECUTION, 'status')} = %s RETURNING {executions.columns}"
     )
+    claim_with_pipeline = claim
     order = f"{_column(_IO, 'direction')}, {_column(_IO, 'position')}"
     if vendor == "postgresql":
-        io_columns = ", ".join(
-            f"io.{connection.ops.quote_name(field.column)}" for field in io.fields
+
+        def columns(alias: str, rows: _Rows) -> str:
+            quote = connection.ops.quote_name
+            return ", ".join(f"{alias}.{quote(f.column)}" for f in rows.fields)
+
+        joined = (
+            f"WITH claimed AS ({claim}) SELECT claimed.*, {columns('io', io)}{{more}} "
+            f"FROM claimed LEFT JOIN {io_table} io ON io.{_column(_IO, 'execution')} = "
+            f"claimed.{_column(_EXECUTION, 'id')}{{join}} ORDER BY {order}"
         )
-        claim = (
-            f"WITH claimed AS ({claim}) SELECT claimed.*, {io_columns} FROM claimed "
-            f"LEFT JOIN {io_table} io ON io.{_column(_IO, 'execution')} = "
-            f"claimed.{_column(_EXECUTION, 'id')} ORDER BY {order}"
+        claim = joined.format(more="", join="")
+        claim_with_pipeline = joined.format(
+            more=f", {columns('p', pipelines)}",
+            join=f" LEFT JOIN {connection.ops.quote_name(_PIPELINE.db_table)} p "
+            f"ON p.{_column(_PIPELINE, 'id')} = claimed.{_column(_EXECUTION, 'pipeline')}",
         )
     read_io = (
         f"SELECT {io.columns} FROM {io_table} "
         f"WHERE {_column(_IO, 'execution')} = %s ORDER BY {order}"
     )
-    return executions, io, claim, read_io
+    return _Statements(executions, io, pipelines, claim, claim_with_pipeline, read_io)
 
 
 def execution_insert(execution: Execution, io: list[ExecutionIo]) -> None:
@@ -159,20 +176,20 @@ def execution_insert(execution: Execution, io: list[ExecutionIo]) -> None:
     On SQLite the caller holds a transaction (executions_save).
     """
     db = connections[DEFAULT_DB_ALIAS]
-    executions, io_rows, _, _ = _statements(db.vendor)
-    insert_execution, params = executions.insert([execution], db)
+    ledger = _statements(db.vendor)
+    insert_execution, params = ledger.executions.insert([execution], db)
     with _cursor(db) as cursor:
         if not io:
             cursor.execute(insert_execution, params)
         elif db.vendor == "postgresql":
-            insert_io, io_params = io_rows.insert(io, db)
+            insert_io, io_params = ledger.io.insert(io, db)
             cursor.execute(
                 f"WITH execution AS ({insert_execution}) {insert_io}",
                 params + io_params,
             )
         else:
             cursor.execute(insert_execution, params)
-            cursor.execute(*io_rows.insert(io, db))
+            cursor.execute(*ledger.io.insert(io, db))
     execution._state.adding = False
 
 
@@ -188,8 +205,10 @@ def execution_claim_to_run(
     now = timezone.now()
     pk = UUID(str(execution_pk))
     db = connections[DEFAULT_DB_ALIAS]
-    executions, io, claim_sql, read_io = _statements(db.vendor)
-    width = len(executions.fields)
+    ledger = _statements(db.vendor)
+    joined = db.vendor == "postgresql"
+    with_pipeline = joined and pipeline is None
+    width, io_width = len(ledger.executions.fields), len(ledger.io.fields)
 
     def claim() -> Execution | None:
         params = [
@@ -201,17 +220,27 @@ def execution_claim_to_run(
             _param(_EXECUTION, "status", ExecutionStatus.PENDING),
         ]
         with _cursor(db) as cursor:
-            cursor.execute(claim_sql, params)
+            cursor.execute(
+                ledger.claim_with_pipeline if with_pipeline else ledger.claim, params
+            )
             rows = cursor.fetchall()
         if not rows:
             return _claimed_by_a_lost_reply(pk, now)
-        execution = executions.instance(rows[0][:width], db)
-        if db.vendor == "postgresql":  # its inputs/outputs came joined to it
-            found = [io.instance(row[width:], db) for row in rows if row[width]]
+        execution = ledger.executions.instance(rows[0][:width], db)
+        if joined:  # its inputs/outputs (and pipeline) came joined to it
+            found = [
+                ledger.io.instance(row[width : width + io_width], db)
+                for row in rows
+                if row[width]
+            ]
+            if with_pipeline and execution.pipeline_id is not None:
+                execution.pipeline = ledger.pipelines.instance(
+                    rows[0][width + io_width :], db
+                )
         else:
             with db.cursor() as cursor:
-                cursor.execute(read_io, [_param(_EXECUTION, "id", pk)])
-                found = [io.instance(row, db) for row in cursor.fetchall()]
+                cursor.execute(ledger.read_io, [_param(_EXECUTION, "id", pk)])
+                found = [ledger.io.instance(row, db) for row in cursor.fetchall()]
         execution._prefetched_objects_cache = {"io": found}  # as prefetch_related("io")
         return execution
 
