@@ -30,6 +30,7 @@ from executions.services.inputs import (
 from executions.services.lifecycle import execution_enqueue
 from executions.services.run_ledger import execution_insert
 from pipelines.models import PipelineStatus
+from platform_site.clients.sqlite_writer import sqlite_write_turn
 from platform_site.http.errors import ValidationFailed
 from platform_site.http.units import ram_request_mib
 
@@ -131,13 +132,14 @@ def executions_save(built: list[BuiltExecution]) -> None:
         execution_insert(built[0].execution, built[0].io)
         transaction.on_commit(lambda: _send(executions))
         return
-    with transaction.atomic(savepoint=False):
+    with sqlite_write_turn(connection), transaction.atomic(savepoint=False):
         if len(built) == 1:
             execution_insert(built[0].execution, built[0].io)
         else:  # a scheduler batch: bulk_create splits what one statement could not hold
             Execution.objects.bulk_create(executions)
             ExecutionIo.objects.bulk_create([row for item in built for row in item.io])
-        transaction.on_commit(lambda: _send(executions))
+    # Committed (or with the caller's transaction), after the write's turn.
+    transaction.on_commit(lambda: _send(executions))
 
 
 def _send(executions: list[Execution]) -> None:

@@ -23,6 +23,7 @@ from executions.models import (
 from executions.services.run_ledger import CLAIM_RETRY_S, execution_result_write
 from platform_site.celery import app as celery_app
 from platform_site.clients.db_retry import DATABASE_BLIPS, db_retry
+from platform_site.clients.sqlite_writer import sqlite_write_turn
 from platform_site.http import notify
 from platform_site.http.errors import NotFound
 
@@ -165,17 +166,22 @@ def execution_finish(
     def write() -> bool:
         # One statement on PostgreSQL commits itself; SQLite's two need a transaction.
         one_statement = connection.vendor == "postgresql"
-        with contextlib.nullcontext() if one_statement else transaction.atomic():
-            if not execution_result_write(
+        with (
+            sqlite_write_turn(connection),
+            contextlib.nullcontext() if one_statement else transaction.atomic(),
+        ):
+            return execution_result_write(
                 execution=execution, fields=fields, outputs=outputs or {}
-            ):
-                return False
-            channel = execution_channel(execution)
-            message = final_message(status=status, reason=reason, outputs=outputs)
-            transaction.on_commit(lambda: notify.publish(channel, message))
-        return True
+            )
 
-    return db_retry(write, what=f"finishing {execution.execution_id}")
+    if not db_retry(write, what=f"finishing {execution.execution_id}"):
+        return False
+    channel = execution_channel(execution)
+    message = final_message(status=status, reason=reason, outputs=outputs)
+    # Once committed: at once, or with the caller's transaction; after the
+    # write's turn (sqlite_writer.py), which no Redis round trip holds.
+    transaction.on_commit(lambda: notify.publish(channel, message))
+    return True
 
 
 def execution_error(*, execution: Execution, reason: str, from_status: str) -> bool:

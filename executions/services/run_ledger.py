@@ -32,6 +32,7 @@ from executions.models import Execution, ExecutionIo, ExecutionStatus, IoDirecti
 from executions.services.staging import execution_to_run
 from pipelines.models import Pipeline
 from platform_site.clients.db_retry import db_retry
+from platform_site.clients.sqlite_writer import sqlite_write_turn
 
 # A worker thread waits this long for the database to claim its message; past
 # it the message is dropped and the sweeper re-sends the Pending row.
@@ -219,7 +220,7 @@ def execution_claim_to_run(
             _param(_EXECUTION, "id", pk),
             _param(_EXECUTION, "status", ExecutionStatus.PENDING),
         ]
-        with _cursor(db) as cursor:
+        with sqlite_write_turn(db), _cursor(db) as cursor:
             cursor.execute(
                 ledger.claim_with_pipeline if with_pipeline else ledger.claim, params
             )
