@@ -7,7 +7,8 @@ API's trigger route, so that every face reads a call the same way.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from asgiref.sync import iscoroutinefunction
 from django.conf import settings
@@ -36,6 +37,8 @@ ENDPOINT_TOKEN_MISSING = (
     "Missing endpoint token: send 'Authorization: EndpointToken <token>'."
 )
 ENDPOINT_REFUSED = "No endpoint at this path accepts this token."
+
+View = TypeVar("View", bound=Callable[..., Any])
 
 
 def endpoint_token_of(request: HttpRequest) -> str | None:
@@ -131,22 +134,24 @@ def _error_answer(exc: ApiError) -> HttpResponse:
     return response
 
 
-def errors_as_json(view):
+def errors_as_json(view: View) -> View:
     """Every ApiError of an endpoint view (sync or async) answers JSON {message, name}; 429 says when to retry."""
     if iscoroutinefunction(view):
 
-        async def waited(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        async def waited(
+            request: HttpRequest, *args: Any, **kwargs: Any
+        ) -> HttpResponse:
             try:
-                return await view(request, *args, **kwargs)
+                return await view(request, *args, **kwargs)  # type: ignore[no-any-return]
             except ApiError as exc:
                 return _error_answer(exc)
 
-        return functools.wraps(view)(waited)
+        return cast("View", functools.wraps(view)(waited))
 
-    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
-            return view(request, *args, **kwargs)
+            return view(request, *args, **kwargs)  # type: ignore[no-any-return]
         except ApiError as exc:
             return _error_answer(exc)
 
-    return functools.wraps(view)(wrapped)
+    return cast("View", functools.wraps(view)(wrapped))

@@ -71,7 +71,7 @@ RECHECK_S = 1.0
 RESULTS_HOLD_S = 30
 
 # Writes of a token's last use run beside the call; kept here until done.
-_background: set[asyncio.Future] = set()
+_background: set[asyncio.Future[None]] = set()
 
 
 @dataclass(frozen=True)
@@ -93,9 +93,15 @@ async def _endpoint(path: str, token: str | None) -> tuple[CachedEndpoint, str]:
     name, key = endpoint_open(token, entry)
     assert entry is not None  # endpoint_open refused otherwise
     if entry.use_to_record(key, now=timezone.now()):
-        future = asyncio.ensure_future(in_db_thread(endpoint_use_record, entry, key))
-        _background.add(future)
-        future.add_done_callback(_background.discard)
+        record = in_db_thread(endpoint_use_record, entry, key)
+        if not settings.DB_THREADS:
+            # No database thread outlives the request's loop (in-process
+            # tests): a write beside the call could be cancelled with it.
+            await record
+        else:
+            future = asyncio.ensure_future(record)
+            _background.add(future)
+            future.add_done_callback(_background.discard)
     return entry, name
 
 
@@ -255,7 +261,7 @@ def _final_of_message(
 
 
 def _final_of_row(
-    pk: object, *, wrap: bool, file_url: Callable[[str], str]
+    pk: uuid.UUID, *, wrap: bool, file_url: Callable[[str], str]
 ) -> Final | None:
     execution = Execution.objects.filter(pk=pk).first()
     if execution is None:

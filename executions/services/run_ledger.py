@@ -18,6 +18,7 @@ own fields, so everything is read and written as the ORM does.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,8 @@ from uuid import UUID
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
+from django.db.models import Field
+from django.db.models.options import Options
 from django.utils import timezone
 
 from executions.models import Execution, ExecutionIo, ExecutionStatus, IoDirection
@@ -43,12 +46,23 @@ _IO = ExecutionIo._meta
 _PIPELINE = Pipeline._meta
 
 
-def _column(model_meta, name: str) -> str:
-    return connection.ops.quote_name(model_meta.get_field(name).column)
+def _field(model_meta: Options[Any], name: str) -> Field[Any, Any]:
+    field = model_meta.get_field(name)
+    assert isinstance(field, Field)  # a column, not a reverse relation
+    return field
 
 
-def _param(model_meta, name: str, value: object) -> object:
-    return model_meta.get_field(name).get_db_prep_value(value, connection)
+def _quoted(field: Field[Any, Any]) -> str:
+    assert field.column is not None
+    return connection.ops.quote_name(field.column)
+
+
+def _column(model_meta: Options[Any], name: str) -> str:
+    return _quoted(_field(model_meta, name))
+
+
+def _param(model_meta: Options[Any], name: str, value: object) -> Any:
+    return _field(model_meta, name).get_db_prep_value(value, connection)
 
 
 class _Rows:
@@ -59,14 +73,12 @@ class _Rows:
     raw() and bulk_create() cost per row.
     """
 
-    def __init__(self, model_meta) -> None:
+    def __init__(self, model_meta: Options[Any]) -> None:
         self.model = model_meta.model
         self.fields = model_meta.concrete_fields
         self.names = [field.attname for field in self.fields]
-        self.columns = ", ".join(
-            connection.ops.quote_name(field.column) for field in self.fields
-        )
-        self.converters = []
+        self.columns = ", ".join(_quoted(field) for field in self.fields)
+        self.converters: list[tuple[Any, list[Any]]] = []
         for field in self.fields:
             column = field.get_col(model_meta.db_table)
             found = connection.ops.get_db_converters(column)
@@ -76,12 +88,12 @@ class _Rows:
         self.written = [
             f for f in self.fields if not (f.primary_key and f.auto_created)
         ]
-        written = ", ".join(connection.ops.quote_name(f.column) for f in self.written)
+        written = ", ".join(_quoted(f) for f in self.written)
         table = connection.ops.quote_name(model_meta.db_table)
         self.insert_head = f"INSERT INTO {table} ({written}) VALUES "
         self.insert_row = "(" + ", ".join("%s" for _ in self.written) + ")"
 
-    def insert(self, objs: list[Any], db) -> tuple[str, list[object]]:
+    def insert(self, objs: list[Any], db: BaseDatabaseWrapper) -> tuple[str, list[Any]]:
         """INSERT of `objs`, with its parameters, as bulk_create prepares them."""
         params = [
             field.get_db_prep_save(field.pre_save(obj, True), db)
@@ -90,7 +102,7 @@ class _Rows:
         ]
         return self.insert_head + ", ".join(self.insert_row for _ in objs), params
 
-    def instance(self, row: tuple, db) -> Any:
+    def instance(self, row: Sequence[Any], db: BaseDatabaseWrapper) -> Any:
         values = list(row)
         for index, (column, found) in enumerate(self.converters):
             for convert in found:
@@ -114,7 +126,7 @@ def _cursor(db: BaseDatabaseWrapper) -> CursorWrapper:
     db.close_if_health_check_failed()
     db.ensure_connection()
     with db.wrap_database_errors:
-        raw = ServerBindingCursor(db.connection)
+        raw: Any = ServerBindingCursor(db.connection)  # type: ignore[call-arg]
     return db.make_debug_cursor(raw) if db.queries_logged else db.make_cursor(raw)
 
 
@@ -150,8 +162,7 @@ def _statements(vendor: str) -> _Statements:
     if vendor == "postgresql":
 
         def columns(alias: str, rows: _Rows) -> str:
-            quote = connection.ops.quote_name
-            return ", ".join(f"{alias}.{quote(f.column)}" for f in rows.fields)
+            return ", ".join(f"{alias}.{_quoted(f)}" for f in rows.fields)
 
         joined = (
             f"WITH claimed AS ({claim}) SELECT claimed.*, {columns('io', io)}{{more}} "
@@ -227,7 +238,7 @@ def execution_claim_to_run(
             rows = cursor.fetchall()
         if not rows:
             return _claimed_by_a_lost_reply(pk, now)
-        execution = ledger.executions.instance(rows[0][:width], db)
+        execution: Execution = ledger.executions.instance(rows[0][:width], db)
         if joined:  # its inputs/outputs (and pipeline) came joined to it
             found = [
                 ledger.io.instance(row[width : width + io_width], db)
@@ -242,7 +253,8 @@ def execution_claim_to_run(
             with db.cursor() as cursor:
                 cursor.execute(ledger.read_io, [_param(_EXECUTION, "id", pk)])
                 found = [ledger.io.instance(row, db) for row in cursor.fetchall()]
-        execution._prefetched_objects_cache = {"io": found}  # as prefetch_related("io")
+        # As prefetch_related("io") leaves it.
+        execution._prefetched_objects_cache = {"io": found}  # type: ignore[attr-defined]
         return execution
 
     execution = db_retry(
@@ -299,7 +311,8 @@ def execution_result_write(
                 "SELECT count(*) FROM claimed",
                 params + outputs_params,
             )
-            return cursor.fetchone()[0] == 1
+            row = cursor.fetchone()
+            return row is not None and row[0] == 1
         cursor.execute(update, params)
         if cursor.rowcount != 1:
             return False
@@ -311,7 +324,7 @@ def execution_result_write(
 
 def _outputs_update(
     outputs: dict[str, dict[str, Any]], execution_pk: object
-) -> tuple[str, list[object]]:
+) -> tuple[str, list[Any]]:
     """One UPDATE of every output's value and file (a CASE on its name)."""
     table = connection.ops.quote_name(_IO.db_table)
     name = _column(_IO, "name")
@@ -324,7 +337,7 @@ def _outputs_update(
         f"WHERE {_column(_IO, 'execution')} = %s AND {_column(_IO, 'direction')} = %s "
         f"AND {name} IN ({names})"
     )
-    params: list[object] = []
+    params: list[Any] = []
     for output_name, stored in outputs.items():
         params += [output_name, _param(_IO, "value", stored.get("value"))]
     for output_name, stored in outputs.items():

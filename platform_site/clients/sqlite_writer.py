@@ -22,6 +22,7 @@ import threading
 from collections.abc import Iterator
 
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.sqlite3.creation import DatabaseCreation
 
 _thread_turn = threading.Lock()
 _files: dict[tuple[int, str], int] = {}
@@ -41,7 +42,11 @@ def _lock_file(database: str) -> int:
 def sqlite_write_turn(db: BaseDatabaseWrapper) -> Iterator[None]:
     """Hold the turn to write while the block runs: SQLite only, outside a transaction."""
     database = str(db.settings_dict["NAME"])
-    if db.vendor != "sqlite" or db.in_atomic_block or db.is_in_memory_db():
+    if (
+        db.vendor != "sqlite"
+        or db.in_atomic_block
+        or DatabaseCreation.is_in_memory_db(database)
+    ):
         yield
         return
     with _thread_turn:

@@ -45,8 +45,11 @@ class LeanHandler(ASGIHandler):
         try:
             set_script_prefix(get_script_prefix(scope))
             signals.request_started.send(sender=self.__class__, scope=scope)
-            request, response = self.create_request(scope, body_file)
-            if request is not None:
+            request, refusal = self.create_request(scope, body_file)
+            if request is None:
+                assert refusal is not None  # a request Django could not read
+                response = refusal
+            else:
                 response = await self.run_get_response(request)
             try:
                 await self.send_response(response, send)
