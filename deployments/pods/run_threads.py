@@ -7,7 +7,10 @@ IDLE_CLOSE_S without work). On PostgreSQL a checkout from the pool costs a
 round trip (its health check), so the first KEEPING_THREADS threads of a
 deployment keep theirs too; the others give theirs back after each run: the
 pool is shared by every deployment of the host, however wide (a parallel
-deployment of 50 on a pool of 10).
+deployment of 50 on a pool of 10). A host whose busy deployments keep more
+than its pool holds (PLATFORM_DB_POOL_SIZE) makes the others wait for one;
+a run that waits past the pool's timeout is handed back, never lost. A run
+longer than KEEP_CONNECTION_S gives its connection back while it runs.
 """
 
 from __future__ import annotations
