@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 from executions.models import Execution
 
-# A route takes an execution (True) or leaves it to the next one (False).
-Route = Callable[[Execution], bool]
+# A route takes the executions it runs and returns the others, for the next one.
+Route = Callable[[list[Execution]], list[Execution]]
 
 _routes: dict[str, Route] = {}
 
@@ -21,6 +21,10 @@ def route_register(name: str, route: Route) -> None:
     _routes[name] = route
 
 
-def execution_routed(execution: Execution) -> bool:
-    """True when a registered route took the execution."""
-    return any(route(execution) for route in _routes.values())
+def executions_routed(executions: list[Execution]) -> list[Execution]:
+    """The executions that no registered route took (the elastic queue's)."""
+    for route in _routes.values():
+        if not executions:
+            break
+        executions = route(executions)
+    return executions

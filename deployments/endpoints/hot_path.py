@@ -8,7 +8,9 @@ middleware they need (platform_site/asgi.py), in one event loop:
 - the execution and its inputs are written in one statement on PostgreSQL
   (one transaction on SQLite, executions/services/run_ledger.py), on a
   database thread that keeps its connection (platform_site/clients/db_threads.py),
-  and committed before anything runs it;
+  and committed before anything runs it; calls that come while the
+  database threads are busy are written together, in one transaction
+  (platform_site/clients/write_batches.py);
 - the result comes with the commit of its final status, announced over
   Redis (executions.services.lifecycle.final_message): the view answers from
   it without reading the row. The row is read only when the announcement
@@ -21,6 +23,7 @@ the endpoint's Swagger page, and the results route a held call redirects to.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 import uuid
@@ -52,14 +55,16 @@ from deployments.endpoints.rate_limit import endpoint_rate_limit_check
 from deployments.models import Deployment
 from deployments.services.deployment_triggers import (
     deployment_enabled_check,
-    deployment_trigger,
+    deployment_trigger_build,
     endpoint_outputs,
     execution_failure,
 )
 from executions.models import FINAL_STATUSES, Execution, ExecutionStatus
+from executions.services.creation import executions_build_and_save
 from executions.services.lifecycle import execution_channel, execution_pk_channel
 from platform_site.clients.db_retry import DATABASE_BLIPS
 from platform_site.clients.db_threads import in_db_thread
+from platform_site.clients.write_batches import WriteBatches
 from platform_site.http import notify
 from platform_site.http.draining import is_draining
 from platform_site.http.errors import NotFound
@@ -69,6 +74,9 @@ from platform_site.http.request import public_url
 RECHECK_S = 1.0
 # The SDK follows at most 30 redirects of the results route: hold longer there.
 RESULTS_HOLD_S = 30
+
+# Calls that come while the database threads are busy are written together.
+_calls_written = WriteBatches(executions_build_and_save)
 
 # Writes of a token's last use run beside the call; kept here until done.
 _background: set[asyncio.Future[None]] = set()
@@ -123,14 +131,16 @@ async def endpoint_trigger(request: HttpRequest, path: str) -> HttpResponse:
     watch = notify.AsyncWatch(asyncio.get_running_loop())
     notify.listener().add(channel, watch)
     try:
-        execution = await in_db_thread(
-            deployment_trigger,
-            deployment=deployment,
-            values=values,
-            files=files,
-            created_by=deployment.created_by,
-            token_name=token_name,
-            execution_pk=execution_pk,
+        execution = await _calls_written(
+            functools.partial(
+                deployment_trigger_build,
+                deployment=deployment,
+                values=values,
+                files=files,
+                created_by=deployment.created_by,
+                token_name=token_name,
+                execution_pk=execution_pk,
+            )
         )
         file_url = _file_url(path, execution)
         final = await _hold(

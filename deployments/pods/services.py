@@ -52,13 +52,30 @@ def pod_enqueue(*, execution_pk: str, deployment_pk, first: bool = False) -> Non
         logger.warning("Could not push execution %s to its pod", execution_pk)
 
 
-def pod_route(execution: Execution) -> bool:
-    """executions/routing.py: a low-latency execution goes to its pod host, never through Celery."""
-    deployment = execution.deployment
-    if deployment is None or deployment.mode != DeploymentMode.LOW_LATENCY:
-        return False
-    pod_enqueue(execution_pk=str(execution.pk), deployment_pk=deployment.pk)
-    return True
+def pod_route(executions: list[Execution]) -> list[Execution]:
+    """executions/routing.py: low-latency executions go to their pod hosts (one
+    round trip to Redis for all), never through Celery; the others are returned."""
+    others, pushes = [], []
+    for execution in executions:
+        deployment = execution.deployment
+        if deployment is None or deployment.mode != DeploymentMode.LOW_LATENCY:
+            others.append(execution)
+        else:
+            pushes.append((pod_queue_key(deployment.pk), str(execution.pk)))
+    if not pushes:
+        return others
+    # Best effort, as pod_enqueue.
+    try:
+        if len(pushes) == 1:
+            redis_client().lpush(*pushes[0])
+        else:
+            with redis_client().pipeline(transaction=False) as pipe:
+                for key, pk in pushes:
+                    pipe.lpush(key, pk)
+                pipe.execute()
+    except redis.RedisError:
+        logger.warning("Could not push %d executions to their pods", len(pushes))
+    return others
 
 
 def pods_claim(*, host: str, limit: int = 10) -> list[Deployment]:

@@ -13,7 +13,7 @@ from executions.models import Execution, ExecutionIo, IoDirection, Trigger
 from executions.services.creation import (
     BuiltExecution,
     execution_build,
-    execution_create,
+    executions_save,
 )
 from executions.services.inputs import input_values_resolve
 from pipelines.io_rules import MappingType
@@ -86,6 +86,28 @@ def deployment_trigger(
     `token_name` names the endpoint token of a call ("" for other triggers);
     `execution_pk`, when the caller watches the execution before it is written.
     """
+    built = deployment_trigger_build(
+        deployment=deployment,
+        values=values,
+        files=files,
+        created_by=created_by,
+        token_name=token_name,
+        execution_pk=execution_pk,
+    )
+    executions_save([built])
+    return built.execution
+
+
+def deployment_trigger_build(
+    *,
+    deployment: Deployment,
+    values: dict,
+    files: dict,
+    created_by,
+    token_name: str = "",
+    execution_pk: uuid.UUID | None = None,
+) -> BuiltExecution:
+    """deployment_trigger's execution, checked, not saved yet (executions_save)."""
     deployment_enabled_check(deployment)
     if not isinstance(values, dict):
         raise ValidationFailed(
@@ -113,7 +135,7 @@ def deployment_trigger(
         )
     except ValidationFailed as exc:
         raise _renamed(exc, endpoint_names) from None
-    return execution_create(
+    return execution_build(
         pipeline=deployment.pipeline,
         trigger=trigger,
         created_by=created_by,

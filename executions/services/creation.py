@@ -11,6 +11,8 @@ from __future__ import annotations
 import io
 import secrets
 import uuid
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,15 +23,16 @@ from django.utils import timezone
 
 from executions.files import execution_file_store, safe_filename
 from executions.models import Execution, ExecutionIo, IoDirection, Trigger
-from executions.routing import execution_routed
+from executions.routing import executions_routed
 from executions.services.inputs import (
     ResolvedInput,
     input_values_resolve,
     outputs_mapping_resolve,
 )
 from executions.services.lifecycle import execution_enqueue
-from executions.services.run_ledger import execution_insert
+from executions.services.run_ledger import executions_insert, insert_chunks
 from pipelines.models import PipelineStatus
+from platform_site.clients.db_retry import DATABASE_BLIPS
 from platform_site.clients.sqlite_writer import sqlite_write_turn
 from platform_site.http.errors import ValidationFailed
 from platform_site.http.units import ram_request_mib
@@ -114,39 +117,97 @@ def execution_build(
 
 
 def executions_save(built: list[BuiltExecution]) -> None:
-    """Insert executions with their rows and send each to its runner once committed.
+    """Insert executions with their rows and send them to their runners once committed.
 
-    One execution (a call, a run): one statement on PostgreSQL, outside any
-    transaction of its own (run_ledger.execution_insert); a batch: two
-    statements for any number. Input files are stored first: a row never
-    names a file that is not there yet. No savepoint inside a caller's
-    transaction: nothing here is retried on its own.
+    One statement on PostgreSQL for as many executions as one can hold,
+    outside any transaction of its own when one is enough; two on SQLite,
+    in a transaction (run_ledger.executions_insert). Input files are
+    stored first: a row never names a file that is not there yet. No
+    savepoint inside a caller's transaction: nothing here is retried on its own.
     """
     for item in built:
         for row, resolved in zip(item.io, item.inputs, strict=False):
             if resolved.file is not None:
                 row.file_path = _store_input_file(item.execution, resolved)
     executions = [item.execution for item in built]
-    if len(built) == 1 and connection.vendor == "postgresql":
+    chunks = insert_chunks([(item.execution, item.io) for item in built])
+    if len(chunks) == 1 and connection.vendor == "postgresql":
         # One statement commits itself (or the caller's transaction does).
-        execution_insert(built[0].execution, built[0].io)
-        transaction.on_commit(lambda: _send(executions))
-        return
-    with sqlite_write_turn(connection), transaction.atomic(savepoint=False):
-        if len(built) == 1:
-            execution_insert(built[0].execution, built[0].io)
-        else:  # a scheduler batch: bulk_create splits what one statement could not hold
-            Execution.objects.bulk_create(executions)
-            ExecutionIo.objects.bulk_create([row for item in built for row in item.io])
+        executions_insert(chunks[0])
+    else:
+        with sqlite_write_turn(connection), transaction.atomic(savepoint=False):
+            for chunk in chunks:
+                executions_insert(chunk)
     # Committed (or with the caller's transaction), after the write's turn.
-    transaction.on_commit(lambda: _send(executions))
+    transaction.on_commit(lambda: executions_send(executions))
 
 
-def _send(executions: list[Execution]) -> None:
-    for execution in executions:
-        # Low-latency executions go straight to their pod host (executions/routing.py).
-        if not execution_routed(execution):
-            execution_enqueue(str(execution.pk))
+def executions_save_each(built: list[BuiltExecution]) -> list[Exception | None]:
+    """executions_save of calls that came together: one write for all, and
+    when it fails, one each, so that a bad one fails only its own caller.
+
+    A database blip fails them all (the connection is in doubt: no retry here).
+    """
+    try:
+        _save_undoable(built)
+        return [None] * len(built)
+    except DATABASE_BLIPS:
+        raise
+    except Exception as exc:
+        if len(built) == 1:
+            return [exc]
+    failures: list[Exception | None] = []
+    for item in built:
+        try:
+            _save_undoable([item])
+            failures.append(None)
+        except DATABASE_BLIPS:
+            raise
+        except Exception as exc:
+            failures.append(exc)
+    return failures
+
+
+def _save_undoable(built: list[BuiltExecution]) -> None:
+    # Inside a caller's transaction (in-process tests), a savepoint: a
+    # failed write must leave it usable for the next attempt.
+    with transaction.atomic() if connection.in_atomic_block else nullcontext():
+        executions_save(built)
+
+
+def executions_build_and_save(
+    builds: list[Callable[[], BuiltExecution]],
+) -> list[Execution | Exception]:
+    """The executions of calls that came together (write_batches.WriteBatches):
+    each built and checked on its own, all saved at once (executions_save_each).
+
+    Each call's execution, or the exception that failed it alone.
+    """
+    results: list[Execution | Exception] = []
+    built: list[BuiltExecution] = []
+    for build in builds:
+        try:
+            item = build()
+        except DATABASE_BLIPS:
+            raise
+        except Exception as exc:
+            results.append(exc)
+            continue
+        built.append(item)
+        results.append(item.execution)
+    if built:
+        failures = iter(executions_save_each(built))
+        results = [
+            (next(failures) or result) if isinstance(result, Execution) else result
+            for result in results
+        ]
+    return results
+
+
+def executions_send(executions: list[Execution]) -> None:
+    # Low-latency executions go straight to their pod host (executions/routing.py).
+    for execution in executions_routed(executions):
+        execution_enqueue(str(execution.pk))
 
 
 def execution_create_for_run(

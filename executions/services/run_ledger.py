@@ -46,6 +46,7 @@ _IO = ExecutionIo._meta
 _PIPELINE = Pipeline._meta
 
 
+@functools.cache
 def _field(model_meta: Options[Any], name: str) -> Field[Any, Any]:
     field = model_meta.get_field(name)
     assert isinstance(field, Field)  # a column, not a reverse relation
@@ -57,6 +58,7 @@ def _quoted(field: Field[Any, Any]) -> str:
     return connection.ops.quote_name(field.column)
 
 
+@functools.cache  # one vendor per process
 def _column(model_meta: Options[Any], name: str) -> str:
     return _quoted(_field(model_meta, name))
 
@@ -182,27 +184,53 @@ def _statements(vendor: str) -> _Statements:
     return _Statements(executions, io, pipelines, claim, claim_with_pipeline, read_io)
 
 
-def execution_insert(execution: Execution, io: list[ExecutionIo]) -> None:
-    """A new execution and its inputs/outputs: one statement on PostgreSQL, two on SQLite.
+# Parameters of one INSERT: within SQLite's 32766 and PostgreSQL's 65535.
+_PARAMS_AT_ONCE = 30_000
+
+ExecutionRows = tuple[Execution, list[ExecutionIo]]
+
+
+def insert_chunks(rows: Sequence[ExecutionRows]) -> list[list[ExecutionRows]]:
+    """`rows` in the groups that one executions_insert each can hold."""
+    ledger = _statements(connection.vendor)
+    width, io_width = len(ledger.executions.written), len(ledger.io.written)
+    chunks: list[list[ExecutionRows]] = []
+    size = _PARAMS_AT_ONCE
+    for execution, io in rows:
+        needed = width + io_width * len(io)
+        if size + needed > _PARAMS_AT_ONCE:
+            chunks.append([])
+            size = 0
+        chunks[-1].append((execution, io))
+        size += needed
+    return chunks
+
+
+def executions_insert(rows: Sequence[ExecutionRows]) -> None:
+    """New executions and their inputs/outputs (one chunk of insert_chunks):
+    one statement on PostgreSQL, two on SQLite.
 
     On SQLite the caller holds a transaction (executions_save).
     """
     db = connections[DEFAULT_DB_ALIAS]
     ledger = _statements(db.vendor)
-    insert_execution, params = ledger.executions.insert([execution], db)
+    executions = [execution for execution, _ in rows]
+    io = [row for _, rows_io in rows for row in rows_io]
+    insert_executions, params = ledger.executions.insert(executions, db)
     with _cursor(db) as cursor:
         if not io:
-            cursor.execute(insert_execution, params)
+            cursor.execute(insert_executions, params)
         elif db.vendor == "postgresql":
             insert_io, io_params = ledger.io.insert(io, db)
             cursor.execute(
-                f"WITH execution AS ({insert_execution}) {insert_io}",
+                f"WITH executions AS ({insert_executions}) {insert_io}",
                 params + io_params,
             )
         else:
-            cursor.execute(insert_execution, params)
+            cursor.execute(insert_executions, params)
             cursor.execute(*ledger.io.insert(io, db))
-    execution._state.adding = False
+    for execution in executions:
+        execution._state.adding = False
 
 
 def execution_claim_to_run(

@@ -274,7 +274,7 @@ def test_it_answers_503_when_the_database_is_away_before_accepting(
     def database_gone(*args, **kwargs):
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr(hot_path, "deployment_trigger", database_gone)
+    monkeypatch.setattr(hot_path, "deployment_trigger_build", database_gone)
     response = call(deployment, '{"a": 1}')
 
     assert response.status_code == 503

@@ -10,13 +10,15 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from executions.models import Execution, ExecutionIo, ExecutionStatus, Trigger
+from executions.services import run_ledger
 from executions.services.creation import execution_build
 from executions.services.inputs import input_values_resolve
 from executions.services.lifecycle import execution_claim, execution_finish
 from executions.services.run_ledger import (
     execution_claim_to_run,
-    execution_insert,
     execution_result_write,
+    executions_insert,
+    insert_chunks,
 )
 from executions.services.staging import execution_to_run
 
@@ -62,16 +64,49 @@ def test_one_insert_writes_what_bulk_create_writes(pipeline, alice):
     ExecutionIo.objects.bulk_create(by_orm.io)
 
     with CaptureQueriesContext(connection) as queries:
-        execution_insert(by_statement.execution, by_statement.io)
+        executions_insert([(by_statement.execution, by_statement.io)])
 
     assert len(queries) == (1 if connection.vendor == "postgresql" else 2)
     assert _stored(by_statement.execution) == _stored(by_orm.execution)
     assert Execution.objects.get(pk=by_statement.execution.pk).created_at is not None
 
 
+def test_executions_that_came_together_are_one_insert(pipeline, alice):
+    by_orm = [_built(pipeline, alice, number1=n) for n in range(3)]
+    by_statement = [_built(pipeline, alice, number1=n) for n in range(3)]
+    Execution.objects.bulk_create([b.execution for b in by_orm])
+    ExecutionIo.objects.bulk_create([row for b in by_orm for row in b.io])
+
+    with CaptureQueriesContext(connection) as queries:
+        executions_insert([(b.execution, b.io) for b in by_statement])
+
+    assert len(queries) == (1 if connection.vendor == "postgresql" else 2)
+    for ours, theirs in zip(by_statement, by_orm, strict=True):
+        assert _stored(ours.execution) == _stored(theirs.execution)
+
+
+def test_inserts_are_cut_where_one_statement_would_hold_too_many_values(
+    pipeline, alice, monkeypatch
+):
+    built = [_built(pipeline, alice, number1=n) for n in range(5)]
+    rows = [(b.execution, b.io) for b in built]
+    one = len(Execution._meta.concrete_fields) + 4 * len(
+        ExecutionIo._meta.concrete_fields
+    )
+    monkeypatch.setattr(run_ledger, "_PARAMS_AT_ONCE", 2 * one)
+
+    chunks = insert_chunks(rows)
+
+    assert [len(chunk) for chunk in chunks] == [2, 2, 1]
+    assert [row for chunk in chunks for row in chunk] == rows
+    for chunk in chunks:
+        executions_insert(chunk)
+    assert Execution.objects.filter(pk__in=[b.execution.pk for b in built]).count() == 5
+
+
 def test_the_claim_loads_what_the_orm_loads(pipeline, alice):
     built = _built(pipeline, alice)
-    execution_insert(built.execution, built.io)
+    executions_insert([(built.execution, built.io)])
 
     with CaptureQueriesContext(connection) as queries:
         claimed = execution_claim_to_run(
@@ -91,7 +126,7 @@ def test_the_claim_loads_what_the_orm_loads(pipeline, alice):
 
 def test_the_claim_of_an_execution_without_inputs_or_outputs(pipeline, alice):
     built = _built(pipeline, alice)
-    execution_insert(built.execution, [])
+    executions_insert([(built.execution, [])])
 
     claimed = execution_claim_to_run(execution_pk=built.execution.pk, runner="host:1")
 
@@ -101,7 +136,7 @@ def test_the_claim_of_an_execution_without_inputs_or_outputs(pipeline, alice):
 
 def test_a_second_claim_gets_nothing(pipeline, alice):
     built = _built(pipeline, alice)
-    execution_insert(built.execution, built.io)
+    executions_insert([(built.execution, built.io)])
     assert execution_claim_to_run(execution_pk=built.execution.pk, runner="a:1")
     assert execution_claim_to_run(execution_pk=built.execution.pk, runner="b:2") is None
 
@@ -115,7 +150,7 @@ def _finished_by_orm(execution, fields, outputs) -> None:
 def test_the_record_writes_what_the_orm_writes(pipeline, alice):
     ours, theirs = _built(pipeline, alice), _built(pipeline, alice)
     for built in (ours, theirs):
-        execution_insert(built.execution, built.io)
+        executions_insert([(built.execution, built.io)])
         execution_claim(execution_pk=built.execution.pk, runner="host:1")
     ended = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
     fields = {
@@ -140,7 +175,7 @@ def test_the_record_writes_what_the_orm_writes(pipeline, alice):
 
 def test_the_record_of_a_runner_that_lost_it_writes_nothing(pipeline, alice):
     built = _built(pipeline, alice)
-    execution_insert(built.execution, built.io)
+    executions_insert([(built.execution, built.io)])
     execution_claim(execution_pk=built.execution.pk, runner="new:2")
     built.execution.runner = "old:1"  # a frozen pod host waking up
 
@@ -159,7 +194,7 @@ def test_the_record_of_a_runner_that_lost_it_writes_nothing(pipeline, alice):
 
 def test_a_finish_is_one_statement_on_postgresql(pipeline, alice):
     built = _built(pipeline, alice)
-    execution_insert(built.execution, built.io)
+    executions_insert([(built.execution, built.io)])
     claimed = execution_claim_to_run(execution_pk=built.execution.pk, runner="h:1")
     with CaptureQueriesContext(connection) as queries:
         execution_finish(

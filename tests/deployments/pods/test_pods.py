@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 
 import pytest
@@ -10,9 +11,14 @@ from django.utils import timezone
 from deployments.models import Deployment, Pod, PodLog
 from deployments.pods.host import PodHost
 from deployments.pods.services import pod_queue_key, pods_claim
-from deployments.services.deployment_triggers import deployment_trigger
+from deployments.services.deployment_triggers import (
+    deployment_trigger,
+    deployment_trigger_build,
+)
 from deployments.services.deployments import deployment_create, deployment_update
 from executions.models import Execution
+from executions.routing import executions_routed
+from executions.services.creation import executions_build_and_save
 from executions.services.sweeping import executions_requeue_pending
 from pipelines.models import Pipeline, PipelineStatus
 from platform_site.clients.redis_client import redis_client
@@ -89,6 +95,39 @@ def test_a_call_goes_to_the_deployments_list_on_commit_and_never_to_the_sweeper(
     ]
     Execution.objects.update(enqueued_at=None)
     assert executions_requeue_pending(broker_lost=True) == 0
+    client.delete(pod_queue_key(low_latency.pk))
+
+
+def test_calls_saved_together_go_to_their_pods_in_order_and_the_rest_to_celery(
+    low_latency, pipeline, alice, django_capture_on_commit_callbacks
+):
+    elastic = deployment_create(
+        pipeline=pipeline, name="adder-el", execution_rule="endpoint", created_by=alice
+    )
+    client = redis_client()
+    client.delete(pod_queue_key(low_latency.pk))
+    builds = [
+        functools.partial(
+            deployment_trigger_build,
+            deployment=deployment,
+            values={"a": n},
+            files={},
+            created_by=alice,
+        )
+        for n, deployment in enumerate([low_latency, elastic, low_latency])
+    ]
+    with django_capture_on_commit_callbacks(execute=False) as sends:
+        first, other, last = executions_build_and_save(builds)
+    assert len(sends) == 1  # one send for the batch
+
+    left = executions_routed([first, other, last])
+
+    assert left == [other]
+    # The pod host pops from the right: the first call runs first.
+    assert client.lrange(pod_queue_key(low_latency.pk), 0, -1) == [
+        str(last.pk).encode(),
+        str(first.pk).encode(),
+    ]
     client.delete(pod_queue_key(low_latency.pk))
 
 
