@@ -7,7 +7,6 @@ can never move an execution out of a final state or run it twice.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 from typing import Any
@@ -23,7 +22,7 @@ from executions.models import (
 from executions.services.run_ledger import CLAIM_RETRY_S, execution_result_write
 from platform_site.celery import app as celery_app
 from platform_site.clients.db_retry import DATABASE_BLIPS, db_retry
-from platform_site.clients.sqlite_writer import sqlite_write_turn
+from platform_site.clients.sqlite_writer import sqlite_write
 from platform_site.http import notify
 from platform_site.http.errors import NotFound
 
@@ -164,15 +163,13 @@ def execution_finish(
     }
 
     def write() -> bool:
-        # One statement on PostgreSQL commits itself; SQLite's two need a transaction.
-        one_statement = connection.vendor == "postgresql"
-        with (
-            sqlite_write_turn(connection),
-            contextlib.nullcontext() if one_statement else transaction.atomic(),
-        ):
-            return execution_result_write(
-                execution=execution, fields=fields, outputs=outputs or {}
+        # One statement on PostgreSQL commits itself; SQLite's two share a
+        # transaction with the other threads' writes waiting for their turn.
+        return sqlite_write(
+            lambda db: execution_result_write(
+                execution=execution, fields=fields, outputs=outputs or {}, db=db
             )
+        )
 
     if not db_retry(write, what=f"finishing {execution.execution_id}"):
         return False

@@ -35,7 +35,7 @@ from executions.models import Execution, ExecutionIo, ExecutionStatus, IoDirecti
 from executions.services.staging import execution_to_run
 from pipelines.models import Pipeline
 from platform_site.clients.db_retry import db_retry
-from platform_site.clients.sqlite_writer import sqlite_write_turn
+from platform_site.clients.sqlite_writer import sqlite_write
 
 # A worker thread waits this long for the database to claim its message; past
 # it the message is dropped and the sweeper re-sends the Pending row.
@@ -259,11 +259,16 @@ def execution_claim_to_run(
             _param(_EXECUTION, "id", pk),
             _param(_EXECUTION, "status", ExecutionStatus.PENDING),
         ]
-        with sqlite_write_turn(db), _cursor(db) as cursor:
-            cursor.execute(
-                ledger.claim_with_pipeline if with_pipeline else ledger.claim, params
-            )
-            rows = cursor.fetchall()
+        def update(writer: BaseDatabaseWrapper) -> list[tuple[Any, ...]]:
+            with _cursor(writer) as cursor:
+                cursor.execute(
+                    ledger.claim_with_pipeline if with_pipeline else ledger.claim,
+                    params,
+                )
+                rows: list[tuple[Any, ...]] = cursor.fetchall()
+                return rows
+
+        rows = sqlite_write(update)
         if not rows:
             return _claimed_by_a_lost_reply(pk, now)
         execution: Execution = ledger.executions.instance(rows[0][:width], db)
@@ -311,12 +316,15 @@ def execution_result_write(
     execution: Execution,
     fields: dict[str, Any],
     outputs: dict[str, dict[str, Any]],
+    db: BaseDatabaseWrapper | None = None,
 ) -> bool:
     """Running -> `fields` (a final status, its reason and times) and the outputs' values, if still ours.
 
     False, with nothing written, when the execution is no longer Running
-    under this runner. Called inside a transaction (execution_finish).
+    under this runner. On SQLite, called inside a transaction (execution_finish);
+    `db`: the connection to write with (this thread's by default).
     """
+    db = db or connections[DEFAULT_DB_ALIAS]
     table = connection.ops.quote_name(_EXECUTION.db_table)
     sets = ", ".join(f"{_column(_EXECUTION, name)} = %s" for name in fields)
     update = (
@@ -329,8 +337,8 @@ def execution_result_write(
         _param(_EXECUTION, "status", ExecutionStatus.RUNNING),
         _param(_EXECUTION, "runner", execution.runner),
     ]
-    with _cursor(connections[DEFAULT_DB_ALIAS]) as cursor:
-        if outputs and connection.vendor == "postgresql":
+    with _cursor(db) as cursor:
+        if outputs and db.vendor == "postgresql":
             # One statement: the outputs are written only if the execution's UPDATE matched.
             outputs_sql, outputs_params = _outputs_update(outputs, execution.pk)
             cursor.execute(
