@@ -41,6 +41,7 @@ from bench.figures import percentile  # noqa: E402
 from platform_site.operations.processes import BASE_DIR  # noqa: E402
 from tests.e2e.live import (  # noqa: E402
     LivePlatform,
+    embedded_stack,
     free_port,
 )
 from tests.faults.drill import Drill, Outcome, burst, drill_stack  # noqa: E402
@@ -147,51 +148,6 @@ def bare_server(env: dict[str, str], *, strict: bool = False):
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(10)
-
-
-@contextlib.contextmanager
-def embedded_stack(tmp: Path):
-    """`make run` as a first-time user has it: SQLite and the embedded Redis."""
-    from tests.platform_site.test_runplatform_live import descendants, healthz
-
-    port = free_port()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("REDIS_URL", "DATABASE_URL", "DJANGO_SETTINGS_MODULE")
-    }
-    env.update(
-        PLATFORM_DATA_DIR=str(tmp / "data"),
-        PORT=str(port),
-        PLATFORM_ADMIN_PASSWORD="bench-password-1234",
-        PYTHONUNBUFFERED="1",
-    )
-    proc = subprocess.Popen(
-        [sys.executable, str(BASE_DIR / "manage.py"), "runplatform"],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError):
-                if healthz(url)[0] == 200:
-                    break
-            time.sleep(0.5)
-        platform = LivePlatform(
-            url=url, env=env, data_dir=tmp / "data", database_url="", log_dir=tmp
-        )
-        platform.sdk_token = platform.new_sdk_token("admin")
-        yield platform
-    finally:
-        for pid in descendants(proc.pid) | {proc.pid}:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-        proc.wait(15)
 
 
 def compare(

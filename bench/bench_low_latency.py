@@ -36,9 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from craft_ai_sdk.io import Input, Output  # noqa: E402
 
-from bench.bench_endpoint_load import bare_server, embedded_stack  # noqa: E402
+from bench.bench_endpoint_load import bare_server  # noqa: E402
 from bench.figures import percentile  # noqa: E402
-from tests.e2e.live import LivePlatform  # noqa: E402
+from tests.e2e.live import LivePlatform, embedded_stack  # noqa: E402
 from tests.faults.drill import SLEEPER, Caller, Drill, Outcome, burst, drill_stack  # noqa: E402
 
 CONCURRENCY = 20

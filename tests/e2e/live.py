@@ -6,14 +6,17 @@ temporary data dir, exactly as `make run` starts it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -123,10 +126,59 @@ class LivePlatform:
         )
 
     def sql(self, query: str, *params) -> list[tuple]:
-        """Read the platform's database directly (for assertions only)."""
+        """Read the platform's database directly (for assertions only); %s placeholders."""
+        if not self.database_url:  # the embedded default: SQLite in the data dir
+            uri = f"file:{self.data_dir / 'platform.sqlite3'}?mode=ro"
+            with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+                return conn.execute(query.replace("%s", "?"), params).fetchall()
         with psycopg.connect(self.database_url, autocommit=True) as conn:
             cur = conn.execute(query, params)
             return cur.fetchall() if cur.description else []
+
+
+@contextlib.contextmanager
+def embedded_stack(tmp: Path) -> Iterator[LivePlatform]:
+    """`make run` as a first-time user has it: SQLite and the embedded Redis, admin's SDK token."""
+    from tests.platform_site.test_runplatform_live import descendants, healthz
+
+    port = free_port()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("REDIS_URL", "DATABASE_URL", "DJANGO_SETTINGS_MODULE")
+    }
+    env.update(
+        PLATFORM_DATA_DIR=str(tmp / "data"),
+        PORT=str(port),
+        PLATFORM_ADMIN_PASSWORD="embedded-password-1234",
+        PYTHONUNBUFFERED="1",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(BASE_DIR / "manage.py"), "runplatform"],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                if healthz(url)[0] == 200:
+                    break
+            time.sleep(0.5)
+        platform = LivePlatform(
+            url=url, env=env, data_dir=tmp / "data", database_url="", log_dir=tmp
+        )
+        platform.sdk_token = platform.new_sdk_token("admin")
+        yield platform
+    finally:
+        for pid in descendants(proc.pid) | {proc.pid}:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        proc.wait(15)
 
 
 def start_live_platform(tmp_root: Path, redis_url: str | None = None) -> LivePlatform:

@@ -57,8 +57,8 @@ class Drill:
     def database(self) -> str:
         return self.platform.database_url.rpartition("/")[2]
 
-    def endpoint_of_sleeper(self) -> None:
-        """A pipeline sleeping its input's seconds, behind an elastic endpoint."""
+    def endpoint_of_sleeper(self, **deployment: object) -> None:
+        """A pipeline sleeping its input's seconds, behind an endpoint (elastic unless `deployment` says)."""
         sdk = self.platform.sdk()
         name = f"sleeper-{uuid.uuid4().hex[:6]}"
         folder = self.tmp / name
@@ -76,7 +76,7 @@ class Drill:
             pipeline_name=name,
             deployment_name=f"{name}-ep",
             execution_rule="endpoint",
-            mode="elastic",
+            **{"mode": "elastic", **deployment},
         )
         self.endpoint = f"{name}-ep"
         self.endpoint_token = deployment["endpoint_token"]

@@ -9,7 +9,8 @@ import pytest
 from django.conf import settings
 
 from platform_site.operations.processes import platform_processes
-from tests.faults.drill import Outcome, burst, drill_stack
+from tests.e2e.live import embedded_stack
+from tests.faults.drill import Drill, Outcome, burst, drill_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -74,3 +75,29 @@ def test_200_concurrent_callers_never_exhaust_postgres(tmp_path):
 
         assert outcome.problems == [] and outcome.statuses == {200: 400}
         assert watch.peak <= PROCESSES * settings.DB_POOL_SIZE < 100
+
+
+def test_parallel_low_latency_calls_on_the_embedded_default(tmp_path):
+    """`make run` as it comes (SQLite, embedded Redis), under load: calls written
+    together, a pod host's claims and records combined, and every row right."""
+    with embedded_stack(tmp_path) as platform:
+        drill = Drill(cluster=None, redis=None, platform=platform, tmp=tmp_path)
+        drill.endpoint_of_sleeper(
+            mode="low_latency",
+            enable_parallel_executions=True,
+            max_parallel_executions_per_pod=6,
+        )
+        outcome = burst(drill, calls=600, concurrency=20)
+        statuses = drill.wait_final(outcome.accepted, within_s=30)
+        slept = platform.sql(
+            "SELECT e.execution_id, io.value FROM executions_execution e "
+            "JOIN executions_executionio io ON io.execution_id = e.id "
+            "WHERE io.direction = %s",
+            "output",
+        )
+        print(f"\n600 calls at 20 concurrent, embedded default: {outcome.summary()}")
+
+        assert outcome.problems == [] and outcome.statuses == {200: 600}
+        assert len(outcome.accepted) == 600 and set(statuses) == outcome.accepted
+        assert {status for status, _ in statuses.values()} == {"Succeeded"}
+        assert dict(slept) == dict.fromkeys(outcome.accepted, "0")
