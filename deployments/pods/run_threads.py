@@ -5,12 +5,14 @@ SQLite a file open and its PRAGMAs. These threads live on, and on SQLite
 keep their connection from one execution to the next (closed after
 IDLE_CLOSE_S without work). On PostgreSQL a checkout from the pool costs a
 round trip (its health check), so the first KEEPING_THREADS threads of a
-deployment keep theirs too; the others give theirs back after each run: the
-pool is shared by every deployment of the host, however wide (a parallel
-deployment of 50 on a pool of 10). A host whose busy deployments keep more
-than its pool holds (PLATFORM_DB_POOL_SIZE) makes the others wait for one;
-a run that waits past the pool's timeout is handed back, never lost. A run
-longer than KEEP_CONNECTION_S gives its connection back while it runs.
+deployment keep theirs too, and the others keep theirs while the pool could
+still serve someone else at once (a free connection or room to open one,
+nobody waiting); otherwise they give theirs back after each run: the pool is
+shared by every deployment of the host, however wide (a parallel deployment
+of 50 on a pool of 10). A host whose busy deployments keep more than its
+pool holds (PLATFORM_DB_POOL_SIZE) makes the others wait for one; a run that
+waits past the pool's timeout is handed back, never lost. A run longer than
+KEEP_CONNECTION_S gives its connection back while it runs.
 """
 
 from __future__ import annotations
@@ -80,6 +82,18 @@ class RunThreads:
 
 
 def connection_after_run(*, keep: bool) -> None:
-    """Kept on SQLite (no pool, costly to reopen) or when `keep`; back to the pool otherwise."""
-    if not keep and connection.vendor != "sqlite":
-        connection.close()
+    """Kept on SQLite (no pool, costly to reopen), when `keep`, or while the
+    pool has room for others; back to the pool otherwise."""
+    if keep or connection.vendor == "sqlite" or _pool_has_room():
+        return
+    connection.close()
+
+
+def _pool_has_room() -> bool:
+    pool = getattr(connection, "pool", None)
+    if pool is None:  # no pool: each close is a disconnect, each open a connect
+        return False
+    stats: dict[str, int] = pool.get_stats()
+    return stats.get("requests_waiting", 0) == 0 and (
+        stats["pool_available"] > 0 or stats["pool_size"] < stats["pool_max"]
+    )

@@ -287,7 +287,8 @@ class PodRunner:
         elif kind == "exited" and pod.failure is None:
             # A pod that never started is start_pod's to report.
             self._pod_exited(header.get("returncode"))
-        close_old_connections()
+        if kind != "done":  # a result only wakes its run's thread: no database here
+            close_old_connections()
 
     def _pod_exited(self, returncode) -> None:
         self.up.clear()
