@@ -8,8 +8,8 @@ middleware they need (platform_site/asgi.py), in one event loop:
 - the execution and its inputs are written in one statement on PostgreSQL
   (one transaction on SQLite, executions/services/run_ledger.py), on a
   database thread that keeps its connection (platform_site/clients/db_threads.py),
-  and committed before anything runs it; calls that come while the
-  database threads are busy are written together, in one transaction
+  and committed before anything runs it; calls that come while another
+  write is in flight are written together next, in one transaction
   (platform_site/clients/write_batches.py);
 - the result comes with the commit of its final status, announced over
   Redis (executions.services.lifecycle.final_message): the view answers from
@@ -75,7 +75,7 @@ RECHECK_S = 1.0
 # The SDK follows at most 30 redirects of the results route: hold longer there.
 RESULTS_HOLD_S = 30
 
-# Calls that come while the database threads are busy are written together.
+# Calls that come while a write is in flight are written together next.
 _calls_written = WriteBatches(executions_build_and_save)
 
 # Writes of a token's last use run beside the call; kept here until done.

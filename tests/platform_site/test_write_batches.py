@@ -15,7 +15,7 @@ class Refused(Exception):
 
 
 class Writes:
-    """A write that records its batches; the first waits until `release` (the database thread is busy)."""
+    """A write that records its batches; the first waits until `release` (a write in flight)."""
 
     def __init__(self) -> None:
         self.batches: list[list[int]] = []
@@ -39,17 +39,17 @@ async def _callers(batches: WriteBatches, writes: Writes, items: list[int]):
     while not writes.entered.is_set():  # the first is being written
         await asyncio.sleep(0.005)
     others = [asyncio.ensure_future(batches(item)) for item in items[1:]]
-    await asyncio.sleep(0.05)  # all queued behind the busy thread
+    await asyncio.sleep(0.05)  # all queued behind the write in flight
     writes.release.set()
     return await asyncio.gather(first, *others, return_exceptions=True)
 
 
 @pytest.fixture
-def one_db_thread(settings):
-    settings.DB_THREADS = 1
+def database_threads(settings):
+    settings.DB_THREADS = 4  # one write in flight all the same
 
 
-def test_callers_that_wait_for_a_busy_thread_are_written_together(one_db_thread):
+def test_callers_that_come_while_a_write_is_in_flight_are_written_together(database_threads):
     writes = Writes()
     results = asyncio.run(_callers(WriteBatches(writes), writes, [1, 2, 3, 4, 5]))
 
@@ -58,7 +58,7 @@ def test_callers_that_wait_for_a_busy_thread_are_written_together(one_db_thread)
     assert all(name.startswith("db-thread") for name in writes.threads)
 
 
-def test_a_caller_alone_is_written_at_once(one_db_thread):
+def test_a_caller_alone_is_written_at_once(database_threads):
     writes = Writes()
     writes.release.set()
 
@@ -70,7 +70,7 @@ def test_a_caller_alone_is_written_at_once(one_db_thread):
     assert writes.batches == [[1], [2], [3]]
 
 
-def test_what_fails_one_caller_is_raised_to_that_caller_only(one_db_thread):
+def test_what_fails_one_caller_is_raised_to_that_caller_only(database_threads):
     writes = Writes()
     results = asyncio.run(_callers(WriteBatches(writes), writes, [1, 2, -3, 4]))
 
@@ -78,7 +78,7 @@ def test_what_fails_one_caller_is_raised_to_that_caller_only(one_db_thread):
     assert isinstance(results[2], Refused)
 
 
-def test_a_write_that_raises_fails_its_whole_batch_and_no_other(one_db_thread):
+def test_a_write_that_raises_fails_its_whole_batch_and_no_other(database_threads):
     writes = Writes()
     results = asyncio.run(_callers(WriteBatches(writes), writes, [1, 2, 666]))
 
@@ -86,7 +86,7 @@ def test_a_write_that_raises_fails_its_whole_batch_and_no_other(one_db_thread):
     assert all(isinstance(r, RuntimeError) for r in results[1:])
 
 
-def test_a_batch_holds_at_most_its_size(one_db_thread):
+def test_a_batch_holds_at_most_its_size(database_threads):
     writes = Writes()
     asyncio.run(_callers(WriteBatches(writes, most=2), writes, [1, 2, 3, 4, 5]))
 
