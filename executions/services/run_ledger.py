@@ -259,6 +259,7 @@ def execution_claim_to_run(
             _param(_EXECUTION, "id", pk),
             _param(_EXECUTION, "status", ExecutionStatus.PENDING),
         ]
+
         def update(writer: BaseDatabaseWrapper) -> list[tuple[Any, ...]]:
             with _cursor(writer) as cursor:
                 cursor.execute(

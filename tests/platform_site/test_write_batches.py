@@ -49,7 +49,9 @@ def database_threads(settings):
     settings.DB_THREADS = 4  # one write in flight all the same
 
 
-def test_callers_that_come_while_a_write_is_in_flight_are_written_together(database_threads):
+def test_callers_that_come_while_a_write_is_in_flight_are_written_together(
+    database_threads,
+):
     writes = Writes()
     results = asyncio.run(_callers(WriteBatches(writes), writes, [1, 2, 3, 4, 5]))
 
