@@ -60,7 +60,7 @@ from deployments.services.deployment_triggers import (
     execution_failure,
 )
 from executions.models import FINAL_STATUSES, Execution, ExecutionStatus
-from executions.services.creation import executions_build_and_save
+from executions.services.creation import FEW, executions_build_and_save
 from executions.services.lifecycle import execution_channel, execution_pk_channel
 from platform_site.clients.db_retry import DATABASE_BLIPS
 from platform_site.clients.db_threads import in_db_thread
@@ -76,7 +76,7 @@ RECHECK_S = 1.0
 RESULTS_HOLD_S = 30
 
 # Calls that come while a write is in flight are written together next.
-_calls_written = WriteBatches(executions_build_and_save)
+_calls_written = WriteBatches(executions_build_and_save, most=FEW)
 
 # Writes of a token's last use run beside the call; kept here until done.
 _background: set[asyncio.Future[None]] = set()

@@ -37,6 +37,10 @@ from platform_site.clients.sqlite_writer import sqlite_write_turn
 from platform_site.http.errors import ValidationFailed
 from platform_site.http.units import ram_request_mib
 
+# Past this many executions at once, one INSERT of them all with their
+# inputs/outputs was slower than bulk_create's two (bench_scheduler_batch.py).
+FEW = 32
+
 
 def execution_create(**fields: Any) -> Execution:
     """Write a Pending execution (execution_build's arguments) and its
@@ -119,11 +123,12 @@ def execution_build(
 def executions_save(built: list[BuiltExecution]) -> None:
     """Insert executions with their rows and send them to their runners once committed.
 
-    One statement on PostgreSQL for as many executions as one can hold,
-    outside any transaction of its own when one is enough; two on SQLite,
-    in a transaction (run_ledger.executions_insert). Input files are
-    stored first: a row never names a file that is not there yet. No
-    savepoint inside a caller's transaction: nothing here is retried on its own.
+    Up to FEW executions (a call, calls written together): one statement on
+    PostgreSQL, outside any transaction of its own, two on SQLite in one
+    (run_ledger.executions_insert); more (a scheduler's batch): Django's
+    bulk_create, two statements. Input files are stored first: a row never
+    names a file that is not there yet. No savepoint inside a caller's
+    transaction: nothing here is retried on its own.
     """
     for item in built:
         for row, resolved in zip(item.io, item.inputs, strict=False):
@@ -131,7 +136,11 @@ def executions_save(built: list[BuiltExecution]) -> None:
                 row.file_path = _store_input_file(item.execution, resolved)
     executions = [item.execution for item in built]
     chunks = insert_chunks([(item.execution, item.io) for item in built])
-    if len(chunks) == 1 and connection.vendor == "postgresql":
+    if len(built) > FEW:  # a scheduler's batch
+        with sqlite_write_turn(connection), transaction.atomic(savepoint=False):
+            Execution.objects.bulk_create(executions)
+            ExecutionIo.objects.bulk_create([row for item in built for row in item.io])
+    elif len(chunks) == 1 and connection.vendor == "postgresql":
         # One statement commits itself (or the caller's transaction does).
         executions_insert(chunks[0])
     else:
@@ -139,7 +148,7 @@ def executions_save(built: list[BuiltExecution]) -> None:
             for chunk in chunks:
                 executions_insert(chunk)
     # Committed (or with the caller's transaction), after the write's turn.
-    transaction.on_commit(lambda: executions_send(executions))
+    transaction.on_commit(lambda: _send(executions))
 
 
 def executions_save_each(built: list[BuiltExecution]) -> list[Exception | None]:
@@ -195,16 +204,16 @@ def executions_build_and_save(
             continue
         built.append(item)
         results.append(item.execution)
-    if built:
-        failures = iter(executions_save_each(built))
-        results = [
-            (next(failures) or result) if isinstance(result, Execution) else result
-            for result in results
-        ]
+    failures = iter(executions_save_each(built) if built else [])
+    for index, result in enumerate(results):
+        if isinstance(result, Execution):  # built: its save's outcome, in order
+            failure = next(failures)
+            if failure is not None:
+                results[index] = failure
     return results
 
 
-def executions_send(executions: list[Execution]) -> None:
+def _send(executions: list[Execution]) -> None:
     # Low-latency executions go straight to their pod host (executions/routing.py).
     for execution in executions_routed(executions):
         execution_enqueue(str(execution.pk))

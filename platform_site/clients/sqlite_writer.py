@@ -109,9 +109,9 @@ def sqlite_write(
 
     write may run on another thread, with that thread's connection (the db
     it is given: never one it holds itself), and twice when the transaction
-    it shared failed for another write's fault: it must only write. Where
-    no turn is taken (PostgreSQL, inside a caller's transaction, an
-    in-memory database), write(db) runs here, as it is.
+    it shared failed for another write's fault: it must only write, and
+    never take a turn itself. Where no turn is taken (PostgreSQL, inside a
+    caller's transaction, an in-memory database), write(db) runs here.
     """
     db = handler[alias]
     if db.vendor != "sqlite" or db.in_atomic_block:
