@@ -16,7 +16,7 @@ timings). Measured by the same keep-alive client (tests/faults/drill.py):
   target's baseline), and the gentler one under the platform's settings
   and its own endpoint handler;
 - 20 concurrent clients: calls/s of the parallel low-latency endpoint
-  against the same bare views.
+  against the same bare views, and its CPU per call by process.
 
 Targets, against the strict bare view: p50 <= 4x, p99 <= 5x, calls/s at
 20 callers >= 0.5x, no error.
@@ -25,18 +25,26 @@ Targets, against the strict bare view: p50 <= 4x, p99 <= 5x, calls/s at
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from craft_ai_sdk.io import Input, Output  # noqa: E402
 
-from bench.bench_endpoint_load import bare_server  # noqa: E402
+from bench.bench_endpoint_load import (  # noqa: E402
+    bare_server,
+    cpu_by_part,
+    descendants,
+    postmaster_pid,
+    with_descendants,
+)
 from bench.figures import percentile  # noqa: E402
 from tests.e2e.live import LivePlatform, embedded_stack  # noqa: E402
 from tests.faults.drill import SLEEPER, Caller, Drill, Outcome, burst, drill_stack  # noqa: E402
@@ -122,11 +130,47 @@ def line(
     return p50, p99
 
 
-def concurrent(drill: Drill, calls: int) -> tuple[float, Outcome]:
+def concurrent(
+    drill: Drill, calls: int, parts: dict[str, Callable[[], list[int]]] | None = None
+) -> tuple[float, Outcome, dict[str, float]]:
+    """calls/s, what the callers saw, and the CPU of each of `parts` per call (ms)."""
     burst(drill, calls=CONCURRENCY * 5, concurrency=CONCURRENCY)
+    parts = parts or {}
+    before = cpu_by_part(parts)
     started = time.perf_counter()
     outcome = burst(drill, calls=calls, concurrency=CONCURRENCY)
-    return calls / (time.perf_counter() - started), outcome
+    rate = calls / (time.perf_counter() - started)
+    after = cpu_by_part(parts)
+    cpu = {name: (after[name] - before[name]) * 1000 / calls for name in parts}
+    return rate, outcome, cpu
+
+
+def platform_parts(postmaster: int | None) -> dict[str, Callable[[], list[int]]]:
+    """The processes of the stack under test, by what they run (they come and go)."""
+
+    def running(*marks: str) -> Callable[[], list[int]]:
+        def pids() -> list[int]:
+            found = []
+            for pid in descendants(os.getpid()):
+                try:
+                    argv = Path(f"/proc/{pid}/cmdline").read_bytes()
+                except OSError:
+                    continue
+                if any(mark.encode() in argv for mark in marks):
+                    found.append(pid)
+            return found
+
+        return pids
+
+    parts = {
+        "web": running("platform_site.operations.web"),
+        "pod host": running("run_pods"),
+        "pods": running("runtime/pod.py"),
+        "Redis": running("redis-server"),
+    }
+    if postmaster is not None:
+        parts["PostgreSQL"] = with_descendants(postmaster)
+    return parts
 
 
 def bare_drill(url: str, tmp: Path) -> Drill:
@@ -142,7 +186,13 @@ def bare_drill(url: str, tmp: Path) -> Drill:
     )
 
 
-def compare(label: str, platform: LivePlatform, tmp: Path, args) -> bool:
+def compare(
+    label: str,
+    platform: LivePlatform,
+    tmp: Path,
+    args,
+    parts: dict[str, Callable[[], list[int]]],
+) -> bool:
     drills = deploy(platform, tmp)
     print(f"{label}: sequential calls from one keep-alive client")
     queue = sequential(drills["low latency, queue"], args.calls)
@@ -157,14 +207,20 @@ def compare(label: str, platform: LivePlatform, tmp: Path, args) -> bool:
         with bare_server(platform.env, strict=strict) as url:
             drill = bare_drill(url, tmp)
             seq = line(f"bare view, {name}", sequential(drill, args.calls))
-            rate, outcome = concurrent(drill, args.load_calls)
+            rate, outcome, _ = concurrent(drill, args.load_calls)
             bare[name] = (seq, rate, outcome)
     print(f"{label}: {args.load_calls} calls from {CONCURRENCY} concurrent clients")
-    rate, outcome = concurrent(drills["low latency, parallel 6"], args.load_calls)
+    rate, outcome, cpu = concurrent(
+        drills["low latency, parallel 6"], args.load_calls, parts
+    )
     line("low latency, parallel 6", outcome, rate)
+    shares = ", ".join(f"{name} {ms:.2f}" for name, ms in cpu.items())
+    print(f"    CPU per call (ms): {shares}; in all {sum(cpu.values()):.2f}")
     for name, (_, bare_rate, bare_outcome) in bare.items():
         line(f"bare view, {name}", bare_outcome, bare_rate)
-    elastic_rate, elastic_outcome = concurrent(drills["elastic"], args.load_calls // 2)
+    elastic_rate, elastic_outcome, _ = concurrent(
+        drills["elastic"], args.load_calls // 2
+    )
     line("elastic", elastic_outcome, elastic_rate)
     errors = len(outcome.problems) + sum(
         n for status, n in outcome.statuses.items() if status != 200
@@ -203,7 +259,11 @@ def main() -> int:
             with drill_stack(Path(tmp) / "pg") as stack:
                 results.append(
                     compare(
-                        "PostgreSQL + Redis", stack.platform, Path(tmp) / "pg", args
+                        "PostgreSQL + Redis",
+                        stack.platform,
+                        Path(tmp) / "pg",
+                        args,
+                        platform_parts(postmaster_pid(stack.cluster)),
                     )
                 )
         if args.stack in ("both", "embedded"):
@@ -214,6 +274,7 @@ def main() -> int:
                         platform,
                         Path(tmp) / "embedded",
                         args,
+                        platform_parts(None),
                     )
                 )
     return 0 if all(results) else 1
