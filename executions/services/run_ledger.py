@@ -63,8 +63,10 @@ def _column(model_meta: Options[Any], name: str) -> str:
     return _quoted(_field(model_meta, name))
 
 
-def _param(model_meta: Options[Any], name: str, value: object) -> Any:
-    return _field(model_meta, name).get_db_prep_value(value, connection)
+def _param(
+    model_meta: Options[Any], name: str, value: object, db: BaseDatabaseWrapper
+) -> Any:
+    return _field(model_meta, name).get_db_prep_value(value, db)
 
 
 class _Rows:
@@ -251,13 +253,14 @@ def execution_claim_to_run(
     width, io_width = len(ledger.executions.fields), len(ledger.io.fields)
 
     def claim() -> Execution | None:
+        claimed_at = _param(_EXECUTION, "started_at", now, db)  # and heartbeat_at
         params = [
-            _param(_EXECUTION, "status", ExecutionStatus.RUNNING),
-            _param(_EXECUTION, "started_at", now),
-            _param(_EXECUTION, "heartbeat_at", now),
-            _param(_EXECUTION, "runner", runner),
-            _param(_EXECUTION, "id", pk),
-            _param(_EXECUTION, "status", ExecutionStatus.PENDING),
+            _param(_EXECUTION, "status", ExecutionStatus.RUNNING, db),
+            claimed_at,
+            claimed_at,
+            _param(_EXECUTION, "runner", runner, db),
+            _param(_EXECUTION, "id", pk, db),
+            _param(_EXECUTION, "status", ExecutionStatus.PENDING, db),
         ]
 
         def update(writer: BaseDatabaseWrapper) -> list[tuple[Any, ...]]:
@@ -285,7 +288,7 @@ def execution_claim_to_run(
                 )
         else:
             with db.cursor() as cursor:
-                cursor.execute(ledger.read_io, [_param(_EXECUTION, "id", pk)])
+                cursor.execute(ledger.read_io, [_param(_EXECUTION, "id", pk, db)])
                 found = [ledger.io.instance(row, db) for row in cursor.fetchall()]
         # As prefetch_related("io") leaves it.
         execution._prefetched_objects_cache = {"io": found}  # type: ignore[attr-defined]
@@ -332,16 +335,16 @@ def execution_result_write(
         f"UPDATE {table} SET {sets} WHERE {_column(_EXECUTION, 'id')} = %s "
         f"AND {_column(_EXECUTION, 'status')} = %s AND {_column(_EXECUTION, 'runner')} = %s"
     )
-    params = [_param(_EXECUTION, name, value) for name, value in fields.items()]
+    params = [_param(_EXECUTION, name, value, db) for name, value in fields.items()]
     params += [
-        _param(_EXECUTION, "id", execution.pk),
-        _param(_EXECUTION, "status", ExecutionStatus.RUNNING),
-        _param(_EXECUTION, "runner", execution.runner),
+        _param(_EXECUTION, "id", execution.pk, db),
+        _param(_EXECUTION, "status", ExecutionStatus.RUNNING, db),
+        _param(_EXECUTION, "runner", execution.runner, db),
     ]
     with _cursor(db) as cursor:
         if outputs and db.vendor == "postgresql":
             # One statement: the outputs are written only if the execution's UPDATE matched.
-            outputs_sql, outputs_params = _outputs_update(outputs, execution.pk)
+            outputs_sql, outputs_params = _outputs_update(outputs, execution.pk, db)
             cursor.execute(
                 f"WITH claimed AS ({update} RETURNING 1), "
                 f"outputs AS ({outputs_sql} AND EXISTS (SELECT 1 FROM claimed)) "
@@ -354,13 +357,13 @@ def execution_result_write(
         if cursor.rowcount != 1:
             return False
         if outputs:
-            outputs_sql, outputs_params = _outputs_update(outputs, execution.pk)
+            outputs_sql, outputs_params = _outputs_update(outputs, execution.pk, db)
             cursor.execute(outputs_sql, outputs_params)
     return True
 
 
 def _outputs_update(
-    outputs: dict[str, dict[str, Any]], execution_pk: object
+    outputs: dict[str, dict[str, Any]], execution_pk: object, db: BaseDatabaseWrapper
 ) -> tuple[str, list[Any]]:
     """One UPDATE of every output's value and file (a CASE on its name)."""
     table = connection.ops.quote_name(_IO.db_table)
@@ -376,8 +379,8 @@ def _outputs_update(
     )
     params: list[Any] = []
     for output_name, stored in outputs.items():
-        params += [output_name, _param(_IO, "value", stored.get("value"))]
+        params += [output_name, _param(_IO, "value", stored.get("value"), db)]
     for output_name, stored in outputs.items():
-        params += [output_name, _param(_IO, "file_path", stored.get("file_path"))]
-    params += [_param(_EXECUTION, "id", execution_pk), IoDirection.OUTPUT, *outputs]
+        params += [output_name, _param(_IO, "file_path", stored.get("file_path"), db)]
+    params += [_param(_EXECUTION, "id", execution_pk, db), IoDirection.OUTPUT, *outputs]
     return sql, params
