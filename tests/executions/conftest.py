@@ -3,7 +3,12 @@ from __future__ import annotations
 import pytest
 
 from executions.models import Trigger
-from executions.services import execution_create, input_values_resolve
+from executions.services import input_values_resolve
+from executions.services.creation import (
+    BuiltExecution,
+    execution_build,
+    executions_save,
+)
 from pipelines.models import Pipeline, PipelineStatus
 
 
@@ -30,8 +35,10 @@ def pipeline(alice):
 
 
 @pytest.fixture
-def make_execution(pipeline, alice):
-    def make(**given):
+def build_execution(pipeline, alice):
+    """The rows of a Pending run of `pipeline`, not saved yet (given: its input values)."""
+
+    def build(execution_pk=None, **given) -> BuiltExecution:
         inputs = input_values_resolve(
             pipeline=pipeline,
             given=given or {"number1": 1},
@@ -39,12 +46,23 @@ def make_execution(pipeline, alice):
             inputs_mapping=None,
             source="run",
         )
-        return execution_create(
+        return execution_build(
             pipeline=pipeline,
             trigger=Trigger.RUN,
             created_by=alice,
             inputs=inputs,
             outputs_mapping=None,
+            execution_pk=execution_pk,
         )
+
+    return build
+
+
+@pytest.fixture
+def make_execution(build_execution):
+    def make(**given):
+        built = build_execution(**given)
+        executions_save([built])
+        return built.execution
 
     return make

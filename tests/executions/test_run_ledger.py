@@ -9,10 +9,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from executions.models import Execution, ExecutionIo, ExecutionStatus, Trigger
+from executions.models import Execution, ExecutionIo, ExecutionStatus
 from executions.services import run_ledger
-from executions.services.creation import execution_build
-from executions.services.inputs import input_values_resolve
 from executions.services.lifecycle import execution_claim, execution_finish
 from executions.services.run_ledger import (
     execution_claim_to_run,
@@ -27,21 +25,8 @@ pytestmark = pytest.mark.django_db
 SKIPPED = {"id", "execution_id", "created_at", "enqueued_at", "execution"}
 
 
-def _built(pipeline, alice, **given):
-    inputs = input_values_resolve(
-        pipeline=pipeline,
-        given=given or {"number1": 1, "label": 'é \\ \' {x} "q"'},
-        files={},
-        inputs_mapping=None,
-        source="run",
-    )
-    return execution_build(
-        pipeline=pipeline,
-        trigger=Trigger.RUN,
-        created_by=alice,
-        inputs=inputs,
-        outputs_mapping=None,
-    )
+# Values that quoting or adapting could get wrong.
+ODD = {"number1": 1, "label": 'é \\ \' {x} "q"'}
 
 
 def _columns(row) -> dict:
@@ -58,8 +43,8 @@ def _stored(execution: Execution) -> tuple[dict, list[dict]]:
     return _columns(fresh), [_columns(row) for row in io]
 
 
-def test_one_insert_writes_what_bulk_create_writes(pipeline, alice):
-    by_orm, by_statement = _built(pipeline, alice), _built(pipeline, alice)
+def test_one_insert_writes_what_bulk_create_writes(build_execution):
+    by_orm, by_statement = build_execution(**ODD), build_execution(**ODD)
     Execution.objects.bulk_create([by_orm.execution])
     ExecutionIo.objects.bulk_create(by_orm.io)
 
@@ -71,9 +56,9 @@ def test_one_insert_writes_what_bulk_create_writes(pipeline, alice):
     assert Execution.objects.get(pk=by_statement.execution.pk).created_at is not None
 
 
-def test_executions_that_came_together_are_one_insert(pipeline, alice):
-    by_orm = [_built(pipeline, alice, number1=n) for n in range(3)]
-    by_statement = [_built(pipeline, alice, number1=n) for n in range(3)]
+def test_executions_that_came_together_are_one_insert(build_execution):
+    by_orm = [build_execution(number1=n) for n in range(3)]
+    by_statement = [build_execution(number1=n) for n in range(3)]
     Execution.objects.bulk_create([b.execution for b in by_orm])
     ExecutionIo.objects.bulk_create([row for b in by_orm for row in b.io])
 
@@ -86,9 +71,9 @@ def test_executions_that_came_together_are_one_insert(pipeline, alice):
 
 
 def test_inserts_are_cut_where_one_statement_would_hold_too_many_values(
-    pipeline, alice, monkeypatch
+    build_execution, monkeypatch
 ):
-    built = [_built(pipeline, alice, number1=n) for n in range(5)]
+    built = [build_execution(number1=n) for n in range(5)]
     rows = [(b.execution, b.io) for b in built]
     one = len(Execution._meta.concrete_fields) + 4 * len(
         ExecutionIo._meta.concrete_fields
@@ -104,8 +89,8 @@ def test_inserts_are_cut_where_one_statement_would_hold_too_many_values(
     assert Execution.objects.filter(pk__in=[b.execution.pk for b in built]).count() == 5
 
 
-def test_the_claim_loads_what_the_orm_loads(pipeline, alice):
-    built = _built(pipeline, alice)
+def test_the_claim_loads_what_the_orm_loads(build_execution, pipeline):
+    built = build_execution(**ODD)
     executions_insert([(built.execution, built.io)])
 
     with CaptureQueriesContext(connection) as queries:
@@ -124,8 +109,8 @@ def test_the_claim_loads_what_the_orm_loads(pipeline, alice):
     assert claimed.pipeline is pipeline
 
 
-def test_the_claim_of_an_execution_without_inputs_or_outputs(pipeline, alice):
-    built = _built(pipeline, alice)
+def test_the_claim_of_an_execution_without_inputs_or_outputs(build_execution):
+    built = build_execution(**ODD)
     executions_insert([(built.execution, [])])
 
     claimed = execution_claim_to_run(execution_pk=built.execution.pk, runner="host:1")
@@ -134,8 +119,8 @@ def test_the_claim_of_an_execution_without_inputs_or_outputs(pipeline, alice):
     assert list(claimed.io.all()) == []
 
 
-def test_a_second_claim_gets_nothing(pipeline, alice):
-    built = _built(pipeline, alice)
+def test_a_second_claim_gets_nothing(build_execution):
+    built = build_execution(**ODD)
     executions_insert([(built.execution, built.io)])
     assert execution_claim_to_run(execution_pk=built.execution.pk, runner="a:1")
     assert execution_claim_to_run(execution_pk=built.execution.pk, runner="b:2") is None
@@ -147,8 +132,8 @@ def _finished_by_orm(execution, fields, outputs) -> None:
         ExecutionIo.objects.filter(execution=execution, name=name).update(**stored)
 
 
-def test_the_record_writes_what_the_orm_writes(pipeline, alice):
-    ours, theirs = _built(pipeline, alice), _built(pipeline, alice)
+def test_the_record_writes_what_the_orm_writes(build_execution):
+    ours, theirs = build_execution(**ODD), build_execution(**ODD)
     for built in (ours, theirs):
         executions_insert([(built.execution, built.io)])
         execution_claim(execution_pk=built.execution.pk, runner="host:1")
@@ -173,8 +158,8 @@ def test_the_record_writes_what_the_orm_writes(pipeline, alice):
     assert mine == other
 
 
-def test_the_record_of_a_runner_that_lost_it_writes_nothing(pipeline, alice):
-    built = _built(pipeline, alice)
+def test_the_record_of_a_runner_that_lost_it_writes_nothing(build_execution):
+    built = build_execution(**ODD)
     executions_insert([(built.execution, built.io)])
     execution_claim(execution_pk=built.execution.pk, runner="new:2")
     built.execution.runner = "old:1"  # a frozen pod host waking up
@@ -192,8 +177,8 @@ def test_the_record_of_a_runner_that_lost_it_writes_nothing(pipeline, alice):
     assert fresh.io.get(name="total").value is None
 
 
-def test_a_finish_is_one_statement_on_postgresql(pipeline, alice):
-    built = _built(pipeline, alice)
+def test_a_finish_is_one_statement_on_postgresql(build_execution):
+    built = build_execution(**ODD)
     executions_insert([(built.execution, built.io)])
     claimed = execution_claim_to_run(execution_pk=built.execution.pk, runner="h:1")
     with CaptureQueriesContext(connection) as queries:

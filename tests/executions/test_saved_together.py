@@ -8,38 +8,18 @@ import pytest
 from django.db import IntegrityError, connection
 from django.test.utils import CaptureQueriesContext
 
-from executions.models import Execution, Trigger
+from executions.models import Execution
 from executions.services.creation import (
-    execution_build,
     executions_build_and_save,
     executions_save_each,
 )
-from executions.services.inputs import input_values_resolve
 from platform_site.http.errors import ValidationFailed
 
 pytestmark = pytest.mark.django_db
 
 
-def _build(pipeline, alice, number1, execution_pk=None):
-    inputs = input_values_resolve(
-        pipeline=pipeline,
-        given={"number1": number1},
-        files={},
-        inputs_mapping=None,
-        source="run",
-    )
-    return execution_build(
-        pipeline=pipeline,
-        trigger=Trigger.RUN,
-        created_by=alice,
-        inputs=inputs,
-        outputs_mapping=None,
-        execution_pk=execution_pk,
-    )
-
-
-def test_calls_that_came_together_are_saved_in_one_write(pipeline, alice):
-    builds = [functools.partial(_build, pipeline, alice, n) for n in range(4)]
+def test_calls_that_came_together_are_saved_in_one_write(build_execution):
+    builds = [functools.partial(build_execution, number1=n) for n in range(4)]
 
     with CaptureQueriesContext(connection) as queries:
         results = executions_build_and_save(builds)
@@ -51,11 +31,11 @@ def test_calls_that_came_together_are_saved_in_one_write(pipeline, alice):
     assert sorted(e.io.get(name="number1").value for e in saved) == [0, 1, 2, 3]
 
 
-def test_a_call_that_fails_its_checks_fails_alone(pipeline, alice):
+def test_a_call_that_fails_its_checks_fails_alone(build_execution):
     builds = [
-        functools.partial(_build, pipeline, alice, 1),
-        functools.partial(_build, pipeline, alice, "not a number"),
-        functools.partial(_build, pipeline, alice, 3),
+        functools.partial(build_execution, number1=1),
+        functools.partial(build_execution, number1="not a number"),
+        functools.partial(build_execution, number1=3),
     ]
 
     first, refused, third = executions_build_and_save(builds)
@@ -64,12 +44,12 @@ def test_a_call_that_fails_its_checks_fails_alone(pipeline, alice):
     assert Execution.objects.filter(pk__in=[first.pk, third.pk]).count() == 2
 
 
-def test_a_call_that_cannot_be_saved_fails_alone(pipeline, alice, make_execution):
+def test_a_call_that_cannot_be_saved_fails_alone(build_execution, make_execution):
     taken = make_execution(number1=1)
     built = [
-        _build(pipeline, alice, 2),
-        _build(pipeline, alice, 3, execution_pk=taken.pk),  # its key is taken
-        _build(pipeline, alice, 4),
+        build_execution(number1=2),
+        build_execution(number1=3, execution_pk=taken.pk),  # its key is taken
+        build_execution(number1=4),
     ]
 
     failures = executions_save_each(built)
