@@ -41,6 +41,7 @@ from bench.figures import percentile  # noqa: E402
 from platform_site.operations.processes import BASE_DIR  # noqa: E402
 from tests.e2e.live import (  # noqa: E402
     LivePlatform,
+    descendants,
     embedded_stack,
     free_port,
 )
@@ -61,22 +62,6 @@ def cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
-
-
-def descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parent = int(stat.read_text().rpartition(")")[2].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        children.setdefault(parent, []).append(int(stat.parent.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 def cpu_by_part(parts: dict[str, Callable[[], list[int]]]) -> dict[str, float]:
@@ -226,7 +211,7 @@ def main() -> int:
                 parts = {
                     "web": with_descendants(procs["web"].pid),
                     "worker (Celery, Django side)": lambda: [worker],
-                    "zygotes + execution processes": lambda: descendants(worker),
+                    "zygotes + execution processes": lambda: list(descendants(worker)),
                     "PostgreSQL": with_descendants(postmaster_pid(stack.cluster)),
                     "Redis": lambda: [stack.redis.proc.pid],
                 }

@@ -41,12 +41,11 @@ from craft_ai_sdk.io import Input, Output  # noqa: E402
 from bench.bench_endpoint_load import (  # noqa: E402
     bare_server,
     cpu_by_part,
-    descendants,
     postmaster_pid,
     with_descendants,
 )
 from bench.figures import percentile  # noqa: E402
-from tests.e2e.live import LivePlatform, embedded_stack  # noqa: E402
+from tests.e2e.live import LivePlatform, descendants, embedded_stack  # noqa: E402
 from tests.faults.drill import SLEEPER, Caller, Drill, Outcome, burst, drill_stack  # noqa: E402
 
 CONCURRENCY = 20

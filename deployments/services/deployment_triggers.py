@@ -72,28 +72,9 @@ def _renamed(exc: ValidationFailed, endpoint_names: dict[str, str]) -> Validatio
     return ValidationFailed(message, data={"input": endpoint_name})
 
 
-def deployment_trigger(
-    *,
-    deployment: Deployment,
-    values: dict,
-    files: dict,
-    created_by,
-    token_name: str = "",
-    execution_pk: uuid.UUID | None = None,
-) -> Execution:
-    """Start an execution from values keyed by endpoint input names (§5.1, §5.2).
-
-    `token_name` names the endpoint token of a call ("" for other triggers);
-    `execution_pk`, when the caller watches the execution before it is written.
-    """
-    built = deployment_trigger_build(
-        deployment=deployment,
-        values=values,
-        files=files,
-        created_by=created_by,
-        token_name=token_name,
-        execution_pk=execution_pk,
-    )
+def deployment_trigger(**call: Any) -> Execution:
+    """Start an execution (deployment_trigger_build's arguments): checked, then saved."""
+    built = deployment_trigger_build(**call)
     executions_save([built])
     return built.execution
 
@@ -107,7 +88,13 @@ def deployment_trigger_build(
     token_name: str = "",
     execution_pk: uuid.UUID | None = None,
 ) -> BuiltExecution:
-    """deployment_trigger's execution, checked, not saved yet (executions_save)."""
+    """An execution from values keyed by endpoint input names (§5.1, §5.2),
+    checked, not saved yet (executions_save; calls written together:
+    executions_build_and_save).
+
+    `token_name` names the endpoint token of a call ("" for other triggers);
+    `execution_pk`, when the caller watches the execution before it is written.
+    """
     deployment_enabled_check(deployment)
     if not isinstance(values, dict):
         raise ValidationFailed(

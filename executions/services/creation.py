@@ -135,20 +135,25 @@ def executions_save(built: list[BuiltExecution]) -> None:
             if resolved.file is not None:
                 row.file_path = _store_input_file(item.execution, resolved)
     executions = [item.execution for item in built]
-    chunks = insert_chunks([(item.execution, item.io) for item in built])
     if len(built) > FEW:  # a scheduler's batch
         with sqlite_write_turn(connection), transaction.atomic(savepoint=False):
             Execution.objects.bulk_create(executions)
             ExecutionIo.objects.bulk_create([row for item in built for row in item.io])
-    elif len(chunks) == 1 and connection.vendor == "postgresql":
-        # One statement commits itself (or the caller's transaction does).
-        executions_insert(chunks[0])
     else:
-        with sqlite_write_turn(connection), transaction.atomic(savepoint=False):
-            for chunk in chunks:
-                executions_insert(chunk)
+        _insert_few(built)
     # Committed (or with the caller's transaction), after the write's turn.
     transaction.on_commit(lambda: _send(executions))
+
+
+def _insert_few(built: list[BuiltExecution]) -> None:
+    chunks = insert_chunks([(item.execution, item.io) for item in built])
+    if len(chunks) == 1 and connection.vendor == "postgresql":
+        # One statement commits itself (or the caller's transaction does).
+        executions_insert(chunks[0])
+        return
+    with sqlite_write_turn(connection), transaction.atomic(savepoint=False):
+        for chunk in chunks:
+            executions_insert(chunk)
 
 
 def executions_save_each(built: list[BuiltExecution]) -> list[Exception | None]:

@@ -7,6 +7,7 @@ temporary data dir, exactly as `make run` starts it.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -14,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -33,6 +35,33 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below `pid` (the launcher's children are in their own sessions)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if fields[0] != "Z":
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def healthz(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=5) as resp:
+            return resp.status, json.load(resp)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.load(exc)
 
 
 def admin_dsn(database_url: str) -> str:
@@ -139,8 +168,6 @@ class LivePlatform:
 @contextlib.contextmanager
 def embedded_stack(tmp: Path) -> Iterator[LivePlatform]:
     """`make run` as a first-time user has it: SQLite and the embedded Redis, admin's SDK token."""
-    from tests.platform_site.test_runplatform_live import descendants, healthz
-
     port = free_port()
     env = {
         k: v

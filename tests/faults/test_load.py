@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.conf import settings
 
 from platform_site.operations.processes import platform_processes
 from tests.e2e.live import embedded_stack
-from tests.faults.drill import Drill, Outcome, burst, drill_stack
+from tests.faults.drill import Caller, Drill, Outcome, burst, drill_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -101,3 +102,32 @@ def test_parallel_low_latency_calls_on_the_embedded_default(tmp_path):
         assert len(outcome.accepted) == 600 and set(statuses) == outcome.accepted
         assert {status for status, _ in statuses.values()} == {"Succeeded"}
         assert dict(slept) == dict.fromkeys(outcome.accepted, "0")
+
+        # Bad calls among good ones, written in the same batches: each fails alone.
+        bodies = [b'{"seconds": 0}', b'{"seconds": "soon"}', b'{"seconds": 0', b"[]"]
+        answers = _at_once(drill, bodies * 15)
+        for body, (status, payload) in zip(bodies * 15, answers, strict=True):
+            if body == bodies[0]:
+                assert status == 200 and payload["outputs"] == {"slept": 0}
+            else:
+                assert status == 400, (body, status, payload)
+                assert payload["name"] and payload["message"]
+        assert all(
+            "seconds" in payload["message"]
+            for body, (_, payload) in zip(bodies * 15, answers, strict=True)
+            if body == bodies[1]
+        )
+        rows = platform.sql("SELECT count(*) FROM executions_execution")
+        assert rows == [(600 + 15,)]  # a refused call leaves no row
+
+
+def _at_once(drill: Drill, bodies: list[bytes]) -> list[tuple[int, dict]]:
+    """Each body POSTed by a client of its own, all at once."""
+    path = f"/endpoints/{drill.endpoint}"
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        return list(
+            pool.map(
+                lambda body: Caller(drill, Outcome()).request("POST", path, body),
+                bodies,
+            )
+        )

@@ -16,14 +16,10 @@ from craft_ai_sdk import Input, Output
 
 from executions.worker import WORKER_STOPPED_REASON
 from platform_site.operations.processes import BASE_DIR
-from tests.e2e.live import LivePlatform, free_port
+from tests.e2e.live import LivePlatform, descendants, free_port
 from tests.faults.drill import Drill, Outcome, burst, wait_until
 from tests.faults.services import drop_cluster, drop_redis, start_cluster, start_redis
-from tests.platform_site.test_runplatform_live import (
-    descendants,
-    running,
-    wait_healthy,
-)
+from tests.platform_site.test_runplatform_live import running, wait_healthy
 
 pytestmark = pytest.mark.e2e
 

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 from craft_ai_sdk import CraftAiSdk, Output
 
 from platform_site.operations.processes import BASE_DIR
-from tests.e2e.live import free_port
+from tests.e2e.live import descendants, free_port, healthz
 
 pytestmark = pytest.mark.e2e
 
@@ -26,38 +23,11 @@ HEALTH_TIMEOUT_S = 120
 STOP_TIMEOUT_S = 10
 
 
-def descendants(pid: int) -> set[int]:
-    """Every live process below `pid` (the launcher's children are in their own sessions)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        if fields[0] != "Z":
-            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
-
-
 def running(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except (FileNotFoundError, ProcessLookupError):
         return False
-
-
-def healthz(url: str) -> tuple[int, dict]:
-    try:
-        with urllib.request.urlopen(f"{url}/healthz", timeout=5) as resp:
-            return resp.status, json.load(resp)
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.load(exc)
 
 
 @pytest.fixture
